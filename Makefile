@@ -1,0 +1,26 @@
+# The two commands of the README: `make demo` and `make test`. Both set up and
+# build what they need first; a second run skips what is already there.
+.PHONY: setup build demo test test-rust test-js test-py fixtures
+
+setup:
+	@scripts/setup.sh
+
+build: setup
+	@scripts/build.sh
+
+demo: build
+	@node rust_example/demo/js/demo.cjs $(ARGS)
+
+test: build test-rust test-js test-py
+
+test-rust: setup
+	cd rust_example && cargo +debian-web test -p wbg-pool
+
+test-js: build
+	node --test runtime_js/test/
+
+test-py: build
+	.venv/bin/python -m pytest tests
+
+fixtures: setup
+	tests/fixtures/regenerate.sh

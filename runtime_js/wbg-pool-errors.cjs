@@ -1,0 +1,137 @@
+'use strict';
+// The errors the runtime gives the user: Error subclasses with a stable `code`.
+// Errors cross threads as plain data ({ name, ...fields }) and are rebuilt here
+// as the right class on the main thread.
+
+function threadLabel(threadIndex) {
+  return threadIndex === null || threadIndex === undefined ? 'the pool host' : `pool thread ${threadIndex}`;
+}
+
+class WbgPoolError extends Error {
+  constructor(message, code, options) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** A Rust panic on a pool thread (or the host), with its message and location. */
+class WasmPanicError extends WbgPoolError {
+  constructor({ message, file, line, column, threadIndex }) {
+    const where = file ? ` at ${file}:${line}:${column}` : '';
+    super(`Rust panicked on ${threadLabel(threadIndex)}${where}: ${message}`, 'ERR_WASM_PANIC');
+    this.panicMessage = message;
+    this.location = file ? { file, line, column } : null;
+    this.threadIndex = threadIndex ?? null;
+  }
+}
+
+const TRAP_TEXT = {
+  out_of_memory: 'ran out of memory (an allocation went past the memory maximum)',
+  stack_overflow: 'overflowed its stack',
+  memory_out_of_bounds: 'accessed memory out of bounds',
+  abort: 'aborted',
+  unreachable: 'reached an unreachable instruction',
+  runtime_error: 'trapped',
+};
+
+/** A trap without a panic: out-of-bounds access, stack overflow, out of memory, abort. */
+class WasmTrapError extends WbgPoolError {
+  constructor({ kind, message, stack, threadIndex }) {
+    super(`wasm ${TRAP_TEXT[kind] ?? 'trapped'} on ${threadLabel(threadIndex)}: ${message}`, 'ERR_WASM_TRAP');
+    this.kind = kind;
+    this.threadIndex = threadIndex ?? null;
+    if (stack) this.wasmStack = stack;
+  }
+}
+
+/** The pool made no progress (no CPU time, no host beat) for `timeoutMs`. */
+class HeartbeatTimeoutError extends WbgPoolError {
+  constructor({ timeoutMs, call }) {
+    super(
+      `the wasm thread pool made no progress for ${timeoutMs} ms${call ? ` during ${call}()` : ''}: ` +
+        'every pool thread is blocked (deadlock?); the pool was terminated',
+      'ERR_HEARTBEAT_TIMEOUT',
+    );
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** The manager was closed, or the pool went away under a running call. */
+class PoolClosedError extends WbgPoolError {
+  constructor(message = 'the thread pool manager is closed') {
+    super(message, 'ERR_POOL_CLOSED');
+  }
+}
+
+/** The pool could not start (module, host or initThreadPool failed). */
+class PoolStartError extends WbgPoolError {
+  constructor(message, options) {
+    super(`the wasm thread pool could not start: ${message}`, 'ERR_POOL_START', options);
+  }
+}
+
+/** A value that cannot be copied between threads (a JS function, say). */
+class NotTransferableError extends WbgPoolError {
+  constructor(message, options) {
+    super(message, 'ERR_NOT_TRANSFERABLE', options);
+  }
+}
+
+// What kind of trap `error` is, or null when it is an ordinary JS exception.
+function trapKind(error) {
+  const message = String(error && error.message);
+  const stack = String(error && error.stack);
+  if (error instanceof RangeError && /call stack/i.test(message)) return 'stack_overflow';
+  if (!(error instanceof WebAssembly.RuntimeError)) return null;
+  if (/out of bounds/i.test(message) && /memory/i.test(message)) return 'memory_out_of_bounds';
+  if (/unreachable/i.test(message)) {
+    if (/__rg_oom|rust_oom|handle_alloc_error|alloc_error/.test(stack)) return 'out_of_memory';
+    if (/abort/.test(stack)) return 'abort';
+    return 'unreachable';
+  }
+  return 'runtime_error';
+}
+
+// Plain data for an error about to cross threads.
+function serialize(error, threadIndex) {
+  const kind = trapKind(error);
+  if (kind !== null) {
+    return { name: 'WasmTrapError', kind, message: String(error.message), stack: String(error.stack), threadIndex };
+  }
+  if (error instanceof Error) {
+    // Error objects survive structured clone with name and message.
+    return { name: 'Error', error };
+  }
+  return { name: 'Thrown', value: error };
+}
+
+function deserialize(data) {
+  switch (data.name) {
+    case 'WasmTrapError':
+      return new WasmTrapError(data);
+    case 'WasmPanicError':
+      return new WasmPanicError(data);
+    case 'PoolStartError':
+      return new PoolStartError(data.message);
+    case 'NotTransferableError':
+      return new NotTransferableError(data.message);
+    case 'Error':
+      return data.error;
+    default:
+      return data.value;
+  }
+}
+
+module.exports = {
+  WbgPoolError,
+  WasmPanicError,
+  WasmTrapError,
+  HeartbeatTimeoutError,
+  PoolClosedError,
+  PoolStartError,
+  NotTransferableError,
+  trapKind,
+  serialize,
+  deserialize,
+};

@@ -1,0 +1,54 @@
+'use strict';
+// Every message between the main thread, the ThreadPoolHost and the
+// ThreadPoolWorkers, in one place. Types carry a package prefix so nothing else
+// in a user's app mistakes them for its own.
+
+const MessageType = Object.freeze({
+  // main -> host, on the requests port
+  CALL: 'wbg-pool:call', // { id, name, args }: call raw export `name`
+  TABLE_GET: 'wbg-pool:table-get', // { id, name, args: [index] }
+  TABLE_SET: 'wbg-pool:table-set', // { id, name, args: [index, value] }
+  TABLE_GROW: 'wbg-pool:table-grow', // { id, name, args: [delta, init?] }
+  TABLE_LENGTH: 'wbg-pool:table-length', // { id, name }
+  GLOBAL_GET: 'wbg-pool:global-get', // { id, name }
+  STOP: 'wbg-pool:stop', // { id }: exit the pool and the host
+  // host -> main, on the responses port
+  RESULT: 'wbg-pool:result', // { id, value } or { id, error }
+  // host or worker -> main, on that thread's events port
+  READY: 'wbg-pool:ready', // { thread, tid }: thread runs; tid for the liveness check
+  LOG: 'wbg-pool:log', // { thread, level, target, message, time }
+  PANIC: 'wbg-pool:panic', // { thread, message, file, line, column }
+  TRAP: 'wbg-pool:trap', // { thread, error }: a serialized error (see errors module)
+  FATAL: 'wbg-pool:fatal', // { thread, error }: the host could not start or run
+});
+
+// Int32 slots of the control SharedArrayBuffer shared by all threads of a pool.
+// Messages travel on MessagePorts; these counters only wake the receiver, since
+// an arriving message does not wake Atomics.wait.
+const Slot = Object.freeze({
+  WAKE: 0, // bumped + notified by whoever posts to the main thread
+  REQUEST: 1, // bumped + notified by the main thread after posting a request
+  BEAT: 2, // bumped by the host each time round its request loop
+  LENGTH: 4,
+});
+
+// The host's thread index in reports: it is not a Rayon pool thread.
+const HOST_THREAD = -1;
+
+function post(port, control, message) {
+  port.postMessage(message);
+  Atomics.add(control, Slot.WAKE, 1);
+  Atomics.notify(control, Slot.WAKE);
+}
+
+// The kernel thread id of the calling thread, for the CPU-time liveness check;
+// null where /proc is not there (the check then relies on host beats alone).
+function kernelThreadId() {
+  try {
+    return Number(require('fs').readlinkSync('/proc/thread-self').split('/').pop());
+  } catch {
+    return null;
+  }
+}
+
+module.exports = { MessageType, Slot, HOST_THREAD, post, kernelThreadId };

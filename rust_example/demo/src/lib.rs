@@ -1,0 +1,228 @@
+//! Demo crate for wbg-patch, and the fixture of its integration tests: every
+//! export is a real use of Rayon through `wbg_pool::run_in_pool`, one per ABI
+//! shape the runtime must proxy and one per way a pool can fail.
+
+use rayon::prelude::*;
+use std::hint::black_box;
+use wasm_bindgen::prelude::*;
+use wbg_pool::run_in_pool;
+
+pub use wbg_pool::{exit_thread_pool, init_thread_pool};
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = Date)]
+    fn now() -> f64;
+}
+
+#[wasm_bindgen(start)]
+fn start() {
+    wbg_pool::set_panic_hook();
+}
+
+/// Steps the Collatz sequence of `n` takes to reach 1.
+pub fn collatz_steps(mut n: u64) -> u32 {
+    let mut steps = 0;
+    while n != 1 {
+        n = if n % 2 == 0 { n / 2 } else { 3 * n + 1 };
+        steps += 1;
+    }
+    steps
+}
+
+/// Sum of `collatz_steps(i)` for `i` in `1..=limit`: the CPU-bound job of the
+/// demo and the benchmark (exact in an f64 for any u32 limit).
+#[wasm_bindgen]
+pub fn collatz_sum(limit: u32) -> f64 {
+    run_in_pool(|| (1..=u64::from(limit)).into_par_iter().map(|i| u64::from(collatz_steps(i))).sum::<u64>() as f64)
+}
+
+/// Number of pool threads (1 outside a pool).
+#[wasm_bindgen]
+pub fn pool_threads() -> u32 {
+    run_in_pool(rayon::current_num_threads) as u32
+}
+
+/// Does nothing: the cost of a call.
+#[wasm_bindgen]
+pub fn noop() {}
+
+/// String in, string out: upper-cases `text` in parallel.
+#[wasm_bindgen]
+pub fn shout(text: &str) -> String {
+    run_in_pool(|| text.par_chars().flat_map_iter(char::to_uppercase).collect())
+}
+
+/// Bytes in, bytes out: every byte XOR `key`.
+#[wasm_bindgen]
+pub fn xor_bytes(data: &[u8], key: u8) -> Vec<u8> {
+    run_in_pool(|| data.par_iter().map(|b| b ^ key).collect())
+}
+
+/// u64 in and out: sum of the squares of `0..n`, wrapping.
+#[wasm_bindgen]
+pub fn sum_squares(n: u64) -> u64 {
+    run_in_pool(|| (0..n).into_par_iter().map(|i| i.wrapping_mul(i)).reduce(|| 0, u64::wrapping_add))
+}
+
+/// i64 in and out: sum of the integers in `from..to`.
+#[wasm_bindgen]
+pub fn sum_range(from: i64, to: i64) -> i64 {
+    run_in_pool(|| (from..to).into_par_iter().sum())
+}
+
+/// Option out: the first multiple of `of` in `from..to`, if any.
+#[wasm_bindgen]
+pub fn first_multiple(of: u32, from: u32, to: u32) -> Option<u32> {
+    run_in_pool(|| (from..to).into_par_iter().find_first(|i| of != 0 && i % of == 0))
+}
+
+/// Result both ways: the mean of `values`, an error for an empty slice or NaN.
+#[wasm_bindgen]
+pub fn checked_mean(values: &[f64]) -> Result<f64, JsError> {
+    if values.is_empty() {
+        return Err(JsError::new("checked_mean: no values"));
+    }
+    let sum: f64 = run_in_pool(|| values.par_iter().sum());
+    if sum.is_nan() {
+        return Err(JsError::new("checked_mean: values contain NaN"));
+    }
+    Ok(sum / values.len() as f64)
+}
+
+/// A struct across the boundary: a byte histogram filled in parallel.
+#[wasm_bindgen]
+pub struct Histogram {
+    counts: Vec<u32>,
+}
+
+#[wasm_bindgen]
+impl Histogram {
+    /// A histogram with `buckets` buckets (at least one) over the byte values.
+    #[wasm_bindgen(constructor)]
+    pub fn new(buckets: u32) -> Histogram {
+        Histogram { counts: vec![0; buckets.max(1) as usize] }
+    }
+
+    /// Counts every byte of `data` into its bucket.
+    pub fn add(&mut self, data: &[u8]) {
+        let buckets = self.counts.len();
+        let counts = run_in_pool(|| {
+            data.par_chunks(4096)
+                .map(|chunk| {
+                    let mut local = vec![0u32; buckets];
+                    for &b in chunk {
+                        local[usize::from(b) * buckets / 256] += 1;
+                    }
+                    local
+                })
+                .reduce(|| vec![0; buckets], |a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect())
+        });
+        for (total, add) in self.counts.iter_mut().zip(counts) {
+            *total += add;
+        }
+    }
+
+    /// The count of bucket `index`.
+    pub fn bucket(&self, index: u32) -> u32 {
+        self.counts.get(index as usize).copied().unwrap_or(0)
+    }
+
+    /// All bytes counted so far.
+    #[wasm_bindgen(getter)]
+    pub fn total(&self) -> u32 {
+        self.counts.iter().sum()
+    }
+}
+
+/// Logs `lines` numbered lines from every pool thread, then returns the
+/// number of threads that logged.
+#[wasm_bindgen]
+pub fn log_from_every_thread(lines: u32) -> u32 {
+    run_in_pool(|| {
+        rayon::broadcast(|ctx| {
+            for line in 0..lines {
+                log::info!("thread {} line {}", ctx.index(), line);
+            }
+        })
+        .len() as u32
+    })
+}
+
+/// Panics on the pool thread that reaches `index` of `0..len`, after logging.
+#[wasm_bindgen]
+pub fn panic_at(len: u32, index: u32) -> u32 {
+    run_in_pool(|| {
+        (0..len)
+            .into_par_iter()
+            .map(|i| {
+                if i == index {
+                    log::warn!("about to panic at index {i}");
+                    panic!("demo panic at index {i}");
+                }
+                i
+            })
+            .count() as u32
+    })
+}
+
+/// Keeps every pool thread busy for `ms` milliseconds, then returns how many
+/// threads worked: a healthy call that is slow.
+#[wasm_bindgen]
+pub fn busy(ms: f64) -> u32 {
+    run_in_pool(|| {
+        let deadline = now() + ms;
+        rayon::broadcast(|_| {
+            let mut spins = 0u64;
+            while now() < deadline {
+                spins = black_box(spins + 1);
+            }
+        })
+        .len() as u32
+    })
+}
+
+/// Blocks every pool thread forever without a panic: only the liveness check
+/// can notice.
+#[wasm_bindgen]
+pub fn deadlock() {
+    run_in_pool(|| {
+        rayon::broadcast(|_| loop {
+            std::thread::park();
+        });
+    });
+}
+
+/// Traps on a pool thread with an out-of-bounds memory access (no panic).
+#[wasm_bindgen]
+pub fn trap_out_of_bounds() -> u32 {
+    // SAFETY: none: reading past the end of linear memory is the point; on wasm
+    // it traps before anything is read.
+    run_in_pool(|| unsafe { std::ptr::read_volatile((usize::MAX - 15) as *const u32) })
+}
+
+fn recurse(depth: u64) -> u64 {
+    if depth == 0 {
+        0
+    } else {
+        1 + black_box(recurse(black_box(depth - 1)))
+    }
+}
+
+/// Traps on a pool thread by overflowing the stack (no panic).
+#[wasm_bindgen]
+pub fn trap_stack_overflow() -> f64 {
+    run_in_pool(|| recurse(u64::MAX) as f64)
+}
+
+/// Traps on a pool thread by allocating more than the memory maximum (1 GiB).
+#[wasm_bindgen]
+pub fn trap_out_of_memory() -> u32 {
+    run_in_pool(|| black_box(Vec::<u8>::with_capacity(1536 << 20)).capacity() as u32)
+}
+
+/// Aborts on a pool thread without a panic.
+#[wasm_bindgen]
+pub fn abort_in_pool() {
+    run_in_pool(|| std::process::abort());
+}

@@ -1,0 +1,134 @@
+//! The JS-facing half: exports called by the wbg-patch runtime, and the hooks
+//! through which Rust reports panics and logs to the JS of the calling thread.
+//!
+//! The runtime installs `globalThis.__wbgPoolHooks` in the ThreadPoolHost and in
+//! every ThreadPoolWorker. Without it (the glue used directly, outside a pool)
+//! panics and logs go to `console.error` / `console.log` instead.
+
+use crate::pool;
+use crate::report::{level_to_js, PanicReport, ThreadRole};
+use js_sys::{Function, Reflect};
+use std::sync::Once;
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    fn console_error(message: &str);
+    #[wasm_bindgen(js_namespace = console, js_name = log)]
+    fn console_log(message: &str);
+}
+
+/// The hook `name` of the runtime on this thread, if the runtime installed one.
+fn hook(name: &str) -> Option<Function> {
+    let hooks = Reflect::get(&js_sys::global(), &JsValue::from_str("__wbgPoolHooks")).ok()?;
+    if hooks.is_undefined() {
+        return None;
+    }
+    Reflect::get(&hooks, &JsValue::from_str(name)).ok()?.dyn_into::<Function>().ok()
+}
+
+fn call_hook(name: &str, args: &[JsValue]) -> bool {
+    let Some(f) = hook(name) else { return false };
+    let array: js_sys::Array = args.iter().collect();
+    f.apply(&JsValue::UNDEFINED, &array).is_ok()
+}
+
+/// Builds the Rayon pool with `num_threads` threads, each started by a JS
+/// worker that the runtime spawns. Also installs the panic hook, and the
+/// logger at `Info` unless a level was already set.
+#[wasm_bindgen(js_name = initThreadPool)]
+pub fn init_thread_pool(num_threads: usize) -> Result<(), JsError> {
+    set_panic_hook();
+    if log::max_level() == log::LevelFilter::Off {
+        init_logger(log::LevelFilter::Info);
+    }
+    let mut spawned = true;
+    pool::start(num_threads, |count, receiver| {
+        spawned = call_hook("spawnWorkers", &[JsValue::from(count as u32), JsValue::from(receiver)]);
+    })
+    .map_err(|e| JsError::new(&e.to_string()))?;
+    if !spawned {
+        pool::stop();
+        return Err(JsError::new(
+            "initThreadPool must be called from the wbg-patch ThreadPoolHost (no __wbgPoolHooks.spawnWorkers on this thread)",
+        ));
+    }
+    Ok(())
+}
+
+/// Drops the pool; its workers return from `wbg_rayon_start_worker`.
+#[wasm_bindgen(js_name = exitThreadPool)]
+pub fn exit_thread_pool() -> bool {
+    pool::stop()
+}
+
+/// Runs one pool thread on the calling JS worker until the pool exits.
+#[doc(hidden)]
+#[wasm_bindgen]
+pub fn wbg_rayon_start_worker(receiver: u32) -> bool {
+    pool::run_worker(receiver, |index| {
+        call_hook("threadStarted", &[JsValue::from(index as u32)]);
+    })
+}
+
+/// Installs (once) a panic hook that reports message, location and pool
+/// thread index to the JS of the panicking thread, before `panic=abort` traps.
+pub fn set_panic_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            let report = PanicReport::new(info.payload(), info.location(), ThreadRole::current());
+            let reported = call_hook(
+                "panic",
+                &[
+                    JsValue::from_str(&report.message),
+                    JsValue::from_str(&report.file),
+                    JsValue::from(report.line),
+                    JsValue::from(report.column),
+                    JsValue::from(report.thread.to_js()),
+                ],
+            );
+            if !reported {
+                console_error(&report.to_string());
+            }
+        }));
+    });
+}
+
+struct JsLogger;
+
+impl log::Log for JsLogger {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        let message = record.args().to_string();
+        let thread = ThreadRole::current();
+        let sent = call_hook(
+            "log",
+            &[
+                JsValue::from(level_to_js(record.level())),
+                JsValue::from_str(record.target()),
+                JsValue::from_str(&message),
+                JsValue::from(thread.to_js()),
+            ],
+        );
+        if !sent {
+            console_log(&format!("[{} {} {}] {}", record.level(), thread, record.target(), message));
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+/// Installs (once) a `log` logger that sends each record (level, target,
+/// message, thread index) to the JS of the logging thread, which adds the
+/// timestamp. Later calls only change the level.
+pub fn init_logger(level: log::LevelFilter) {
+    static LOGGER: JsLogger = JsLogger;
+    // Err means a logger is already installed (ours, or the user's): keep it.
+    let _ = log::set_logger(&LOGGER);
+    log::set_max_level(level);
+}

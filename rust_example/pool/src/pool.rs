@@ -1,0 +1,180 @@
+//! The pool itself, platform-neutral: its threads are started by whoever calls
+//! `start` (JS workers on wasm, std threads in the host tests).
+
+use rayon::{ThreadBuilder, ThreadPool, ThreadPoolBuilder};
+use std::fmt;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard, PoisonError};
+
+/// Why the pool could not be started.
+#[derive(Debug)]
+pub enum PoolError {
+    /// `initThreadPool` was called while a pool is running.
+    AlreadyRunning,
+    /// A pool needs at least one thread.
+    ZeroThreads,
+    /// Rayon refused to build the pool.
+    Build(rayon::ThreadPoolBuildError),
+}
+
+impl fmt::Display for PoolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PoolError::AlreadyRunning => f.write_str("the thread pool is already running; call exitThreadPool first"),
+            PoolError::ZeroThreads => f.write_str("numThreads must be at least 1"),
+            PoolError::Build(e) => write!(f, "rayon could not build the thread pool: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for PoolError {}
+
+/// The `ThreadBuilder`s of one pool, waiting for their workers. The handle lets
+/// a worker started for an older pool notice that it is stale.
+struct Channel {
+    handle: u32,
+    receiver: Mutex<mpsc::Receiver<ThreadBuilder>>,
+}
+
+struct Running {
+    pool: Arc<ThreadPool>,
+}
+
+static POOL: Mutex<Option<Running>> = Mutex::new(None);
+static CHANNEL: Mutex<Option<Arc<Channel>>> = Mutex::new(None);
+static NEXT_HANDLE: AtomicU32 = AtomicU32::new(1);
+
+// Under panic=abort a poisoned lock means the process is already gone; in the
+// host tests it only means another test failed, which must not cascade.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Builds a pool of `num_threads` threads. `spawn_workers(count, handle)` must
+/// start `count` threads that each call [`run_worker`] with `handle`; it is called
+/// before the pool is built, and the build does not wait for the threads.
+pub(crate) fn start(num_threads: usize, spawn_workers: impl FnOnce(usize, u32)) -> Result<(), PoolError> {
+    let mut slot = lock(&POOL);
+    if slot.is_some() {
+        return Err(PoolError::AlreadyRunning);
+    }
+    if num_threads == 0 {
+        return Err(PoolError::ZeroThreads);
+    }
+    let handle = NEXT_HANDLE.fetch_add(1, Ordering::Relaxed);
+    let (sender, receiver) = mpsc::channel();
+    *lock(&CHANNEL) = Some(Arc::new(Channel { handle, receiver: Mutex::new(receiver) }));
+    spawn_workers(num_threads, handle);
+    let pool = ThreadPoolBuilder::new()
+        .num_threads(num_threads)
+        .spawn_handler(move |thread| {
+            sender.send(thread).map_err(|_| std::io::Error::other("the pool's worker channel is closed"))
+        })
+        .build()
+        .map_err(PoolError::Build)?;
+    *slot = Some(Running { pool: Arc::new(pool) });
+    Ok(())
+}
+
+/// Runs one pool thread on the calling thread until the pool exits. Returns
+/// false at once when `handle` does not name the current pool's channel, or when
+/// every thread of the pool already has its worker.
+pub(crate) fn run_worker(handle: u32, on_start: impl FnOnce(usize)) -> bool {
+    let channel = lock(&CHANNEL).clone();
+    let Some(channel) = channel.filter(|c| c.handle == handle) else {
+        return false;
+    };
+    let thread = lock(&channel.receiver).recv();
+    match thread {
+        Ok(thread) => {
+            on_start(thread.index());
+            thread.run();
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// Drops the running pool: its threads finish what they hold and return from
+/// [`run_worker`]. Returns whether a pool was running.
+pub(crate) fn stop() -> bool {
+    *lock(&CHANNEL) = None;
+    lock(&POOL).take().is_some()
+}
+
+/// Runs `op` inside the thread pool when one is running, so that Rayon's
+/// parallel iterators, `join` and `scope` inside it use the pool's threads;
+/// without a pool, runs `op` on the calling thread (Rayon then falls back to a
+/// single thread, which is how the glue behaves outside `manager.execute`).
+pub fn run_in_pool<OP, R>(op: OP) -> R
+where
+    OP: FnOnce() -> R + Send,
+    R: Send,
+{
+    let pool = lock(&POOL).as_ref().map(|running| running.pool.clone());
+    match pool {
+        Some(pool) => pool.install(op),
+        None => op(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rayon::prelude::*;
+    use std::thread::JoinHandle;
+
+    // The pool is process-wide state; these tests take turns.
+    static SERIAL: Mutex<()> = Mutex::new(());
+
+    fn spawn_std_workers(started: &Mutex<Vec<JoinHandle<Option<usize>>>>) -> impl FnOnce(usize, u32) + '_ {
+        move |count, handle| {
+            let mut started = lock(started);
+            for _ in 0..count {
+                started.push(std::thread::spawn(move || {
+                    let mut index = None;
+                    run_worker(handle, |i| index = Some(i));
+                    index
+                }));
+            }
+        }
+    }
+
+    #[test]
+    fn pool_threads_started_from_outside_run_parallel_work_and_exit() {
+        let _turn = lock(&SERIAL);
+        let workers = Mutex::new(Vec::new());
+        start(3, spawn_std_workers(&workers)).unwrap();
+        assert!(matches!(start(1, |_, _| {}), Err(PoolError::AlreadyRunning)));
+
+        let sum: u64 = run_in_pool(|| (1..=1000u64).into_par_iter().sum());
+        assert_eq!(sum, 500_500);
+        let threads: Vec<Option<usize>> = run_in_pool(|| rayon::broadcast(|_| rayon::current_thread_index()));
+        assert_eq!(threads.len(), 3);
+
+        assert!(stop());
+        assert!(!stop());
+        let mut indexes: Vec<usize> = workers.into_inner().unwrap().into_iter().map(|w| w.join().unwrap().unwrap()).collect();
+        indexes.sort();
+        assert_eq!(indexes, vec![0, 1, 2]);
+        // Without a pool the work runs on the caller.
+        assert_eq!(run_in_pool(rayon::current_thread_index), None);
+    }
+
+    #[test]
+    fn stale_or_surplus_workers_return_without_running() {
+        let _turn = lock(&SERIAL);
+        assert!(!run_worker(u32::MAX, |_| panic!("a stale worker must not start")));
+        let mut handle_seen = 0;
+        start(1, |_, handle| handle_seen = handle).unwrap();
+        let (started_tx, started_rx) = mpsc::channel();
+        let worker = std::thread::spawn(move || run_worker(handle_seen, |i| started_tx.send(i).unwrap()));
+        assert_eq!(started_rx.recv().unwrap(), 0);
+        // Once the pool is dropped its worker returns, and a late worker finds
+        // no channel for its handle.
+        stop();
+        assert!(worker.join().unwrap());
+        assert!(!run_worker(handle_seen, |_| panic!("no thread is left to run")));
+        assert!(matches!(start(0, |_, _| {}), Err(PoolError::ZeroThreads)));
+    }
+}

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Installs everything wbg-patch needs to build and test, from a fresh machine.
+# Idempotent: each step checks first and says what it does or why it skips.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '==> %s\n' "$*"; }
+die() { printf 'setup: %s\n' "$*" >&2; exit 1; }
+
+command -v node >/dev/null || die "node is missing: install Node.js 20 or newer"
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+[ "$node_major" -ge 20 ] || die "Node.js $(node --version) is too old: wbg-patch needs 20 or newer"
+command -v python3 >/dev/null || die "python3 is missing: install Python 3.10 or newer"
+command -v rustup >/dev/null || die "rustup is missing: install it (https://rustup.rs) to link the Debian toolchain"
+
+# Debian's rustc-web ships the std sources build-std needs; rust-lld comes from lld-22.
+packages="rustc-web cargo-web rust-web-src lld-22"
+missing=""
+for p in $packages; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  command -v apt-get >/dev/null || die "needs the Debian packages$missing, and apt-get is not here"
+  step "installing Debian packages:$missing"
+  sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq $missing >/dev/null
+else
+  step "Debian packages present: $packages"
+fi
+[ -e /usr/bin/rust-lld ] || die "/usr/bin/rust-lld is missing or dangling: reinstall lld-22"
+
+if rustup toolchain list | grep -q '^debian-web'; then
+  step "rustup toolchain debian-web already linked"
+else
+  step "linking /usr as rustup toolchain debian-web"
+  rustup toolchain link debian-web /usr
+fi
+
+# The CLI must equal the wasm-bindgen crate in Cargo.lock, to the patch version.
+wbg_version=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/"/,"",$3); print $3; exit}' rust_example/Cargo.lock)
+[ -n "$wbg_version" ] || die "cannot read the wasm-bindgen version from rust_example/Cargo.lock"
+tools=.tools/wasm-bindgen-$wbg_version
+if [ -x "$tools/bin/wasm-bindgen" ] && "$tools/bin/wasm-bindgen" --version | grep -q "$wbg_version"; then
+  step "wasm-bindgen-cli $wbg_version present in $tools"
+else
+  step "installing wasm-bindgen-cli $wbg_version into $tools (a few minutes, once)"
+  cargo install --quiet wasm-bindgen-cli --version "=$wbg_version" --locked --root "$tools"
+fi
+
+stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+if [ -f "$stamp" ]; then
+  step "Python environment .venv up to date"
+else
+  step "creating the Python environment .venv (wbg-patch and its test dependencies)"
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet --upgrade pip
+  .venv/bin/pip install --quiet -e '.[test]'
+  rm -f .venv/.installed-*
+  touch "$stamp"
+fi
+step "setup done"

@@ -1,0 +1,66 @@
+"""Every failure the user can cause, with its exit code.
+
+The CLI prints ``error[code]: message`` and exits with ``exit_code``; it never
+shows a traceback for these.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class PatchError(Exception):
+    """Base class: a failure explained to the user."""
+
+    code = "patch-error"
+    exit_code = 2
+
+    def __init__(self, message: str, path: Path | None = None) -> None:
+        self.path = path
+        super().__init__(f"{path}: {message}" if path is not None else message)
+
+
+class InputError(PatchError):
+    """The path is missing, unreadable, read-only, empty or binary."""
+
+    code = "bad-input"
+    exit_code = 3
+
+
+class NotGlueError(PatchError):
+    """The file is JavaScript, but not glue that wasm-bindgen generated."""
+
+    code = "not-glue"
+    exit_code = 4
+
+
+class UnsupportedGlueError(PatchError):
+    """wasm-bindgen glue of a form this version cannot patch (yet)."""
+
+    code = "unsupported-glue"
+    exit_code = 5
+
+
+class AlreadyPatchedError(PatchError):
+    """Patched by another version of wbg-patch, or rewritten by hand."""
+
+    code = "foreign-patch"
+    exit_code = 6
+
+
+class InternalError(PatchError):
+    """The rewrite produced something wrong; nothing was written."""
+
+    code = "internal"
+    exit_code = 70
+
+
+EXIT_CODES = {
+    0: "success (or already patched by this version)",
+    1: "--check: the glue is not patched by this version",
+    InputError.exit_code: "bad input: missing, unreadable, read-only, empty or binary file",
+    NotGlueError.exit_code: "not wasm-bindgen glue",
+    UnsupportedGlueError.exit_code: "wasm-bindgen glue of an unsupported target or generation",
+    AlreadyPatchedError.exit_code: "patched by another wbg-patch version, or rewritten by hand",
+    InternalError.exit_code: "internal error: the rewrite failed its own check; nothing written",
+}

@@ -1,0 +1,87 @@
+"""Change exactly the located places of the glue; leave every other byte as it was.
+
+Three edits: a prelude after the `wasm` declaration (the accessor, memory
+selection and the `__wbg_pool` handle the runtime uses), every `wasm.<x>` read
+routed through the accessor, and the memory import made selectable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import __version__
+from .errors import InternalError
+from .glue import Generation, Glue, first_error, parse
+
+
+@dataclass(frozen=True)
+class Edit:
+    start: int
+    end: int
+    text: str
+
+
+ACCESSOR = "__wbg_wasm()"
+
+
+def prelude(glue: Glue) -> str:
+    assert glue.memory is not None and glue.generation is not None
+    memory = f"new WebAssembly.Memory({glue.memory.js_descriptor()})"
+    if glue.generation is Generation.INIT_SYNC:
+        init = f"""init(module, memory) {{ return exports.initSync({{ module, memory }}); }},
+    reset() {{ {glue.init_flag} = false; return exports.initSync({{ module: {glue.module_variable} }}); }},"""
+    else:
+        # Instantiated at require time, on the memory __wbg_pool_memory() chose.
+        init = """init() { return wasm; },
+    reset() { throw new Error('wbg-patch: recovery after a crash needs glue from wasm-bindgen >= 0.2.109'); },"""
+    return f"""
+/* wbg-patch {__version__}: reads of `wasm` go through {ACCESSOR}, so a ThreadPoolManager can send
+ * them to its pool; pool threads take their memory from workerData. Do not edit: re-run wbg-patch. */
+let __wbg_pool_proxy;
+function __wbg_wasm() {{
+    return __wbg_pool_proxy === undefined ? wasm : __wbg_pool_proxy;
+}}
+function __wbg_pool_memory() {{
+    const threads = require('worker_threads');
+    const given = threads.isMainThread ? undefined : (threads.workerData || {{}}).__wbgPoolMemory;
+    return given instanceof WebAssembly.Memory ? given : {memory};
+}}
+exports.__wbg_pool = {{
+    version: '{__version__}',
+    setProxy(proxy) {{ __wbg_pool_proxy = proxy; }},
+    exports() {{ return wasm; }},
+    module() {{ return {glue.module_variable}; }},
+    {init}
+}};"""
+
+
+def edits(glue: Glue) -> list[Edit]:
+    assert glue.wasm_declaration is not None and glue.memory_site is not None
+    result = [Edit(glue.wasm_declaration.end_byte, glue.wasm_declaration.end_byte, prelude(glue))]
+    result += [Edit(n.start_byte, n.end_byte, ACCESSOR) for n in glue.wasm_member_reads]
+    site = glue.memory_site
+    if glue.generation is Generation.INIT_SYNC:
+        result.append(Edit(site.start_byte, site.end_byte, "__wbg_pool_memory()"))
+    else:
+        result.append(Edit(site.start_byte, site.end_byte, "{ memory: __wbg_pool_memory() }"))
+    return sorted(result, key=lambda e: (e.start, e.end))
+
+
+def apply(source: bytes, changes: list[Edit]) -> bytes:
+    out, pos = [], 0
+    for e in changes:
+        if e.start < pos:
+            raise InternalError(f"overlapping edits at byte {e.start}")
+        out += [source[pos : e.start], e.text.encode("utf-8")]
+        pos = e.end
+    out.append(source[pos:])
+    return b"".join(out)
+
+
+def patch(glue: Glue) -> bytes:
+    """The patched glue; checked to parse cleanly before it is returned."""
+    patched = apply(glue.source, edits(glue))
+    bad = first_error(parse(patched).root_node)
+    if bad is not None:
+        raise InternalError(f"the patched glue does not parse (line {bad.start_point[0] + 1}); nothing written", glue.path)
+    return patched

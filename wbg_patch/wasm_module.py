@@ -1,0 +1,105 @@
+"""The one fact the patcher needs from the .wasm binary: its memory import.
+
+The pool's shared memory must be created with the limits the module declares,
+so they are read from the module itself rather than assumed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import InputError, UnsupportedGlueError
+
+_MAGIC = b"\0asm\x01\0\0\0"
+_IMPORT_SECTION = 2
+
+
+@dataclass(frozen=True)
+class MemoryImport:
+    module: str
+    name: str
+    initial: int
+    maximum: int | None
+    shared: bool
+
+    def js_descriptor(self) -> str:
+        """The argument of ``new WebAssembly.Memory(...)`` for these limits."""
+        parts = [f"initial: {self.initial}"]
+        if self.maximum is not None:
+            parts.append(f"maximum: {self.maximum}")
+        parts.append("shared: true")
+        return "{ " + ", ".join(parts) + " }"
+
+
+class _Reader:
+    def __init__(self, data: bytes, path: Path) -> None:
+        self.data, self.pos, self.path = data, 0, path
+
+    def byte(self) -> int:
+        if self.pos >= len(self.data):
+            raise InputError("the wasm module ends early (truncated?)", self.path)
+        b = self.data[self.pos]
+        self.pos += 1
+        return b
+
+    def uleb(self) -> int:
+        result = shift = 0
+        while True:
+            b = self.byte()
+            result |= (b & 0x7F) << shift
+            if not b & 0x80:
+                return result
+            shift += 7
+
+    def name(self) -> str:
+        length = self.uleb()
+        raw = self.data[self.pos : self.pos + length]
+        self.pos += length
+        return raw.decode("utf-8", errors="replace")
+
+    def limits(self) -> tuple[int, int | None, bool]:
+        flags = self.byte()
+        initial = self.uleb()
+        maximum = self.uleb() if flags & 0x01 else None
+        return initial, maximum, bool(flags & 0x02)
+
+    def skip_import_desc(self, kind: int) -> None:
+        if kind == 0:  # function: type index
+            self.uleb()
+        elif kind == 1:  # table: reftype + limits
+            self.byte()
+            self.limits()
+        elif kind == 3:  # global: valtype + mutability
+            self.byte()
+            self.byte()
+        elif kind == 4:  # tag: attribute + type index
+            self.byte()
+            self.uleb()
+        else:
+            raise UnsupportedGlueError(f"unknown import kind {kind} in the wasm module", self.path)
+
+
+def read_memory_import(path: Path) -> MemoryImport | None:
+    """The module's imported memory, or None when it defines its own."""
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise InputError(f"cannot read the wasm module: {e.strerror}", path) from e
+    if not data.startswith(_MAGIC):
+        raise InputError("is not a WebAssembly module (bad magic number)", path)
+    r = _Reader(data, path)
+    r.pos = len(_MAGIC)
+    while r.pos < len(data):
+        section, size = r.byte(), r.uleb()
+        end = r.pos + size
+        if section == _IMPORT_SECTION:
+            for _ in range(r.uleb()):
+                module, name, kind = r.name(), r.name(), r.byte()
+                if kind == 2:
+                    initial, maximum, shared = r.limits()
+                    return MemoryImport(module, name, initial, maximum, shared)
+                r.skip_import_desc(kind)
+            return None
+        r.pos = end
+    return None
