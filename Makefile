@@ -17,7 +17,7 @@ test-rust: setup
 	cd rust_example && cargo +debian-web test -p wbg-pool
 
 test-js: build
-	node --test runtime_js/test/
+	node --test runtime_js/test/*.test.cjs
 
 test-py: build
 	.venv/bin/python -m pytest tests

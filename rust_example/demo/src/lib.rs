@@ -90,6 +90,13 @@ pub fn checked_mean(values: &[f64]) -> Result<f64, JsError> {
     Ok(sum / values.len() as f64)
 }
 
+/// JsValue in: `typeof value`, as JS says it. Only values that can be copied
+/// between threads reach a pool; a JS function cannot.
+#[wasm_bindgen]
+pub fn js_type_of(value: JsValue) -> String {
+    value.js_typeof().as_string().unwrap_or_default()
+}
+
 /// A struct across the boundary: a byte histogram filled in parallel.
 #[wasm_bindgen]
 pub struct Histogram {
@@ -191,6 +198,33 @@ pub fn deadlock() {
             std::thread::park();
         });
     });
+}
+
+static SHARED_STATE: std::sync::Mutex<u32> = std::sync::Mutex::new(0);
+
+/// Panics on a pool thread while holding a lock that [`bump_shared_state`]
+/// needs: under panic=abort the lock stays held in that memory forever.
+#[wasm_bindgen]
+pub fn panic_holding_lock() {
+    run_in_pool(|| {
+        rayon::join(
+            || {
+                let _guard = SHARED_STATE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                panic!("panicked while holding the shared-state lock");
+            },
+            || (),
+        )
+    });
+}
+
+/// Takes the lock [`panic_holding_lock`] leaves held, and counts calls.
+#[wasm_bindgen]
+pub fn bump_shared_state() -> u32 {
+    run_in_pool(|| {
+        let mut state = SHARED_STATE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *state += 1;
+        *state
+    })
 }
 
 /// Traps on a pool thread with an out-of-bounds memory access (no panic).

@@ -2,6 +2,7 @@
 //! `start` (JS workers on wasm, std threads in the host tests).
 
 use rayon::{ThreadBuilder, ThreadPool, ThreadPoolBuilder};
+use std::cell::Cell;
 use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard, PoisonError};
@@ -44,6 +45,13 @@ static POOL: Mutex<Option<Running>> = Mutex::new(None);
 static CHANNEL: Mutex<Option<Arc<Channel>>> = Mutex::new(None);
 static NEXT_HANDLE: AtomicU32 = AtomicU32::new(1);
 
+thread_local! {
+    // Whether this thread started the pool. Other threads (the main thread's own
+    // instance, on the same shared memory) must not block inside the pool: they
+    // run their work single-threaded, as without a pool.
+    static OWNER: Cell<bool> = const { Cell::new(false) };
+}
+
 // Under panic=abort a poisoned lock means the process is already gone; in the
 // host tests it only means another test failed, which must not cascade.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -73,6 +81,7 @@ pub(crate) fn start(num_threads: usize, spawn_workers: impl FnOnce(usize, u32)) 
         .build()
         .map_err(PoolError::Build)?;
     *slot = Some(Running { pool: Arc::new(pool) });
+    OWNER.with(|owner| owner.set(true));
     Ok(())
 }
 
@@ -98,20 +107,26 @@ pub(crate) fn run_worker(handle: u32, on_start: impl FnOnce(usize)) -> bool {
 /// Drops the running pool: its threads finish what they hold and return from
 /// [`run_worker`]. Returns whether a pool was running.
 pub(crate) fn stop() -> bool {
+    OWNER.with(|owner| owner.set(false));
     *lock(&CHANNEL) = None;
     lock(&POOL).take().is_some()
 }
 
-/// Runs `op` inside the thread pool when one is running, so that Rayon's
-/// parallel iterators, `join` and `scope` inside it use the pool's threads;
-/// without a pool, runs `op` on the calling thread (Rayon then falls back to a
-/// single thread, which is how the glue behaves outside `manager.execute`).
+/// Runs `op` inside the thread pool, so that Rayon's parallel iterators, `join`
+/// and `scope` inside it use the pool's threads, when called from the thread
+/// that started the pool (the ThreadPoolHost) or from a pool thread. Anywhere
+/// else, or without a pool, runs `op` on the calling thread (Rayon then falls
+/// back to a single thread, which is how the glue behaves outside
+/// `manager.execute`).
 pub fn run_in_pool<OP, R>(op: OP) -> R
 where
     OP: FnOnce() -> R + Send,
     R: Send,
 {
     let pool = lock(&POOL).as_ref().map(|running| running.pool.clone());
+    // Not `rayon::current_thread_index()`: a thread that ran Rayon without a pool
+    // belongs to Rayon's single-thread global fallback, not to this pool.
+    let pool = pool.filter(|pool| OWNER.with(Cell::get) || pool.current_thread_index().is_some());
     match pool {
         Some(pool) => pool.install(op),
         None => op(),
@@ -151,6 +166,9 @@ mod tests {
         assert_eq!(sum, 500_500);
         let threads: Vec<Option<usize>> = run_in_pool(|| rayon::broadcast(|_| rayon::current_thread_index()));
         assert_eq!(threads.len(), 3);
+        // A thread that did not start the pool runs its work itself.
+        let elsewhere = std::thread::spawn(|| run_in_pool(rayon::current_thread_index)).join().unwrap();
+        assert_eq!(elsewhere, None);
 
         assert!(stop());
         assert!(!stop());

@@ -1,0 +1,146 @@
+'use strict';
+// No silent hang: panics, traps and deadlocks become typed errors, fast; the
+// pool is torn down (no worker left) and the next execute() works again.
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { runtime, demo, threadCount, assertNoWorkersLeft } = require('./helpers.cjs');
+
+const HEARTBEAT_MS = 1000;
+const logs = [];
+const manager = new runtime.ThreadPoolManager({ numThreads: 3, heartbeatTimeoutMs: HEARTBEAT_MS, onLog: (e) => logs.push(e) });
+let baseline;
+
+test.before(async () => {
+  // Warm up once so threads Node starts lazily are part of the baseline.
+  await manager.execute(() => demo.noop());
+  await manager.close();
+  baseline = threadCount();
+});
+test.after(() => manager2.close());
+const manager2 = new runtime.ThreadPoolManager({ numThreads: 3, heartbeatTimeoutMs: HEARTBEAT_MS, onLog: (e) => logs.push(e) });
+
+async function expectFailure(fn, check) {
+  const started = performance.now();
+  let failedAt;
+  await assert.rejects(
+    manager2.execute(() => {
+      try {
+        return fn();
+      } finally {
+        failedAt = performance.now();
+      }
+    }),
+    (e) => {
+      check(e);
+      return true;
+    },
+  );
+  const elapsed = failedAt - started;
+  await assertNoWorkersLeft(baseline);
+  // Recovery: the next call builds a fresh pool and works.
+  assert.equal(await manager2.execute(() => demo.collatz_sum(1000)), 59542);
+  return elapsed;
+}
+
+test('a panic on a pool thread rejects with WasmPanicError: message, location, thread', async () => {
+  logs.length = 0;
+  const elapsed = await expectFailure(
+    () => demo.panic_at(10_000, 7_777),
+    (e) => {
+      assert.ok(e instanceof runtime.WasmPanicError, `got ${e && e.name}: ${e && e.message}`);
+      assert.equal(e.code, 'ERR_WASM_PANIC');
+      assert.equal(e.panicMessage, 'demo panic at index 7777');
+      assert.match(e.location.file, /demo\/src\/lib\.rs$/);
+      assert.ok(e.location.line > 0 && e.location.column > 0);
+      assert.ok(Number.isInteger(e.threadIndex) && e.threadIndex >= 0 && e.threadIndex < 3);
+      // The log line the panicking thread wrote first arrived before the error.
+      const warn = logs.find((l) => l.message === 'about to panic at index 7777');
+      assert.ok(warn, 'the log line before the panic was delivered');
+      assert.equal(warn.threadIndex, e.threadIndex);
+      assert.equal(warn.level, 'warn');
+    },
+  );
+  // Reported by the panic itself, not noticed by the heartbeat (bench/ measures how fast).
+  assert.ok(elapsed < HEARTBEAT_MS, `panic took ${elapsed} ms to reach the caller`);
+});
+
+test('a lock held by the panicking thread does not block the next pool', async () => {
+  await expectFailure(
+    () => demo.panic_holding_lock(),
+    (e) => assert.match(e.message, /holding the shared-state lock/),
+  );
+  // The memory was replaced, so the lock is free and the state starts over.
+  assert.equal(await manager2.execute(() => demo.bump_shared_state()), 1);
+  assert.equal(demo.bump_shared_state(), 2, 'the local instance shares the fresh memory');
+});
+
+for (const [fn, kind] of [
+  ['trap_out_of_bounds', 'memory_out_of_bounds'],
+  ['trap_stack_overflow', 'stack_overflow'],
+  ['trap_out_of_memory', 'out_of_memory'],
+  ['abort_in_pool', 'abort'],
+]) {
+  test(`${fn} rejects with WasmTrapError of kind ${kind}`, async () => {
+    await expectFailure(
+      () => demo[fn](),
+      (e) => {
+        assert.ok(e instanceof runtime.WasmTrapError, `got ${e && e.name}: ${e && e.message}`);
+        assert.equal(e.code, 'ERR_WASM_TRAP');
+        assert.equal(e.kind, kind);
+        assert.ok(Number.isInteger(e.threadIndex));
+      },
+    );
+  });
+}
+
+test('a deadlocked pool rejects with HeartbeatTimeoutError within the timeout + 1 s', async () => {
+  const elapsed = await expectFailure(
+    () => demo.deadlock(),
+    (e) => {
+      assert.ok(e instanceof runtime.HeartbeatTimeoutError, `got ${e && e.name}: ${e && e.message}`);
+      assert.equal(e.code, 'ERR_HEARTBEAT_TIMEOUT');
+      assert.match(e.message, /deadlock\(\)/);
+    },
+  );
+  assert.ok(elapsed >= HEARTBEAT_MS, `gave up after ${elapsed} ms, before the timeout`);
+  assert.ok(elapsed < HEARTBEAT_MS + 1000, `took ${elapsed} ms`);
+});
+
+test('a healthy job 3x longer than the heartbeat timeout completes', async () => {
+  const threads = await manager2.execute(() => demo.busy(3 * HEARTBEAT_MS));
+  assert.equal(threads, 3);
+});
+
+test('logs from every pool thread arrive while the host is blocked, in per-thread order', async () => {
+  logs.length = 0;
+  let seenDuringCall = 0;
+  const threads = await manager2.execute(() => {
+    const n = demo.log_from_every_thread(5);
+    seenDuringCall = logs.length; // delivered before the call returned, not after
+    return n;
+  });
+  assert.equal(threads, 3);
+  assert.equal(seenDuringCall, 15);
+  const byThread = new Map();
+  for (const entry of logs) {
+    assert.equal(entry.level, 'info');
+    assert.equal(typeof entry.time, 'number');
+    byThread.set(entry.threadIndex, [...(byThread.get(entry.threadIndex) ?? []), entry.message]);
+  }
+  assert.equal(byThread.size, 3);
+  for (const [thread, messages] of byThread) {
+    assert.deepEqual(messages, [0, 1, 2, 3, 4].map((i) => `thread ${thread} line ${i}`));
+  }
+});
+
+test('a host terminated from outside fails the call instead of hanging', async () => {
+  // Stands in for a thread killed by the OS: the stuck call notices the thread is gone.
+  await expectFailure(
+    () => {
+      const pool = manager2.pool;
+      pool.host.terminate();
+      return demo.busy(5 * HEARTBEAT_MS);
+    },
+    (e) => assert.ok(e instanceof runtime.PoolClosedError || e instanceof runtime.HeartbeatTimeoutError, `got ${e && e.name}`),
+  );
+});

@@ -1,0 +1,89 @@
+'use strict';
+// Lifecycle: idle shutdown and restart, the local instance outside execute(),
+// options checked, close(), and a script that exits by itself.
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const path = require('path');
+const { spawnSync } = require('child_process');
+const { PKG, runtime, demo, threadCount, waitFor, assertNoWorkersLeft } = require('./helpers.cjs');
+
+test('the pool stops after idleShutdownMs and starts again on the next call', async () => {
+  const manager = new runtime.ThreadPoolManager({ numThreads: 2, idleShutdownMs: 200, onLog() {} });
+  const before = threadCount();
+  assert.equal(await manager.execute(() => demo.pool_threads()), 2);
+  const first = manager.pool;
+  assert.ok(threadCount() >= before + 3, 'host + 2 workers are running');
+  await waitFor(() => manager.pool === null, 2000, 'idle shutdown');
+  await assertNoWorkersLeft(before);
+  // A struct made in one pool survives its clean shutdown: the memory is kept.
+  const h = await manager.execute(() => {
+    const h = new demo.Histogram(2);
+    h.add(new Uint8Array([1, 2, 3]));
+    return h;
+  });
+  assert.notEqual(manager.pool, first);
+  assert.equal(h.total, 3, 'readable on the local instance outside execute()');
+  await manager.close();
+  assert.equal(h.total, 3);
+  h.free();
+});
+
+test('outside execute() calls run on the local instance, single-threaded', async () => {
+  const manager = new runtime.ThreadPoolManager({ numThreads: 2, onLog() {} });
+  const inside = manager.execute(async () => {
+    await new Promise((r) => setTimeout(r, 50));
+    return demo.pool_threads();
+  });
+  // While an execute() is active, code outside it (this test body) stays local.
+  assert.equal(demo.pool_threads(), 1);
+  assert.equal(await inside, 2);
+  await manager.close();
+});
+
+test('bad options are refused with errors naming the option', () => {
+  assert.throws(() => new runtime.ThreadPoolManager({ numThreads: 0.5 }), /options\.numThreads/);
+  assert.throws(() => new runtime.ThreadPoolManager({ numThreads: -1 }), RangeError);
+  assert.throws(() => new runtime.ThreadPoolManager({ heartbeatTimeoutMs: 0 }), /options\.heartbeatTimeoutMs/);
+  assert.throws(() => new runtime.ThreadPoolManager({ idleShutdownMs: -5 }), /options\.idleShutdownMs/);
+  assert.throws(() => new runtime.ThreadPoolManager({ onLog: 'yes' }), /options\.onLog/);
+  assert.throws(() => new runtime.ThreadPoolManager(null), TypeError);
+});
+
+test('execute() after close() and with a non-function reject clearly', async () => {
+  const manager = new runtime.ThreadPoolManager({ numThreads: 1, onLog() {} });
+  await assert.rejects(manager.execute(42), TypeError);
+  await manager.close();
+  await assert.rejects(manager.execute(() => 1), (e) => e instanceof runtime.PoolClosedError && e.code === 'ERR_POOL_CLOSED');
+});
+
+test('close() during a running call rejects it with PoolClosedError and leaves no worker', async () => {
+  const before = threadCount();
+  const manager = new runtime.ThreadPoolManager({ numThreads: 2, onLog() {} });
+  const running = manager.execute(async () => {
+    await new Promise((r) => setTimeout(r, 100));
+    return demo.collatz_sum(10);
+  });
+  const outcome = assert.rejects(running, runtime.PoolClosedError);
+  await new Promise((r) => setTimeout(r, 30));
+  await manager.close();
+  await outcome;
+  await assertNoWorkersLeft(before);
+});
+
+test('a script that used the pool exits by itself within 2 s of its last call', () => {
+  const script = `
+    const { ThreadPoolManager } = require(${JSON.stringify(path.join(PKG, 'wbg-pool-manager.cjs'))});
+    const demo = require(${JSON.stringify(path.join(PKG, 'wbg_demo.js'))});
+    const manager = new ThreadPoolManager({ numThreads: 2, idleShutdownMs: 60000, onLog() {} });
+    manager.execute(() => demo.collatz_sum(1000)).then((v) => {
+      process.stdout.write(String(v));
+      globalThis.lastCall = Date.now();
+      process.on('exit', () => process.stderr.write(String(Date.now() - globalThis.lastCall)));
+    });`;
+  const started = Date.now();
+  const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 10000 });
+  assert.equal(child.status, 0, child.stderr);
+  assert.equal(child.stdout, '59542');
+  assert.ok(Number(child.stderr) < 2000, `exited ${child.stderr} ms after its last call`);
+  assert.ok(Date.now() - started < 10000);
+});

@@ -1,0 +1,89 @@
+'use strict';
+// Drop-in proxy: every ABI shape works unchanged inside execute(), with the
+// work done by the pool, and the same answers as the local instance.
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { runtime, demo } = require('./helpers.cjs');
+
+const manager = new runtime.ThreadPoolManager({ numThreads: 3, onLog() {} });
+test.after(() => manager.close());
+
+test('every ABI shape gives the same result through the pool as locally', async () => {
+  const calls = () => [
+    demo.collatz_sum(20_000),
+    demo.shout('grüße, wasm'),
+    Array.from(demo.xor_bytes(new Uint8Array([0, 1, 254, 255]), 0x0f)),
+    demo.sum_squares(1_000_000n),
+    demo.sum_range(-(10n ** 12n), -(10n ** 12n) + 1000n),
+    demo.first_multiple(7, 50, 100),
+    demo.first_multiple(1000, 1, 10),
+    demo.checked_mean(new Float64Array([1, 2, 3, 4])),
+  ];
+  const local = calls();
+  const pooled = await manager.execute(calls);
+  assert.deepEqual(pooled, local);
+  assert.equal(typeof pooled[3], 'bigint');
+  assert.equal(pooled[6], undefined);
+});
+
+test('the pool runs the work on its threads, the local instance on one', async () => {
+  assert.equal(demo.pool_threads(), 1);
+  assert.equal(await manager.execute(() => demo.pool_threads()), 3);
+});
+
+test('a struct works through the pool: constructor, method, getter, free', async () => {
+  const [total, bucket, freed] = await manager.execute(() => {
+    const h = new demo.Histogram(4);
+    h.add(new Uint8Array(5000).fill(255));
+    h.add(new Uint8Array(3000).fill(0));
+    const out = [h.total, h.bucket(3)];
+    h.free();
+    return [...out, h.__wbg_ptr];
+  });
+  assert.equal(total, 8000);
+  assert.equal(bucket, 5000);
+  assert.equal(freed, 0);
+});
+
+test('Result errors throw on the main thread with the Rust message', async () => {
+  await assert.rejects(
+    manager.execute(() => demo.checked_mean(new Float64Array([]))),
+    (e) => e instanceof Error && e.message === 'checked_mean: no values',
+  );
+  await assert.rejects(
+    manager.execute(() => demo.checked_mean(new Float64Array([1, NaN]))),
+    /values contain NaN/,
+  );
+  // An ordinary error is not a pool failure: the pool keeps working.
+  assert.equal(await manager.execute(() => demo.checked_mean(new Float64Array([2, 4]))), 3);
+});
+
+test('a JS function cannot cross to the pool: the call fails naming the export', async () => {
+  assert.equal(demo.js_type_of(() => 1), 'function');
+  await assert.rejects(
+    manager.execute(() => demo.js_type_of(() => 1)),
+    (e) => e instanceof runtime.NotTransferableError && e.code === 'ERR_NOT_TRANSFERABLE' && /js_type_of/.test(e.message),
+  );
+  // Cloneable JS values do cross, and the pool is still fine.
+  assert.equal(await manager.execute(() => demo.js_type_of({ a: 1 })), 'object');
+});
+
+test('large byte arrays round-trip through the pool', async () => {
+  const data = new Uint8Array(1 << 20).map((_, i) => i & 0xff);
+  const out = await manager.execute(() => demo.xor_bytes(data, 0xff));
+  assert.equal(out.length, data.length);
+  assert.ok(out.every((b, i) => b === (~i & 0xff)));
+});
+
+test('concurrent execute() calls with awaits in between all get their own results', async () => {
+  const job = async (n) => {
+    const a = demo.collatz_sum(1000 * n);
+    await new Promise((r) => setTimeout(r, 5 * (7 - n)));
+    const b = demo.shout(`job ${n}`);
+    await Promise.resolve();
+    return [a, b, demo.sum_range(0n, BigInt(n))];
+  };
+  const expected = await Promise.all([1, 2, 3, 4, 5, 6].map(async (n) => [demo.collatz_sum(1000 * n), `JOB ${n}`, BigInt((n * (n - 1)) / 2)]));
+  const results = await Promise.all([1, 2, 3, 4, 5, 6].map((n) => manager.execute(() => job(n))));
+  assert.deepEqual(results, expected);
+});
