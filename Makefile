@@ -19,8 +19,9 @@ test-rust: setup
 test-js: build
 	node --test runtime_js/test/*.test.cjs
 
+# pytest exits 5 when it collected nothing: that is a broken suite, not a pass.
 test-py: build
-	.venv/bin/python -m pytest tests
+	@.venv/bin/python -m pytest tests || { rc=$$?; [ $$rc -ne 5 ] || echo "pytest collected no tests" >&2; exit $$rc; }
 
 fixtures: setup
 	tests/fixtures/regenerate.sh

@@ -1,0 +1,67 @@
+// Types of the runtime wbg-patch writes beside the glue (wbg-pool-manager.cjs).
+
+export interface LogEntry {
+  /** Rayon pool thread index, or null for the ThreadPoolHost. */
+  threadIndex: number | null;
+  level: 'error' | 'warn' | 'info' | 'debug' | 'trace';
+  /** The `log` target (the Rust module path by default). */
+  target: string;
+  message: string;
+  /** Date.now() on the thread that logged. */
+  time: number;
+}
+
+export interface ThreadPoolManagerOptions {
+  /** Pool threads; default: available parallelism - 1, at least 1. */
+  numThreads?: number;
+  /** A call fails with HeartbeatTimeoutError when the pool makes no progress this long. */
+  heartbeatTimeoutMs?: number;
+  /** The pool stops this long after the last execute() ends, and restarts on the next. */
+  idleShutdownMs?: number;
+  /** Receives every log record of the pool; default: one line on stderr. */
+  onLog?: (entry: LogEntry) => void;
+}
+
+export class ThreadPoolManager {
+  constructor(options?: ThreadPoolManagerOptions);
+  /** Runs fn with the pool: wasm calls made inside go to the pool's host. */
+  execute<T>(fn: () => T | Promise<T>): Promise<T>;
+  /** Stops the pool; running and later calls reject with PoolClosedError. */
+  close(): Promise<void>;
+  readonly numThreads: number;
+}
+
+export class WbgPoolError extends Error {
+  readonly code: string;
+}
+
+export class WasmPanicError extends WbgPoolError {
+  readonly code: 'ERR_WASM_PANIC';
+  readonly panicMessage: string;
+  readonly location: { file: string; line: number; column: number } | null;
+  readonly threadIndex: number | null;
+}
+
+export class WasmTrapError extends WbgPoolError {
+  readonly code: 'ERR_WASM_TRAP';
+  readonly kind: 'out_of_memory' | 'stack_overflow' | 'memory_out_of_bounds' | 'abort' | 'unreachable' | 'runtime_error';
+  readonly threadIndex: number | null;
+  readonly wasmStack?: string;
+}
+
+export class HeartbeatTimeoutError extends WbgPoolError {
+  readonly code: 'ERR_HEARTBEAT_TIMEOUT';
+  readonly timeoutMs: number;
+}
+
+export class PoolClosedError extends WbgPoolError {
+  readonly code: 'ERR_POOL_CLOSED';
+}
+
+export class PoolStartError extends WbgPoolError {
+  readonly code: 'ERR_POOL_START';
+}
+
+export class NotTransferableError extends WbgPoolError {
+  readonly code: 'ERR_NOT_TRANSFERABLE';
+}

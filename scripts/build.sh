@@ -15,6 +15,8 @@ echo "==> cargo build (wasm32-unknown-unknown, release, atomics, build-std)"
 echo "==> wasm-bindgen $wbg_version --target nodejs -> build/pkg"
 rm -rf build/pkg.tmp
 "$wasm_bindgen" --target nodejs --out-dir build/pkg.tmp rust_example/target/wasm32-unknown-unknown/release/wbg_demo.wasm
+# The unpatched output is kept too: tests compare against it.
+rm -rf build/pkg-unpatched && cp -r build/pkg.tmp build/pkg-unpatched
 echo "==> wbg-patch patch build/pkg"
 .venv/bin/wbg-patch patch build/pkg.tmp
 # Swap in only a complete package, so a failed step never leaves a half-built one.

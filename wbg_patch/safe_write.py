@@ -15,7 +15,9 @@ from .errors import InputError
 def write_atomically(path: Path, content: bytes) -> None:
     """Write to a temporary file beside `path`, then rename over it: readers see
     the old file or the new one, never a mix, and a failure leaves the old one."""
-    if path.exists() and not os.access(path, os.W_OK):
+    # Root may write anything, so the mode bits are checked too: a file marked
+    # read-only is the user saying "do not change this".
+    if path.exists() and (not os.access(path, os.W_OK) or not path.stat().st_mode & 0o222):
         raise InputError("is read-only; nothing was changed", path)
     mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
     try:

@@ -1,0 +1,33 @@
+"""Shared fixtures: the built demo package, and copies of it to damage."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = ROOT / "build"
+WBG_PATCH = ROOT / ".venv" / "bin" / "wbg-patch"
+
+
+def wasm_bindgen_output() -> Path:
+    """The demo as wasm-bindgen wrote it, before wbg-patch (kept by scripts/build.sh)."""
+    raw = BUILD / "pkg-unpatched"
+    if not (raw / "wbg_demo.js").is_file():
+        pytest.exit(f"{raw} is missing: run `make build` first", returncode=2)
+    return raw
+
+
+@pytest.fixture
+def unpatched(tmp_path: Path) -> Path:
+    """A fresh copy of the unpatched demo package."""
+    target = tmp_path / "pkg"
+    shutil.copytree(wasm_bindgen_output(), target)
+    return target
+
+
+def run_cli(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(WBG_PATCH), *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=60)
