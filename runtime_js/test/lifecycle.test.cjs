@@ -87,3 +87,35 @@ test('a script that used the pool exits by itself within 2 s of its last call', 
   assert.ok(Number(child.stderr) < 2000, `exited ${child.stderr} ms after its last call`);
   assert.ok(Date.now() - started < 10000);
 });
+
+test('an execute() that starts while an idle shutdown is under way waits and gets a fresh pool', async () => {
+  const manager = new runtime.ThreadPoolManager({ numThreads: 2, idleShutdownMs: 0, onLog() {} });
+  let overlapped = 0;
+  for (let i = 0; i < 5; i++) {
+    assert.equal(await manager.execute(() => demo.pool_threads()), 2);
+    await new Promise((r) => setTimeout(r, 2)); // let the shutdown begin, not end
+    if (manager.stopping !== null) overlapped++;
+  }
+  assert.ok(overlapped > 0, 'no execute() started during a shutdown; the test proved nothing');
+  await manager.close();
+});
+
+test('a fn still running after its pool failed gets the error, never the local instance', async () => {
+  const manager = new runtime.ThreadPoolManager({ numThreads: 2, onLog() {} });
+  let lateCall;
+  const slow = manager.execute(async () => {
+    await new Promise((r) => setTimeout(r, 100));
+    try {
+      return demo.pool_threads();
+    } catch (e) {
+      lateCall = e;
+      throw e;
+    }
+  });
+  const panicking = manager.execute(() => demo.panic_at(4, 0));
+  await assert.rejects(panicking, runtime.WasmPanicError);
+  await assert.rejects(slow, runtime.WasmPanicError);
+  await waitFor(() => lateCall !== undefined, 2000, 'the slow fn to make its wasm call');
+  assert.ok(lateCall instanceof runtime.WasmPanicError, `late call got ${lateCall}`);
+  await manager.close();
+});
