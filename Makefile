@@ -1,6 +1,6 @@
 # The two commands of the README: `make demo` and `make test`. Both set up and
 # build what they need first; a second run skips what is already there.
-.PHONY: setup build demo test test-rust test-js test-py fixtures
+.PHONY: setup build demo test test-rust test-js test-py fixtures bench
 
 setup:
 	@scripts/setup.sh
@@ -25,3 +25,8 @@ test-py: build
 
 fixtures: setup
 	tests/fixtures/regenerate.sh
+
+# Figures and ratios against the reference design and native Rayon, measured in one run.
+bench: build
+	cd rust_example && cargo +debian-web build --quiet --release -p wbg-demo --bin collatz_native
+	node bench/run.cjs

@@ -74,6 +74,29 @@ test('a lock held by the panicking thread does not block the next pool', async (
   assert.equal(demo.bump_shared_state(), 2, 'the local instance shares the fresh memory');
 });
 
+for (const [name, call, message, onHost] of [
+  ['the first closure of join', () => demo.panic_in_join(true), 'panic in the first closure of join'],
+  ['the second closure of join', () => demo.panic_in_join(false), 'panic in the second closure of join'],
+  ['a scope spawn', () => demo.panic_in_scope(), 'panic in a scope spawn'],
+  ['a detached spawn', () => demo.panic_in_detached_spawn(false), 'panic in a detached spawn'],
+  ['a detached spawn_fifo', () => demo.panic_in_detached_spawn(true), 'panic in a detached spawn'],
+  ['a nested install', () => demo.panic_in_nested_install(), 'panic in a nested install'],
+  ['Drop', () => demo.panic_in_drop(), 'panic inside Drop'],
+  ['a non-string payload', () => demo.panic_with_number(), 'Box<dyn Any>'],
+  ['the host thread, before the pool', () => demo.panic_on_host(), 'panic on the host before entering the pool', true],
+]) {
+  test(`a panic in ${name} rejects with WasmPanicError`, async () => {
+    const elapsed = await expectFailure(call, (e) => {
+      assert.ok(e instanceof runtime.WasmPanicError, `got ${e && e.name}: ${e && e.message}`);
+      assert.equal(e.panicMessage, message);
+      assert.match(e.location.file, /demo\/src\/lib\.rs$/);
+      if (onHost) assert.equal(e.threadIndex, null);
+      else assert.ok(Number.isInteger(e.threadIndex) && e.threadIndex >= 0);
+    });
+    assert.ok(elapsed < HEARTBEAT_MS, `took ${elapsed} ms: noticed by the heartbeat, not the panic report`);
+  });
+}
+
 for (const [fn, kind] of [
   ['trap_out_of_bounds', 'memory_out_of_bounds'],
   ['trap_stack_overflow', 'stack_overflow'],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import stat
 from pathlib import Path
 
@@ -175,3 +176,24 @@ def test_unsupported_esm_glue_names_the_target(tmp_path: Path):
     result = run_cli("patch", path)
     assert result.returncode == UnsupportedGlueError.exit_code
     assert "--target nodejs" in result.stderr
+
+
+def test_two_concurrent_runs_end_with_one_correct_patch(unpatched: Path, tmp_path: Path):
+    import subprocess
+
+    from conftest import WBG_PATCH
+
+    reference = tmp_path / "reference"
+    shutil.copytree(unpatched, reference)
+    assert run_cli("patch", reference).returncode == 0
+    for _ in range(5):
+        target = tmp_path / "race"
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(unpatched, target)
+        runs = [subprocess.Popen([str(WBG_PATCH), "patch", str(target)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        outputs = [r.communicate(timeout=60) for r in runs]
+        assert [r.returncode for r in runs] == [0, 0], outputs
+        assert sorted("already patched" in out for out, _ in outputs) == [False, True], outputs
+        assert snapshot(target) == snapshot(reference)
+        assert not [p for p in target.iterdir() if p.name.endswith(".wbg-patch.tmp")]

@@ -173,6 +173,72 @@ pub fn panic_at(len: u32, index: u32) -> u32 {
     })
 }
 
+/// Panics in the first (`first = true`) or the second closure of a `join`.
+#[wasm_bindgen]
+pub fn panic_in_join(first: bool) -> u32 {
+    run_in_pool(|| {
+        let (a, b) = rayon::join(
+            || if first { panic!("panic in the first closure of join") } else { 1 },
+            || if first { 2 } else { panic!("panic in the second closure of join") },
+        );
+        a + b
+    })
+}
+
+/// Panics in a task spawned into a `scope`.
+#[wasm_bindgen]
+pub fn panic_in_scope() {
+    run_in_pool(|| rayon::scope(|s| s.spawn(|_| panic!("panic in a scope spawn"))));
+}
+
+/// Panics in a detached job (`spawn`, or `spawn_fifo` with `fifo`), while the
+/// call itself waits for an answer that never comes: only the report can end it.
+#[wasm_bindgen]
+pub fn panic_in_detached_spawn(fifo: bool) {
+    let (_keep_open, never) = std::sync::mpsc::channel::<()>();
+    run_in_pool(|| {
+        let job = || panic!("panic in a detached spawn");
+        if fifo {
+            rayon::spawn_fifo(job);
+        } else {
+            rayon::spawn(job);
+        }
+    });
+    let _ = never.recv();
+}
+
+/// Panics inside a nested `run_in_pool` (an `install` within the pool), in a `join`.
+#[wasm_bindgen]
+pub fn panic_in_nested_install() -> u32 {
+    run_in_pool(|| run_in_pool(|| rayon::join(|| 1, || -> u32 { panic!("panic in a nested install") }).0))
+}
+
+/// Panics on the host thread, before anything enters the pool.
+#[wasm_bindgen]
+pub fn panic_on_host() -> u32 {
+    panic!("panic on the host before entering the pool")
+}
+
+/// Panics on a pool thread with a payload that is not a string.
+#[wasm_bindgen]
+pub fn panic_with_number() {
+    run_in_pool(|| rayon::join(|| std::panic::panic_any(42_i32), || ()));
+}
+
+struct PanicsOnDrop;
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("panic inside Drop");
+    }
+}
+
+/// Panics inside a `Drop` implementation on a pool thread.
+#[wasm_bindgen]
+pub fn panic_in_drop() {
+    run_in_pool(|| rayon::join(|| drop(black_box(PanicsOnDrop)), || ()));
+}
+
 /// Keeps every pool thread busy for `ms` milliseconds, then returns how many
 /// threads worked: a healthy call that is slow.
 #[wasm_bindgen]

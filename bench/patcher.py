@@ -1,0 +1,94 @@
+"""Patcher timings for bench/run.cjs: in-process parse + locate + rewrite, and
+CLI wall time, on the largest fixture and on a ~300 KB glue file generated from
+a crate with many exports. Prints JSON; progress goes to stderr."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from wbg_patch import glue, rewrite  # noqa: E402
+
+MANY = ROOT / "build" / "bench-many"
+EXPORTS = 500
+
+
+def progress(text: str) -> None:
+    print(f"bench: {text}", file=sys.stderr, flush=True)
+
+
+def many_exports_glue() -> Path:
+    """Builds (once) a cdylib with EXPORTS string/bytes exports and returns its glue."""
+    out = MANY / "pkg" / "many_exports.js"
+    if out.is_file():
+        return out
+    progress(f"building a crate with {EXPORTS} exports for a large glue file (once, ~2 min)")
+    src = MANY / "src"
+    src.mkdir(parents=True, exist_ok=True)
+    (MANY / "Cargo.toml").write_text(
+        '[package]\nname = "many-exports"\nversion = "0.0.0"\nedition = "2021"\n\n[lib]\ncrate-type = ["cdylib"]\n\n'
+        f'[dependencies]\nwasm-bindgen = "=0.2.129"\nwbg-pool = {{ path = "{ROOT / "rust_example/pool"}" }}\n\n'
+        '[profile.release]\npanic = "abort"\n\n[workspace]\n'
+    )
+    shutil.copy(ROOT / "rust_example/Cargo.lock", MANY / "Cargo.lock")
+    body = ["use wasm_bindgen::prelude::*;", "pub use wbg_pool::init_thread_pool;"]
+    for i in range(EXPORTS):
+        body.append(
+            f"#[wasm_bindgen] pub fn export_{i}(name: &str, count: u32, data: &[u8]) -> String "
+            f'{{ format!("{{name}}{{count}}{{}}", data.len() + {i}) }}'
+        )
+    (src / "lib.rs").write_text("\n".join(body) + "\n")
+    env = dict(os.environ, RUSTC_BOOTSTRAP="1")
+    subprocess.run(
+        ["cargo", "+debian-web", "build", "--quiet", "--release", "--target", "wasm32-unknown-unknown",
+         "-Z", "build-std=panic_abort,std", "--config", str(ROOT / "rust_example/.cargo/config.toml")],
+        cwd=MANY, env=env, check=True,
+    )
+    wasm_bindgen = next((ROOT / ".tools").glob("wasm-bindgen-0.2.129/bin/wasm-bindgen"))
+    subprocess.run(
+        [str(wasm_bindgen), "--target", "nodejs", "--out-dir", str(MANY / "pkg"),
+         str(MANY / "target/wasm32-unknown-unknown/release/many_exports.wasm")],
+        check=True,
+    )
+    return out
+
+
+def timed(fn, repeats: int) -> list[float]:
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def figure(label: str, samples: list[float], note: str = "") -> dict:
+    return {"label": label, "median": statistics.median(samples), "min": min(samples), "max": max(samples),
+            "n": len(samples), "unit": "ms", "note": note}
+
+
+def main() -> None:
+    # The demo's own glue, as the 0.2.129 nodejs fixture is (the fixtures keep no .wasm).
+    largest_fixture = ROOT / "build/pkg-unpatched/wbg_demo.js"
+    large = many_exports_glue()
+    figures = {}
+    for key, path in (("fixture", largest_fixture), ("large", large)):
+        size = f"{path.stat().st_size // 1024} KB"
+        in_process = timed(lambda: rewrite.patch(glue.locate(glue.read(path))), 20)
+        figures[f"patch_inprocess_{key}_ms"] = figure(f"patch in-process, {path.name} ({size})", in_process)
+        cli = timed(lambda: subprocess.run([str(ROOT / ".venv/bin/wbg-patch"), "patch", "--dry-run", str(path)],
+                                           check=True, capture_output=True), 5)
+        figures[f"patch_cli_{key}_ms"] = figure(f"wbg-patch CLI wall time, {path.name} ({size})", cli, "--dry-run; includes Python start")
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

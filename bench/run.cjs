@@ -1,0 +1,252 @@
+'use strict';
+// make bench: every figure is a median over repeated runs (with min/max), and
+// every comparison a ratio measured in this same run. Prints a table, writes
+// bench/results.json. Runtime figures come from the demo package in build/pkg.
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const { Worker } = require('worker_threads');
+const { execFileSync, spawnSync } = require('child_process');
+
+const ROOT = path.join(__dirname, '..');
+const PKG = path.join(ROOT, 'build/pkg');
+const { ThreadPoolManager, WasmPanicError, HeartbeatTimeoutError } = require(path.join(PKG, 'wbg-pool-manager.cjs'));
+const demo = require(path.join(PKG, 'wbg_demo.js'));
+const CORES = os.availableParallelism();
+const rows = [];
+const results = { machine: machine(), date: new Date().toISOString(), figures: {} };
+
+function machine() {
+  const cpu = os.cpus()[0];
+  return `${os.availableParallelism()} cores (${cpu ? cpu.model.trim() : 'unknown cpu'}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
+}
+
+function stats(samples) {
+  const s = [...samples].sort((a, b) => a - b);
+  const at = (q) => s[Math.min(s.length - 1, Math.floor(q * s.length))];
+  return { median: at(0.5), p99: at(0.99), min: s[0], max: s[s.length - 1], n: s.length };
+}
+
+function record(key, label, samples, unit, note = '') {
+  const st = stats(samples);
+  results.figures[key] = { ...st, unit };
+  rows.push([label, st.median, st.p99, st.min, st.max, unit, note]);
+  return st;
+}
+
+function ratio(key, label, value, note = '') {
+  results.figures[key] = { ratio: value };
+  rows.push([label, value, null, null, null, 'x', note]);
+}
+
+function progress(what) {
+  process.stderr.write(`bench: ${what}\n`);
+}
+
+// Per-call times of `call` in µs, timed in batches so timer cost stays out.
+function perCall(call, batches, batch) {
+  const out = [];
+  for (let b = 0; b < batches; b++) {
+    const t = performance.now();
+    for (let i = 0; i < batch; i++) call();
+    out.push(((performance.now() - t) * 1000) / batch);
+  }
+  return out;
+}
+
+async function referenceDesignCalls(n) {
+  const worker = new Worker(path.join(__dirname, 'reference-host.cjs'), {
+    workerData: { glue: path.join(PKG, 'wbg_demo.js'), module: demo.__wbg_pool.module(), memory: demo.__wbg_pool.exports().memory },
+  });
+  const pending = new Map();
+  worker.on('message', ({ id, value }) => pending.get(id)(value));
+  let nextId = 0;
+  const call = (name, args) => new Promise((resolve) => {
+    const id = ++nextId;
+    pending.set(id, (v) => { pending.delete(id); resolve(v); });
+    worker.postMessage({ id, name, args });
+  });
+  await call('noop', []);
+  const samples = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await call('noop', []);
+    samples.push((performance.now() - t) * 1000);
+  }
+  await worker.terminate();
+  return samples;
+}
+
+async function proxyCost() {
+  progress('proxy call cost');
+  const manager = new ThreadPoolManager({ numThreads: 2, onLog() {} });
+  record('call_local_us', 'noop() on the local instance', perCall(() => demo.noop(), 200, 1000), 'µs');
+  const proxied = await manager.execute(() => {
+    const each = [];
+    for (let i = 0; i < 20000; i++) {
+      const t = performance.now();
+      demo.noop();
+      each.push((performance.now() - t) * 1000);
+    }
+    return each;
+  });
+  const ours = record('call_proxy_us', 'noop() through the wbg-patch proxy', proxied, 'µs', 'synchronous');
+  const ref = record('call_reference_us', 'noop() through the reference design', await referenceDesignCalls(20000), 'µs', 'async postMessage + promise');
+  ratio('call_reference_over_proxy', 'reference / wbg-patch, median per call', ref.median / ours.median);
+
+  const text = 'wasm threads in node '.repeat(4);
+  record('shout_local_us', 'shout(84 chars) local', perCall(() => demo.shout(text), 100, 200), 'µs');
+  record('shout_proxy_us', 'shout(84 chars) through the proxy', await manager.execute(() => perCall(() => demo.shout(text), 100, 50)), 'µs', 'reference: n/a (its async proxy cannot allocate)');
+  const mb = new Uint8Array(1 << 20).fill(7);
+  record('bytes_local_ms', 'xor_bytes(1 MB) local', perCall(() => demo.xor_bytes(mb, 1), 15, 1).map((us) => us / 1000), 'ms');
+  record('bytes_proxy_ms', 'xor_bytes(1 MB) through the proxy (2 pool threads)', await manager.execute(() => perCall(() => demo.xor_bytes(mb, 1), 15, 1).map((us) => us / 1000)), 'ms');
+  await manager.close();
+}
+
+async function failureDetection() {
+  progress('failure detection (panic x20, deadlock x5)');
+  const manager = new ThreadPoolManager({ numThreads: 2, heartbeatTimeoutMs: 500, onLog() {} });
+  await manager.execute(() => demo.noop());
+  const panics = [];
+  const recoveries = [];
+  for (let i = 0; i < 20; i++) {
+    const t = performance.now();
+    await manager.execute(() => demo.panic_at(2, 0)).catch((e) => {
+      if (!(e instanceof WasmPanicError)) throw e;
+    });
+    panics.push(performance.now() - t);
+    const r = performance.now();
+    await manager.execute(() => demo.noop());
+    recoveries.push(performance.now() - r);
+  }
+  record('panic_to_reject_ms', 'pool-thread panic -> rejected promise', panics, 'ms', 'reference: only after its heartbeat timeout');
+  record('recovery_ms', 'next execute() after a panic (fresh pool)', recoveries, 'ms');
+  const hangs = [];
+  for (let i = 0; i < 5; i++) {
+    const t = performance.now();
+    await manager.execute(() => demo.deadlock()).catch((e) => {
+      if (!(e instanceof HeartbeatTimeoutError)) throw e;
+    });
+    hangs.push(performance.now() - t - 500);
+  }
+  record('deadlock_over_timeout_ms', 'deadlock -> HeartbeatTimeoutError, minus the 500 ms timeout', hangs, 'ms');
+  await manager.close();
+}
+
+function nativeCollatz(limit, threads) {
+  const bin = path.join(ROOT, 'rust_example/target/release/collatz_native');
+  const out = execFileSync(bin, [String(limit), String(threads), '5'], { encoding: 'utf8' });
+  return out.trim().split('\n').map((line) => Number(line.split(' ')[0]));
+}
+
+async function speedup() {
+  const limit = 3_000_000;
+  progress(`parallel speedup (collatz_sum(${limit}), 1 vs ${CORES} threads, wasm and native)`);
+  const times = {};
+  for (const threads of [1, CORES]) {
+    const manager = new ThreadPoolManager({ numThreads: threads, onLog() {} });
+    times[threads] = await manager.execute(() => {
+      const out = [];
+      demo.collatz_sum(1000);
+      for (let i = 0; i < 5; i++) {
+        const t = performance.now();
+        demo.collatz_sum(limit);
+        out.push(performance.now() - t);
+      }
+      return out;
+    });
+    await manager.close();
+  }
+  const w1 = record('wasm_1_thread_ms', 'wasm collatz_sum, 1 pool thread', times[1], 'ms');
+  const wn = record('wasm_n_threads_ms', `wasm collatz_sum, ${CORES} pool threads`, times[CORES], 'ms');
+  const n1 = record('native_1_thread_ms', 'native Rayon, 1 thread', nativeCollatz(limit, 1), 'ms');
+  const nn = record('native_n_threads_ms', `native Rayon, ${CORES} threads`, nativeCollatz(limit, CORES), 'ms');
+  ratio('wasm_speedup', `wasm speedup ${CORES} vs 1 threads`, w1.median / wn.median);
+  ratio('native_speedup', `native speedup ${CORES} vs 1 threads`, n1.median / nn.median);
+  ratio('wasm_over_native', `wasm / native time, ${CORES} threads`, wn.median / nn.median);
+}
+
+async function poolStart() {
+  progress('pool start (1, 2, 4, 8 threads) and idle restart');
+  for (const threads of [1, 2, 4, 8]) {
+    const samples = [];
+    for (let i = 0; i < 5; i++) {
+      const manager = new ThreadPoolManager({ numThreads: threads, onLog() {} });
+      const t = performance.now();
+      // A broadcast needs every pool thread running: this times the whole start.
+      await manager.execute(() => demo.log_from_every_thread(0));
+      samples.push(performance.now() - t);
+      await manager.close();
+    }
+    record(`pool_start_${threads}_ms`, `pool start, ${threads} thread(s), until all run`, samples, 'ms');
+  }
+  const stops = [];
+  const restarts = [];
+  const manager = new ThreadPoolManager({ numThreads: 2, idleShutdownMs: 10, onLog() {} });
+  for (let i = 0; i < 5; i++) {
+    await manager.execute(() => demo.log_from_every_thread(0));
+    const t = performance.now();
+    await new Promise((r) => setTimeout(r, 10));
+    while (manager.pool !== null || manager.stopping !== null) await (manager.stopping ?? new Promise((r) => setImmediate(r)));
+    stops.push(performance.now() - t - 10);
+    const r = performance.now();
+    await manager.execute(() => demo.log_from_every_thread(0));
+    restarts.push(performance.now() - r);
+  }
+  await manager.close();
+  record('idle_stop_ms', 'idle shutdown (clean exit of host + 2 threads)', stops, 'ms');
+  record('idle_restart_ms', 'restart after idle shutdown, 2 threads', restarts, 'ms');
+}
+
+function memory() {
+  progress('memory (RSS with no pool, 2 and 4 threads)');
+  const script = (threads) => `
+    const { ThreadPoolManager } = require(${JSON.stringify(path.join(PKG, 'wbg-pool-manager.cjs'))});
+    const demo = require(${JSON.stringify(path.join(PKG, 'wbg_demo.js'))});
+    (async () => {
+      if (${threads} > 0) {
+        const m = new ThreadPoolManager({ numThreads: ${threads}, onLog() {} });
+        await m.execute(() => demo.log_from_every_thread(0));
+        process.stdout.write(String(process.memoryUsage().rss));
+        await m.close();
+      } else process.stdout.write(String(process.memoryUsage().rss));
+    })();`;
+  const rss = (threads) => Array.from({ length: 3 }, () => Number(spawnSync(process.execPath, ['-e', script(threads)], { encoding: 'utf8' }).stdout) / 2 ** 20);
+  const none = record('rss_none_mib', 'RSS, glue loaded, no pool', rss(0), 'MiB');
+  for (const threads of [2, 4]) {
+    const st = record(`rss_${threads}_mib`, `RSS with a pool of ${threads}`, rss(threads), 'MiB');
+    ratio(`rss_${threads}_over_none`, `RSS pool of ${threads} / no pool`, st.median / none.median);
+  }
+}
+
+function patcher() {
+  progress('patcher (in-process and CLI)');
+  const out = execFileSync(path.join(ROOT, '.venv/bin/python'), [path.join(__dirname, 'patcher.py')], { encoding: 'utf8' });
+  for (const [key, fig] of Object.entries(JSON.parse(out))) {
+    results.figures[key] = fig;
+    rows.push([fig.label, fig.median, null, fig.min, fig.max, fig.unit, fig.note ?? '']);
+  }
+}
+
+function printTable() {
+  const fmt = (v) => (v === null || v === undefined ? '' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+  console.log(`\nwbg-patch benchmark — ${results.machine}\n`);
+  console.log('| figure | median | p99 | min | max | unit | note |');
+  console.log('|---|---:|---:|---:|---:|---|---|');
+  for (const [label, med, p99, min, max, unit, note] of rows) console.log(`| ${label} | ${fmt(med)} | ${fmt(p99)} | ${fmt(min)} | ${fmt(max)} | ${unit} | ${note} |`);
+}
+
+(async () => {
+  await proxyCost();
+  await failureDetection();
+  await speedup();
+  await poolStart();
+  memory();
+  patcher();
+  printTable();
+  fs.writeFileSync(path.join(__dirname, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+  console.log('\nwrote bench/results.json');
+})().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,44 @@
+'use strict';
+// 200 consecutive crash/recover cycles in one process: every cycle a pool
+// thread panics and the next call must work on a fresh pool. Nothing may pile
+// up: no worker, no handle, and memory stays bounded.
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { runtime, demo, threadCount, assertNoWorkersLeft } = require('./helpers.cjs');
+
+const CYCLES = 200;
+
+function resourceCounts() {
+  const counts = {};
+  for (const type of process.getActiveResourcesInfo()) counts[type] = (counts[type] ?? 0) + 1;
+  return counts;
+}
+
+test(`${CYCLES} crash/recover cycles leave no worker, no handle and bounded memory`, async (t) => {
+  const manager = new runtime.ThreadPoolManager({ numThreads: 2, onLog() {} });
+  await manager.execute(() => demo.noop());
+  await manager.close();
+  global.gc?.();
+  const threads = threadCount();
+  const resources = resourceCounts();
+  const rssStart = process.memoryUsage().rss;
+  const started = performance.now();
+
+  const expected = demo.collatz_sum(100);
+  const cycling = new runtime.ThreadPoolManager({ numThreads: 2, onLog() {} });
+  for (let i = 0; i < CYCLES; i++) {
+    await assert.rejects(cycling.execute(() => demo.panic_at(8, i % 8)), runtime.WasmPanicError);
+    assert.equal(await cycling.execute(() => demo.collatz_sum(100)), expected);
+  }
+  await cycling.close();
+  const seconds = (performance.now() - started) / 1000;
+
+  await assertNoWorkersLeft(threads);
+  await new Promise((r) => setTimeout(r, 50));
+  global.gc?.();
+  const rssEnd = process.memoryUsage().rss;
+  t.diagnostic(`${CYCLES} cycles in ${seconds.toFixed(1)} s; RSS ${(rssStart / 2 ** 20).toFixed(0)} MiB -> ${(rssEnd / 2 ** 20).toFixed(0)} MiB`);
+  assert.deepEqual(resourceCounts(), resources, 'active handles are back to where they were');
+  // Each cycle throws away a whole wasm memory: if those were kept, 200 of them would show.
+  assert.ok(rssEnd - rssStart < 256 * 2 ** 20, `RSS grew by ${((rssEnd - rssStart) / 2 ** 20).toFixed(0)} MiB`);
+});
