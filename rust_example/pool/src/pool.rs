@@ -1,5 +1,7 @@
 //! The pool itself, platform-neutral: its threads are started by whoever calls
 //! `start` (JS workers on wasm, std threads in the host tests).
+// Off wasm nothing but the tests starts a pool.
+#![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 
 use rayon::{ThreadBuilder, ThreadPool, ThreadPoolBuilder};
 use std::cell::Cell;

@@ -89,6 +89,7 @@ pub(crate) fn payload_message(payload: &(dyn Any + Send)) -> String {
 }
 
 /// The level number sent to JS: 1 = error … 5 = trace, as `log::Level` counts.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 pub(crate) fn level_to_js(level: log::Level) -> u8 {
     level as u8
 }
