@@ -29,14 +29,24 @@ const Slot = Object.freeze({
   WAKE: 0, // bumped + notified by whoever posts to the main thread
   REQUEST: 1, // bumped + notified by the main thread after posting a request
   BEAT: 2, // bumped by the host each time round its request loop
+  EVENTS: 3, // bumped by whoever posts an event (log, report): the main thread drains only then
   LENGTH: 4,
 });
 
 // The host's thread index in reports: it is not a Rayon pool thread.
 const HOST_THREAD = -1;
 
-function post(port, control, message) {
+// Posts to the main thread, then wakes it: the counters move only after the
+// message is queued, so a reader that saw them move will find the message.
+function postReply(port, control, message) {
   port.postMessage(message);
+  Atomics.add(control, Slot.WAKE, 1);
+  Atomics.notify(control, Slot.WAKE);
+}
+
+function postEvent(port, control, message) {
+  port.postMessage(message);
+  Atomics.add(control, Slot.EVENTS, 1);
   Atomics.add(control, Slot.WAKE, 1);
   Atomics.notify(control, Slot.WAKE);
 }
@@ -51,4 +61,4 @@ function kernelThreadId() {
   }
 }
 
-module.exports = { MessageType, Slot, HOST_THREAD, post, kernelThreadId };
+module.exports = { MessageType, Slot, HOST_THREAD, postReply, postEvent, kernelThreadId };

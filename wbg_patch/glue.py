@@ -52,6 +52,17 @@ class Glue:
     memory: MemoryImport | None = None
     wasm_file: Path | None = None
     exports: list[str] = field(default_factory=list)
+    _index: dict[str, list[Node]] | None = field(default=None, repr=False)
+
+    def nodes(self, *types: str) -> list[Node]:
+        """All nodes of these types, in source order (one walk, then cached:
+        large glue has hundreds of thousands of nodes)."""
+        if self._index is None:
+            self._index = {}
+            for n in walk(self.tree.root_node):
+                self._index.setdefault(n.type, []).append(n)
+        found = [n for t in types for n in self._index.get(t, [])]
+        return sorted(found, key=lambda n: n.start_byte) if len(types) > 1 else found
 
     def line(self, node: Node) -> int:
         return node.start_point[0] + 1
@@ -78,11 +89,17 @@ def first_error(node: Node) -> Node | None:
 
 
 def walk(node: Node) -> Iterator[Node]:
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        yield n
-        stack.extend(reversed(n.children))
+    """Every node below `node` (itself included), in source order."""
+    cursor = node.walk()
+    while True:
+        yield cursor.node
+        if cursor.goto_first_child() or cursor.goto_next_sibling():
+            continue
+        while True:
+            if not cursor.goto_parent() or cursor.node == node:
+                return
+            if cursor.goto_next_sibling():
+                break
 
 
 def _is_ident(node: Node | None, name: str) -> bool:
@@ -148,7 +165,6 @@ def read(path: Path) -> Glue:
 
 def locate(glue: Glue) -> Glue:
     """Finds every place a patch touches; raises when the glue is not patchable."""
-    root = glue.tree.root_node
     glue.patched_by = _marker_version(glue)
     if glue.module_format == "esm" and glue.patched_by is None:
         raise UnsupportedGlueError(
@@ -161,8 +177,8 @@ def locate(glue: Glue) -> Glue:
     if glue.patched_by is not None:
         return glue
     _refuse_hand_rewrite(glue)
-    memory_pair = _find_memory_pair(root)
-    env_require = _find_env_require(root)
+    memory_pair = _find_memory_pair(glue)
+    env_require = _find_env_require(glue)
     if memory_pair is not None:
         glue.generation = Generation.INIT_SYNC
         glue.memory_site = memory_pair
@@ -217,18 +233,22 @@ def _locate_wasm_binding(glue: Glue) -> None:
             "(pass the <name>.js that wasm-bindgen wrote beside <name>_bg.wasm)",
             glue.path,
         )
-    for node in walk(root):
-        if node.type == "variable_declarator" and node.parent != glue.wasm_declaration:
-            if _is_ident(node.child_by_field_name("name"), "wasm"):
-                raise UnsupportedGlueError(
-                    f"declares another `wasm` at line {glue.line(node)}; the rewrite cannot tell the two apart", glue.path
-                )
-        if node.type in ("formal_parameters",) and any(_is_ident(p, "wasm") for p in node.named_children):
+    for node in glue.nodes("variable_declarator"):
+        if node.parent != glue.wasm_declaration and _is_ident(node.child_by_field_name("name"), "wasm"):
+            raise UnsupportedGlueError(
+                f"declares another `wasm` at line {glue.line(node)}; the rewrite cannot tell the two apart", glue.path
+            )
+    for node in glue.nodes("formal_parameters"):
+        if any(_is_ident(p, "wasm") for p in node.named_children):
             raise UnsupportedGlueError(f"has a parameter named `wasm` at line {glue.line(node)}", glue.path)
-        if node.type == "assignment_expression" and _is_ident(node.child_by_field_name("left"), "wasm"):
-            glue.wasm_assignments.append(node)
-        if node.type == "member_expression" and _is_ident(node.child_by_field_name("object"), "wasm"):
-            glue.wasm_member_reads.append(node.child_by_field_name("object"))
+    glue.wasm_assignments = [
+        n for n in glue.nodes("assignment_expression") if _is_ident(n.child_by_field_name("left"), "wasm")
+    ]
+    glue.wasm_member_reads = [
+        n.child_by_field_name("object")
+        for n in glue.nodes("member_expression")
+        if _is_ident(n.child_by_field_name("object"), "wasm")
+    ]
     if not glue.wasm_assignments:
         raise NotGlueError("never assigns the `wasm` binding: not wasm-bindgen glue", glue.path)
 
@@ -236,8 +256,8 @@ def _locate_wasm_binding(glue: Glue) -> None:
 def _refuse_hand_rewrite(glue: Glue) -> None:
     """o1js-style glue selects memory with its own `isMainThread` block; patching
     over it would fight that code, so it is refused with its location."""
-    for node in walk(glue.tree.root_node):
-        if node.type in ("identifier", "property_identifier", "shorthand_property_identifier_pattern") and node.text == b"isMainThread":
+    for node in glue.nodes("identifier", "property_identifier", "shorthand_property_identifier_pattern"):
+        if node.text == b"isMainThread":
             # wasm-bindgen's own auto-init: `if (require('worker_threads').isMainThread)`.
             parent = node.parent
             generated = (
@@ -257,21 +277,21 @@ def _refuse_hand_rewrite(glue: Glue) -> None:
                 )
 
 
-def _find_memory_pair(root: Node) -> Node | None:
+def _find_memory_pair(glue: Glue) -> Node | None:
     """`memory: memory || new WebAssembly.Memory({...})` in `__wbg_get_imports`;
     returns the `new WebAssembly.Memory(...)` expression."""
-    for node in walk(root):
-        if node.type == "pair" and node.child_by_field_name("key").text == b"memory":
+    for node in glue.nodes("pair"):
+        if node.child_by_field_name("key").text == b"memory":
             value = node.child_by_field_name("value")
             if value.type == "binary_expression" and _is_new(value.child_by_field_name("right"), "WebAssembly.Memory"):
                 return value.child_by_field_name("right")
     return None
 
 
-def _find_env_require(root: Node) -> Node | None:
+def _find_env_require(glue: Glue) -> Node | None:
     """`imports['env'] = require('env')`; returns the `require('env')` call."""
-    for node in walk(root):
-        if node.type == "assignment_expression" and _is_require(node.child_by_field_name("right"), "env"):
+    for node in glue.nodes("assignment_expression"):
+        if _is_require(node.child_by_field_name("right"), "env"):
             left = node.child_by_field_name("left")
             if left.type == "subscript_expression" and left.child_by_field_name("index").text[1:-1] == b"env":
                 return node.child_by_field_name("right")
@@ -281,7 +301,7 @@ def _find_env_require(root: Node) -> Node | None:
 def _find_module_variable(glue: Glue) -> str:
     """The variable holding the compiled module: first argument of
     `new WebAssembly.Instance(module, imports)`."""
-    for node in walk(glue.tree.root_node):
+    for node in glue.nodes("new_expression"):
         if _is_new(node, "WebAssembly.Instance"):
             args = node.child_by_field_name("arguments").named_children
             if args and args[0].type == "identifier":
@@ -292,8 +312,8 @@ def _find_module_variable(glue: Glue) -> str:
 def _find_init_flag(glue: Glue) -> str:
     """The flag in `exports.initSync = function (opts) { ... if (flag) return wasm; ... }`;
     clearing it lets the runtime instantiate again on fresh memory after a crash."""
-    for node in walk(glue.tree.root_node):
-        if node.type == "assignment_expression" and _is_member(node.child_by_field_name("left"), "exports", "initSync"):
+    for node in glue.nodes("assignment_expression"):
+        if _is_member(node.child_by_field_name("left"), "exports", "initSync"):
             for inner in walk(node.child_by_field_name("right")):
                 if inner.type != "if_statement":
                     continue
@@ -311,8 +331,8 @@ def _find_init_flag(glue: Glue) -> str:
 
 def _find_wasm_file(glue: Glue) -> Path | None:
     """The module beside the glue, named in a string that ends in `_bg.wasm`."""
-    for node in walk(glue.tree.root_node):
-        if node.type in ("string_fragment",) and node.text.endswith(b"_bg.wasm"):
+    for node in glue.nodes("string_fragment"):
+        if node.text.endswith(b"_bg.wasm"):
             name = node.text.decode().rsplit("/", 1)[-1]
             candidate = glue.path.parent / name
             if candidate.is_file():

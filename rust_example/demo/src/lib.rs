@@ -7,6 +7,9 @@ use std::hint::black_box;
 use wasm_bindgen::prelude::*;
 use wbg_pool::run_in_pool;
 
+// The pool contract, exported to JS by this cdylib. (Off wasm the demo is only
+// the native baseline of the benchmark.)
+#[cfg(target_arch = "wasm32")]
 pub use wbg_pool::{exit_thread_pool, init_thread_pool};
 
 #[wasm_bindgen]
@@ -15,6 +18,7 @@ extern "C" {
     fn now() -> f64;
 }
 
+#[cfg(target_arch = "wasm32")]
 #[wasm_bindgen(start)]
 fn start() {
     wbg_pool::set_panic_hook();
