@@ -111,6 +111,8 @@ for (const [fn, kind] of [
         assert.equal(e.code, 'ERR_WASM_TRAP');
         assert.equal(e.kind, kind);
         assert.ok(Number.isInteger(e.threadIndex));
+        // Release builds keep the name section, so the trap names Rust functions.
+        assert.match(e.wasmStack, /wbg_demo/);
       },
     );
   });
@@ -154,6 +156,17 @@ test('logs from every pool thread arrive while the host is blocked, in per-threa
   for (const [thread, messages] of byThread) {
     assert.deepEqual(messages, [0, 1, 2, 3, 4].map((i) => `thread ${thread} line ${i}`));
   }
+});
+
+test('a pool thread that ends without a report fails the call with PoolClosedError', async () => {
+  const elapsed = await expectFailure(
+    () => demo.end_a_pool_thread(),
+    (e) => {
+      assert.ok(e instanceof runtime.PoolClosedError, `got ${e && e.name}: ${e && e.message}`);
+      assert.match(e.message, /pool thread \d+ ended without a report/);
+    },
+  );
+  assert.ok(elapsed < HEARTBEAT_MS, `took ${elapsed} ms: the heartbeat noticed, not the vanished thread`);
 });
 
 test('a host terminated from outside fails the call instead of hanging', async () => {

@@ -16,6 +16,9 @@ pub use wbg_pool::{exit_thread_pool, init_thread_pool};
 extern "C" {
     #[wasm_bindgen(js_namespace = Date)]
     fn now() -> f64;
+    // In a worker, `process.exit` ends that worker's thread at once.
+    #[wasm_bindgen(js_namespace = process, js_name = exit)]
+    fn exit_this_thread(code: i32);
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -241,6 +244,13 @@ impl Drop for PanicsOnDrop {
 #[wasm_bindgen]
 pub fn panic_in_drop() {
     run_in_pool(|| rayon::join(|| drop(black_box(PanicsOnDrop)), || ()));
+}
+
+/// Ends one pool thread from JS without any report, as if its worker had
+/// been killed: the pool can never finish the job it held.
+#[wasm_bindgen]
+pub fn end_a_pool_thread() -> u32 {
+    run_in_pool(|| rayon::join(|| exit_this_thread(0), || 1).1)
 }
 
 /// Keeps every pool thread busy for `ms` milliseconds, then returns how many
