@@ -7,23 +7,25 @@ const { runtime, demo, threadCount, assertNoWorkersLeft } = require('./helpers.c
 
 const HEARTBEAT_MS = 1000;
 const logs = [];
-const manager = new runtime.ThreadPoolManager({ numThreads: 3, heartbeatTimeoutMs: HEARTBEAT_MS, onLog: (e) => logs.push(e) });
+const newManager = () => new runtime.ThreadPoolManager({ numThreads: 3, heartbeatTimeoutMs: HEARTBEAT_MS, onLog: (e) => logs.push(e) });
+let manager;
 let baseline;
 
 test.before(async () => {
   // Warm up once so threads Node starts lazily are part of the baseline.
-  await manager.execute(() => demo.noop());
-  await manager.close();
+  const warmup = newManager();
+  await warmup.execute(() => demo.noop());
+  await warmup.close();
   baseline = threadCount();
+  manager = newManager();
 });
-test.after(() => manager2.close());
-const manager2 = new runtime.ThreadPoolManager({ numThreads: 3, heartbeatTimeoutMs: HEARTBEAT_MS, onLog: (e) => logs.push(e) });
+test.after(() => manager.close());
 
 async function expectFailure(fn, check) {
   const started = performance.now();
   let failedAt;
   await assert.rejects(
-    manager2.execute(() => {
+    manager.execute(() => {
       try {
         return fn();
       } finally {
@@ -38,7 +40,7 @@ async function expectFailure(fn, check) {
   const elapsed = failedAt - started;
   await assertNoWorkersLeft(baseline);
   // Recovery: the next call builds a fresh pool and works.
-  assert.equal(await manager2.execute(() => demo.collatz_sum(1000)), 59542);
+  assert.equal(await manager.execute(() => demo.collatz_sum(1000)), 59542);
   return elapsed;
 }
 
@@ -70,7 +72,7 @@ test('a lock held by the panicking thread does not block the next pool', async (
     (e) => assert.match(e.message, /holding the shared-state lock/),
   );
   // The memory was replaced, so the lock is free and the state starts over.
-  assert.equal(await manager2.execute(() => demo.bump_shared_state()), 1);
+  assert.equal(await manager.execute(() => demo.bump_shared_state()), 1);
   assert.equal(demo.bump_shared_state(), 2, 'the local instance shares the fresh memory');
 });
 
@@ -118,6 +120,21 @@ for (const [fn, kind] of [
   });
 }
 
+test('a panic while the pool starts rejects with WasmPanicError, and the next pool starts', async () => {
+  // Only a pool that starts from now on is armed: replace the running one.
+  await manager.close();
+  const fresh = new runtime.ThreadPoolManager({ numThreads: 2, onLog() {} });
+  demo.fail_next_pool_start();
+  await assert.rejects(
+    fresh.execute(() => demo.collatz_sum(1000)),
+    (e) => e instanceof runtime.WasmPanicError && /panic while the pool starts/.test(e.panicMessage),
+  );
+  await assertNoWorkersLeft(baseline);
+  assert.equal(await fresh.execute(() => demo.collatz_sum(1000)), 59542);
+  await fresh.close();
+  manager = newManager();
+});
+
 test('a deadlocked pool rejects with HeartbeatTimeoutError within the timeout + 1 s', async () => {
   const elapsed = await expectFailure(
     () => demo.deadlock(),
@@ -132,14 +149,14 @@ test('a deadlocked pool rejects with HeartbeatTimeoutError within the timeout + 
 });
 
 test('a healthy job 3x longer than the heartbeat timeout completes', async () => {
-  const threads = await manager2.execute(() => demo.busy(3 * HEARTBEAT_MS));
+  const threads = await manager.execute(() => demo.busy(3 * HEARTBEAT_MS));
   assert.equal(threads, 3);
 });
 
 test('logs from every pool thread arrive while the host is blocked, in per-thread order', async () => {
   logs.length = 0;
   let seenDuringCall = 0;
-  const threads = await manager2.execute(() => {
+  const threads = await manager.execute(() => {
     const n = demo.log_from_every_thread(5);
     seenDuringCall = logs.length; // delivered before the call returned, not after
     return n;
@@ -173,7 +190,7 @@ test('a host terminated from outside fails the call instead of hanging', async (
   // Stands in for a thread killed by the OS: the stuck call notices the thread is gone.
   await expectFailure(
     () => {
-      const pool = manager2.pool;
+      const pool = manager.pool;
       pool.host.terminate();
       return demo.busy(5 * HEARTBEAT_MS);
     },

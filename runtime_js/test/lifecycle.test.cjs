@@ -49,6 +49,14 @@ test('bad options are refused with errors naming the option', () => {
   assert.throws(() => new runtime.ThreadPoolManager(null), TypeError);
 });
 
+test('one open manager per glue module', async () => {
+  const first = new runtime.ThreadPoolManager({ numThreads: 1, onLog() {} });
+  assert.throws(() => new runtime.ThreadPoolManager(), (e) => e.code === 'ERR_MANAGER_EXISTS' && /already open/.test(e.message));
+  await first.close();
+  const second = new runtime.ThreadPoolManager({ numThreads: 1, onLog() {} });
+  await second.close();
+});
+
 test('execute() after close() and with a non-function reject clearly', async () => {
   const manager = new runtime.ThreadPoolManager({ numThreads: 1, onLog() {} });
   await assert.rejects(manager.execute(42), TypeError);

@@ -25,6 +25,20 @@ extern "C" {
 #[wasm_bindgen(start)]
 fn start() {
     wbg_pool::set_panic_hook();
+    wbg_pool::set_thread_start_handler(|index| {
+        if FAIL_NEXT_POOL_START.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            panic!("panic while the pool starts, on thread {index}");
+        }
+    });
+}
+
+static FAIL_NEXT_POOL_START: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes the next pool that starts panic in its thread start handler (the
+/// memory is shared, so calling this on the main thread arms the pool).
+#[wasm_bindgen]
+pub fn fail_next_pool_start() {
+    FAIL_NEXT_POOL_START.store(true, std::sync::atomic::Ordering::SeqCst);
 }
 
 /// Steps the Collatz sequence of `n` takes to reach 1.

@@ -23,7 +23,7 @@ compile_error!(
 mod pool;
 mod report;
 
-pub use pool::{run_in_pool, PoolError};
+pub use pool::{run_in_pool, set_thread_start_handler, PoolError};
 pub use report::{PanicReport, ThreadRole};
 
 #[cfg(target_arch = "wasm32")]

@@ -46,6 +46,7 @@ struct Running {
 static POOL: Mutex<Option<Running>> = Mutex::new(None);
 static CHANNEL: Mutex<Option<Arc<Channel>>> = Mutex::new(None);
 static NEXT_HANDLE: AtomicU32 = AtomicU32::new(1);
+static THREAD_START: Mutex<Option<fn(usize)>> = Mutex::new(None);
 
 thread_local! {
     // Whether this thread started the pool. Other threads (the main thread's own
@@ -75,8 +76,14 @@ pub(crate) fn start(num_threads: usize, spawn_workers: impl FnOnce(usize, u32)) 
     let (sender, receiver) = mpsc::channel();
     *lock(&CHANNEL) = Some(Arc::new(Channel { handle, receiver: Mutex::new(receiver) }));
     spawn_workers(num_threads, handle);
+    let on_thread_start = *lock(&THREAD_START);
     let pool = ThreadPoolBuilder::new()
         .num_threads(num_threads)
+        .start_handler(move |index| {
+            if let Some(handler) = on_thread_start {
+                handler(index);
+            }
+        })
         .spawn_handler(move |thread| {
             sender.send(thread).map_err(|_| std::io::Error::other("the pool's worker channel is closed"))
         })
@@ -85,6 +92,13 @@ pub(crate) fn start(num_threads: usize, spawn_workers: impl FnOnce(usize, u32)) 
     *slot = Some(Running { pool: Arc::new(pool) });
     OWNER.with(|owner| owner.set(true));
     Ok(())
+}
+
+/// Sets a function that every pool thread runs first, with its index, in pools
+/// started from now on (per-thread set-up, such as thread-local state). A panic
+/// in it is reported like any other panic on that thread.
+pub fn set_thread_start_handler(handler: fn(usize)) {
+    *lock(&THREAD_START) = Some(handler);
 }
 
 /// Runs one pool thread on the calling thread until the pool exits. Returns
@@ -179,6 +193,24 @@ mod tests {
         assert_eq!(indexes, vec![0, 1, 2]);
         // Without a pool the work runs on the caller.
         assert_eq!(run_in_pool(rayon::current_thread_index), None);
+    }
+
+    #[test]
+    fn every_pool_thread_runs_the_start_handler_first() {
+        static STARTED: AtomicU32 = AtomicU32::new(0);
+        let _turn = lock(&SERIAL);
+        set_thread_start_handler(|index| {
+            STARTED.fetch_or(1 << index, Ordering::SeqCst);
+        });
+        let workers = Mutex::new(Vec::new());
+        start(3, spawn_std_workers(&workers)).unwrap();
+        run_in_pool(|| rayon::broadcast(|_| ()));
+        assert_eq!(STARTED.load(Ordering::SeqCst), 0b111);
+        stop();
+        *lock(&THREAD_START) = None;
+        for worker in workers.into_inner().unwrap() {
+            worker.join().unwrap();
+        }
     }
 
     #[test]
