@@ -111,11 +111,13 @@ def test_bad_input_is_refused_and_left_untouched(case: str, tmp_path: Path):
 def test_truncated_glue_is_refused(unpatched: Path):
     glue_file = unpatched / "wbg_demo.js"
     source = glue_file.read_bytes()
-    glue_file.write_bytes(source[: len(source) // 2])
+    # Cut inside the closing auto-init block, as an interrupted copy would.
+    truncated = source[: source.rindex(b"}") - 1]
+    glue_file.write_bytes(truncated)
     result = run_cli("patch", unpatched)
     assert result.returncode == InputError.exit_code
     assert "truncated or corrupted" in result.stderr
-    assert glue_file.read_bytes() == source[: len(source) // 2]
+    assert glue_file.read_bytes() == truncated
 
 
 def test_hand_rewritten_glue_is_refused_with_its_location(unpatched: Path):
