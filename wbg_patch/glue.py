@@ -47,6 +47,7 @@ class Glue:
     wasm_assignments: list[Node] = field(default_factory=list)
     wasm_member_reads: list[Node] = field(default_factory=list)
     memory_site: Node | None = None  # the expression that makes (or fails to make) the memory
+    finalization_registries: list[Node] = field(default_factory=list)  # `new FinalizationRegistry(...)`
     module_variable: str | None = None
     init_flag: str | None = None  # INIT_SYNC: the `if (flag) return wasm;` guard of initSync
     memory: MemoryImport | None = None
@@ -195,6 +196,7 @@ def locate(glue: Glue) -> Glue:
     glue.module_variable = _find_module_variable(glue)
     if glue.generation is Generation.INIT_SYNC:
         glue.init_flag = _find_init_flag(glue)
+    glue.finalization_registries = [n for n in glue.nodes("new_expression") if _is_new(n, "FinalizationRegistry")]
     glue.wasm_file = _find_wasm_file(glue)
     glue.memory = _memory_limits(glue)
     return glue

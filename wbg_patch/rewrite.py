@@ -1,8 +1,9 @@
 """Change exactly the located places of the glue; leave every other byte as it was.
 
-Three edits: a prelude after the `wasm` declaration (the accessor, memory
+Four edits: a prelude after the `wasm` declaration (the accessor, memory
 selection and the `__wbg_pool` handle the runtime uses), every `wasm.<x>` read
-routed through the accessor, and the memory import made selectable.
+routed through the accessor, the memory import made selectable, and the glue's
+finalization registries made to skip objects from a discarded memory.
 """
 
 from __future__ import annotations
@@ -29,7 +30,11 @@ def prelude(glue: Glue) -> str:
     memory = f"new WebAssembly.Memory({glue.memory.js_descriptor()})"
     if glue.generation is Generation.INIT_SYNC:
         init = f"""init(module, memory) {{ return exports.initSync({{ module, memory }}); }},
-    reset() {{ {glue.init_flag} = false; return exports.initSync({{ module: {glue.module_variable} }}); }},"""
+    reset() {{
+        {glue.init_flag} = false;
+        __wbg_memory_epoch++;
+        return exports.initSync({{ module: {glue.module_variable} }});
+    }},"""
     else:
         # Instantiated at require time, on the memory __wbg_pool_memory() chose.
         init = """init() { return wasm; },
@@ -46,8 +51,22 @@ function __wbg_pool_memory() {{
     const given = threads.isMainThread ? undefined : (threads.workerData || {{}}).__wbgPoolMemory;
     return given instanceof WebAssembly.Memory ? given : {memory};
 }}
+// Objects made before a reset point into memory that was thrown away: their
+// finalizers must not free those addresses in the fresh memory.
+let __wbg_memory_epoch = 0;
+function __wbg_finalization_registry(free) {{
+    const registry = new FinalizationRegistry(({{ held, epoch }}) => {{
+        if (epoch === __wbg_memory_epoch) free(held);
+        else exports.__wbg_pool.staleFinalizations++;
+    }});
+    return {{
+        register(target, held, token) {{ registry.register(target, {{ held, epoch: __wbg_memory_epoch }}, token); }},
+        unregister(token) {{ return registry.unregister(token); }},
+    }};
+}}
 exports.__wbg_pool = {{
     version: '{__version__}',
+    staleFinalizations: 0,
     setProxy(proxy) {{ __wbg_pool_proxy = proxy; }},
     exports() {{ return wasm; }},
     module() {{ return {glue.module_variable}; }},
@@ -59,6 +78,11 @@ def edits(glue: Glue) -> list[Edit]:
     assert glue.wasm_declaration is not None and glue.memory_site is not None
     result = [Edit(glue.wasm_declaration.end_byte, glue.wasm_declaration.end_byte, prelude(glue))]
     result += [Edit(n.start_byte, n.end_byte, ACCESSOR) for n in glue.wasm_member_reads]
+    # `new FinalizationRegistry(cb)` -> `__wbg_finalization_registry(cb)`, arguments untouched.
+    result += [
+        Edit(n.start_byte, n.child_by_field_name("arguments").start_byte, "__wbg_finalization_registry")
+        for n in glue.finalization_registries
+    ]
     site = glue.memory_site
     if glue.generation is Generation.INIT_SYNC:
         result.append(Edit(site.start_byte, site.end_byte, "__wbg_pool_memory()"))

@@ -135,6 +135,31 @@ test('a panic while the pool starts rejects with WasmPanicError, and the next po
   manager = newManager();
 });
 
+test('finalizers of objects made before a crash do not free into the fresh memory', async () => {
+  require('v8').setFlagsFromString('--expose-gc');
+  const gc = require('vm').runInNewContext('gc');
+  const pool = demo.__wbg_pool;
+  let before = Array.from({ length: 20 }, () => new demo.Histogram(2));
+  const stale = pool.staleFinalizations;
+  await expectFailure(() => demo.panic_at(2, 0), (e) => assert.ok(e instanceof runtime.WasmPanicError));
+  before = null;
+  for (let i = 0; i < 50 && pool.staleFinalizations - stale < 20; i++) {
+    gc();
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.equal(pool.staleFinalizations - stale, 20, 'every pre-crash object was skipped, none freed');
+  // Objects of the fresh memory are still freed by their finalizers as usual.
+  let after = Array.from({ length: 5 }, () => new demo.Histogram(2));
+  after = null;
+  gc();
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(pool.staleFinalizations - stale, 20);
+  const h = new demo.Histogram(2);
+  h.add(new Uint8Array(1000));
+  assert.equal(h.total, 1000);
+  h.free();
+});
+
 test('a deadlocked pool rejects with HeartbeatTimeoutError within the timeout + 1 s', async () => {
   const elapsed = await expectFailure(
     () => demo.deadlock(),
