@@ -16,9 +16,16 @@ from . import __version__
 from .errors import InputError, InternalError
 from .safe_write import write_atomically
 
-ROOT = Path(__file__).resolve().parent.parent
-TEMPLATES = ROOT / "templates"
-RUNTIME_JS = ROOT / "runtime_js"
+def _resources(name: str) -> Path:
+    """`templates/` or `runtime_js/`: inside the package when installed from the
+    wheel (see pyproject.toml), beside it in a source checkout."""
+    package = Path(__file__).resolve().parent
+    inside = package / name
+    return inside if inside.is_dir() else package.parent / name
+
+
+TEMPLATES = _resources("templates")
+RUNTIME_JS = _resources("runtime_js")
 TEMPLATED = ("wbg-pool-manager.cjs", "wbg-pool-host.cjs", "wbg-pool-worker.cjs")
 COPIED = ("wbg-pool-protocol.cjs", "wbg-pool-errors.cjs", "wbg-pool-manager.d.ts")
 RUNTIME_FILES = TEMPLATED + COPIED
