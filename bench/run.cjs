@@ -56,7 +56,7 @@ function perCall(call, batches, batch) {
 
 async function referenceDesignCalls(n) {
   const worker = new Worker(path.join(__dirname, 'reference-host.cjs'), {
-    workerData: { glue: path.join(PKG, 'wbg_demo.js'), module: demo.__wbg_pool.module(), memory: demo.__wbg_pool.exports().memory },
+    workerData: { glue: path.join(PKG, 'wbg_demo.js'), module: demo.__wbg_pool.module(), memory: demo.__wbg_pool.raw().memory },
   });
   const pending = new Map();
   worker.on('message', ({ id, value }) => pending.get(id)(value));

@@ -3,8 +3,9 @@
 // Errors cross threads as plain data ({ name, ...fields }) and are rebuilt here
 // as the right class on the main thread.
 
+// How a thread is named in messages: null (or the host's -1) is the host.
 function threadLabel(threadIndex) {
-  return threadIndex === null || threadIndex === undefined ? 'the pool host' : `pool thread ${threadIndex}`;
+  return threadIndex === null || threadIndex === undefined || threadIndex < 0 ? 'the pool host' : `pool thread ${threadIndex}`;
 }
 
 class WbgPoolError extends Error {
@@ -30,8 +31,9 @@ const TRAP_TEXT = {
   out_of_memory: 'ran out of memory (an allocation went past the memory maximum)',
   stack_overflow: 'overflowed its stack',
   memory_out_of_bounds: 'accessed memory out of bounds',
-  abort: 'aborted',
-  unreachable: 'reached an unreachable instruction',
+  // std::process::abort is inlined into its caller: the trap looks like any other
+  // `unreachable`, so the two cannot be told apart.
+  abort: 'aborted (std::process::abort, or an unreachable instruction)',
   runtime_error: 'trapped',
 };
 
@@ -59,8 +61,8 @@ class HeartbeatTimeoutError extends WbgPoolError {
 
 /** The manager was closed, or the pool went away under a running call. */
 class PoolClosedError extends WbgPoolError {
-  constructor(message = 'the thread pool manager is closed') {
-    super(message, 'ERR_POOL_CLOSED');
+  constructor(message = 'the thread pool manager is closed', options = undefined) {
+    super(message, 'ERR_POOL_CLOSED', options);
   }
 }
 
@@ -86,9 +88,8 @@ function trapKind(error) {
   if (!(error instanceof WebAssembly.RuntimeError)) return null;
   if (/out of bounds/i.test(message) && /memory/i.test(message)) return 'memory_out_of_bounds';
   if (/unreachable/i.test(message)) {
-    if (/__rg_oom|rust_oom|handle_alloc_error|alloc_error/.test(stack)) return 'out_of_memory';
-    if (/abort/.test(stack)) return 'abort';
-    return 'unreachable';
+    // The name section keeps std's function names in the trap's stack.
+    return /rust_oom|__rust_alloc_error_handler|handle_alloc_error/.test(stack) ? 'out_of_memory' : 'abort';
   }
   return 'runtime_error';
 }
@@ -110,10 +111,6 @@ function deserialize(data) {
   switch (data.name) {
     case 'WasmTrapError':
       return new WasmTrapError(data);
-    case 'WasmPanicError':
-      return new WasmPanicError(data);
-    case 'PoolStartError':
-      return new PoolStartError(data.message);
     case 'NotTransferableError':
       return new NotTransferableError(data.message);
     case 'Error':
@@ -124,6 +121,7 @@ function deserialize(data) {
 }
 
 module.exports = {
+  threadLabel,
   WbgPoolError,
   WasmPanicError,
   WasmTrapError,

@@ -44,7 +44,7 @@ export class WasmPanicError extends WbgPoolError {
 
 export class WasmTrapError extends WbgPoolError {
   readonly code: 'ERR_WASM_TRAP';
-  readonly kind: 'out_of_memory' | 'stack_overflow' | 'memory_out_of_bounds' | 'abort' | 'unreachable' | 'runtime_error';
+  readonly kind: 'out_of_memory' | 'stack_overflow' | 'memory_out_of_bounds' | 'abort' | 'runtime_error';
   readonly threadIndex: number | null;
   readonly wasmStack?: string;
 }

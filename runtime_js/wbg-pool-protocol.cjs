@@ -1,7 +1,8 @@
 'use strict';
 // Every message between the main thread, the ThreadPoolHost and the
-// ThreadPoolWorkers, in one place. Types carry a package prefix so nothing else
-// in a user's app mistakes them for its own.
+// ThreadPoolWorkers, in one place, with the little the three roles share.
+// Types carry a package prefix so nothing else in a user's app mistakes them
+// for its own.
 
 const MessageType = Object.freeze({
   // main -> host, on the requests port
@@ -18,8 +19,7 @@ const MessageType = Object.freeze({
   READY: 'wbg-pool:ready', // { thread, tid }: thread runs; tid for the liveness check
   LOG: 'wbg-pool:log', // { thread, level, target, message, time }
   PANIC: 'wbg-pool:panic', // { thread, message, file, line, column }
-  TRAP: 'wbg-pool:trap', // { thread, error }: a serialized error (see errors module)
-  FATAL: 'wbg-pool:fatal', // { thread, error }: the host could not start or run
+  CRASH: 'wbg-pool:crash', // { thread, error }: the thread ends on a trap or a JS error (errors.serialize)
 });
 
 // Int32 slots of the control SharedArrayBuffer shared by all threads of a pool.
@@ -36,6 +36,10 @@ const Slot = Object.freeze({
 // The host's thread index in reports: it is not a Rayon pool thread.
 const HOST_THREAD = -1;
 
+// How long a waiting thread watches a counter before it sleeps on it: calls
+// come in bursts, and a wake-up from Atomics.wait costs ~10 µs.
+const SPIN_MS = 0.05;
+
 // Posts to the main thread, then wakes it: the counters move only after the
 // message is queued, so a reader that saw them move will find the message.
 function postReply(port, control, message) {
@@ -51,6 +55,13 @@ function postEvent(port, control, message) {
   Atomics.notify(control, Slot.WAKE);
 }
 
+// Waits until control[slot] is no longer `seen`, or `timeoutMs` passed.
+function waitForChange(control, slot, seen, timeoutMs) {
+  const spinUntil = performance.now() + SPIN_MS;
+  while (Atomics.load(control, slot) === seen && performance.now() < spinUntil);
+  if (Atomics.load(control, slot) === seen) Atomics.wait(control, slot, seen, timeoutMs);
+}
+
 // The kernel thread id of the calling thread, for the CPU-time liveness check;
 // null where /proc is not there (the check then relies on host beats alone).
 function kernelThreadId() {
@@ -61,4 +72,10 @@ function kernelThreadId() {
   }
 }
 
-module.exports = { MessageType, Slot, HOST_THREAD, postReply, postEvent, kernelThreadId };
+// Gives a thread's wasm stack and TLS back to the allocator when it ends
+// cleanly (glue without thread support has nothing to give back).
+function releaseThread(raw) {
+  if (typeof raw.__wbindgen_thread_destroy === 'function') raw.__wbindgen_thread_destroy();
+}
+
+module.exports = { MessageType, Slot, HOST_THREAD, postReply, postEvent, waitForChange, kernelThreadId, releaseThread };

@@ -31,9 +31,16 @@ def prelude(glue: Glue) -> str:
     if glue.generation is Generation.INIT_SYNC:
         init = f"""init(module, memory) {{ return exports.initSync({{ module, memory }}); }},
     reset() {{
-        {glue.init_flag} = false;
-        __wbg_memory_epoch++;
-        return exports.initSync({{ module: {glue.module_variable} }});
+        // Instantiation runs on the local instance whatever the manager has installed.
+        const proxy = __wbg_pool_proxy;
+        __wbg_pool_proxy = undefined;
+        try {{
+            {glue.init_flag} = false;
+            __wbg_memory_epoch++;
+            return exports.initSync({{ module: {glue.module_variable} }});
+        }} finally {{
+            __wbg_pool_proxy = proxy;
+        }}
     }},"""
     else:
         # Instantiated at require time, on the memory __wbg_pool_memory() chose.
@@ -68,7 +75,7 @@ exports.__wbg_pool = {{
     version: '{__version__}',
     staleFinalizations: 0,
     setProxy(proxy) {{ __wbg_pool_proxy = proxy; }},
-    exports() {{ return wasm; }},
+    raw() {{ return wasm; }},
     module() {{ return {glue.module_variable}; }},
     {init}
 }};"""

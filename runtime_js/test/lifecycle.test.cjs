@@ -127,3 +127,35 @@ test('a fn still running after its pool failed gets the error, never the local i
   assert.ok(lateCall instanceof runtime.WasmPanicError, `late call got ${lateCall}`);
   await manager.close();
 });
+
+test('onLog may call wasm: it runs locally, and the waiting call still gets its answer', { timeout: 20000 }, async () => {
+  const shouted = [];
+  const manager = new runtime.ThreadPoolManager({ numThreads: 2, heartbeatTimeoutMs: 1000, onLog: (e) => shouted.push(demo.shout(e.message)) });
+  assert.equal(await manager.execute(() => demo.log_from_every_thread(2)), 2);
+  assert.equal(shouted.length, 4);
+  assert.ok(shouted.every((line) => /^THREAD \d LINE \d$/.test(line)), shouted.join(', '));
+  await manager.close();
+});
+
+test('a fn that never settles does not keep the next pool or the process alive', async () => {
+  const manager = new runtime.ThreadPoolManager({ numThreads: 2, idleShutdownMs: 50, onLog() {} });
+  const stuck = manager.execute(() => new Promise(() => {}));
+  const panicking = manager.execute(() => demo.panic_at(2, 0));
+  await assert.rejects(panicking, runtime.WasmPanicError);
+  await assert.rejects(stuck, runtime.WasmPanicError);
+  assert.equal(await manager.execute(() => demo.pool_threads()), 2);
+  await waitFor(() => manager.pool === null, 2000, 'the idle shutdown of the next pool');
+  await manager.close();
+});
+
+test('a pool that fails while no execute() runs is reported as a warning', async () => {
+  const manager = new runtime.ThreadPoolManager({ numThreads: 1, onLog() {} });
+  await manager.execute(() => demo.noop());
+  const warned = new Promise((resolve) => process.once('warning', resolve));
+  manager.pool.host.terminate();
+  const warning = await warned;
+  assert.equal(warning.code, 'WBG_POOL_RESET');
+  assert.match(warning.message, /failed while no execute\(\) was running/);
+  assert.equal(await manager.execute(() => demo.pool_threads()), 1);
+  await manager.close();
+});

@@ -71,7 +71,7 @@ def test_demo_prints_the_result_and_logs_from_several_pool_threads():
     result = node(str(ROOT / "rust_example/demo/js/demo.cjs"), timeout=120)
     assert result.returncode == 0, result.stderr
     assert "collatz_sum(3000000) = 428343467" in result.stdout
-    threads = {line.split("thread ")[1].split("]")[0] for line in result.stderr.splitlines() if line.startswith("[wasm info thread")}
+    threads = {line.split("pool thread ")[1].split("]")[0] for line in result.stderr.splitlines() if line.startswith("[wasm info pool thread")}
     assert len(threads) >= 2, result.stderr
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import run_cli
+
 from wbg_patch import __version__, glue, rewrite
 from wbg_patch.errors import UnsupportedGlueError
 from wbg_patch.glue import Generation
@@ -98,10 +100,13 @@ def test_generation_is_recognised(fixture_glue: Path):
 
 
 def test_patching_is_idempotent(fixture_glue: Path):
-    once = rewrite.patch(glue.locate(glue.read(fixture_glue)))
-    fixture_glue.write_bytes(once)
-    model = glue.locate(glue.read(fixture_glue))
-    assert model.patched_by == __version__
+    first = run_cli("patch", fixture_glue)
+    assert first.returncode == 0, first.stderr
+    once = {p.name: p.read_bytes() for p in fixture_glue.parent.iterdir()}
+    second = run_cli("patch", fixture_glue)
+    assert second.returncode == 0, second.stderr
+    assert "already patched" in second.stdout
+    assert {p.name: p.read_bytes() for p in fixture_glue.parent.iterdir()} == once
 
 
 @pytest.mark.parametrize("target", ["web", "bundler", "experimental-nodejs-module", "module", "deno", "no-modules"])

@@ -19,6 +19,9 @@ extern "C" {
     // In a worker, `process.exit` ends that worker's thread at once.
     #[wasm_bindgen(js_namespace = process, js_name = exit)]
     fn exit_this_thread(code: i32);
+    // Throws on invalid JSON; without `catch`, the exception unwinds through wasm.
+    #[wasm_bindgen(js_namespace = JSON, js_name = parse)]
+    fn json_parse(text: &str) -> JsValue;
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -258,6 +261,13 @@ impl Drop for PanicsOnDrop {
 #[wasm_bindgen]
 pub fn panic_in_drop() {
     run_in_pool(|| rayon::join(|| drop(black_box(PanicsOnDrop)), || ()));
+}
+
+/// A JS exception thrown into a pool thread (an import that throws), which
+/// ends that thread's worker with an ordinary JS error.
+#[wasm_bindgen]
+pub fn throw_js_on_pool_thread() -> u32 {
+    run_in_pool(|| rayon::join(|| json_parse("{ not json").is_undefined() as u32, || 1).1)
 }
 
 /// Ends one pool thread from JS without any report, as if its worker had
