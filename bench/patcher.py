@@ -16,6 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from wbg_patch import glue, rewrite  # noqa: E402
+from wbg_patch.emit import RuntimeConfig  # noqa: E402
 
 MANY = ROOT / "build" / "bench-many"
 EXPORTS = 500
@@ -82,7 +83,7 @@ def main() -> None:
     figures = {}
     for key, path in (("fixture", largest_fixture), ("large", large)):
         size = f"{path.stat().st_size // 1024} KB"
-        in_process = timed(lambda: rewrite.patch(glue.locate(glue.read(path))), 20)
+        in_process = timed(lambda: rewrite.patch(glue.locate(glue.read(path)), RuntimeConfig()), 20)
         figures[f"patch_inprocess_{key}_ms"] = figure(f"patch in-process, {path.name} ({size})", in_process)
         cli = timed(lambda: subprocess.run([str(ROOT / ".venv/bin/wbg-patch"), "patch", "--dry-run", str(path)],
                                            check=True, capture_output=True), 5)

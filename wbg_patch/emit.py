@@ -7,14 +7,13 @@ protocol, errors and type declarations are plain files copied as they are.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import jinja2
 
 from . import __version__
 from .errors import InputError, InternalError
-from .safe_write import write_atomically
 
 def _resources(name: str) -> Path:
     """`templates/` or `runtime_js/`: inside the package when installed from the
@@ -32,20 +31,27 @@ RUNTIME_FILES = TEMPLATED + COPIED
 
 
 @dataclass(frozen=True)
-class ExportNames:
-    """The Rust pool contract's export names in the glue (defaults: rust_example's wbg-pool)."""
-
-    init: str = "initThreadPool"
-    exit: str = "exitThreadPool"
-    start_worker: str = "wbg_rayon_start_worker"
-
-
-@dataclass(frozen=True)
 class RuntimeConfig:
-    exports: ExportNames = ExportNames()
+    """How the runtime is generated. The pool contract's export names default to
+    rust_example's wbg-pool; an SDK with other names maps them here."""
+
+    init_export: str = "initThreadPool"
+    exit_export: str = "exitThreadPool"
+    start_worker_export: str = "wbg_rayon_start_worker"
     heartbeat_timeout_ms: int = 5000
     idle_shutdown_ms: int = 1000
     num_threads: int = 0  # 0: available parallelism - 1, at least 1
+
+    @classmethod
+    def resolve(cls, overrides: dict[str, object], stored: dict[str, object] | None) -> "RuntimeConfig":
+        """Options given now win, then those the glue was patched with, then defaults:
+        re-running `wbg-patch patch` without options keeps what was chosen before."""
+        known = {f.name for f in fields(cls)}
+        kept = {k: v for k, v in (stored or {}).items() if k in known}
+        return cls(**{**kept, **{k: v for k, v in overrides.items() if v is not None}})
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
 
 
 def render(glue_path: Path, config: RuntimeConfig) -> dict[str, bytes]:
@@ -59,7 +65,7 @@ def render(glue_path: Path, config: RuntimeConfig) -> dict[str, bytes]:
     context = {
         "version": __version__,
         "glue_require": f"./{glue_path.name}",
-        "exports": config.exports,
+        "exports": {"init": config.init_export, "exit": config.exit_export, "start_worker": config.start_worker_export},
         "defaults": {
             "heartbeat_timeout_ms": config.heartbeat_timeout_ms,
             "idle_shutdown_ms": config.idle_shutdown_ms,
@@ -79,7 +85,8 @@ def render(glue_path: Path, config: RuntimeConfig) -> dict[str, bytes]:
 
 def check_exports(glue_exports: list[str], config: RuntimeConfig, glue_path: Path) -> None:
     """The pool contract must be exported by the glue, or the runtime fails at run time."""
-    missing = [n for n in (config.exports.init, config.exports.exit, config.exports.start_worker) if n not in glue_exports]
+    contract = (config.init_export, config.exit_export, config.start_worker_export)
+    missing = [n for n in contract if n not in glue_exports]
     if missing:
         raise InputError(
             f"does not export {', '.join(missing)}: the cdylib must depend on the wbg-pool crate "
@@ -88,41 +95,38 @@ def check_exports(glue_exports: list[str], config: RuntimeConfig, glue_path: Pat
         )
 
 
-def is_current(glue_path: Path, config: RuntimeConfig) -> bool:
-    """Whether the runtime beside the glue is exactly what this version emits."""
-    return all(
-        (glue_path.parent / name).is_file() and (glue_path.parent / name).read_bytes() == content
-        for name, content in render(glue_path, config).items()
-    )
+def plan(glue_path: Path, config: RuntimeConfig) -> dict[Path, bytes]:
+    """Every file the runtime needs beside the glue, with its content: the
+    runtime itself and, for a wasm-pack package, its package.json."""
+    files = {glue_path.parent / name: content for name, content in render(glue_path, config).items()}
+    manifest = glue_path.parent / "package.json"
+    listed = _list_in_package_json(manifest)
+    if listed is not None:
+        files[manifest] = listed
+    return files
 
 
-def emit(glue_path: Path, config: RuntimeConfig) -> list[Path]:
-    """Writes the runtime beside the glue; returns the files it changed."""
-    written = []
-    for name, content in render(glue_path, config).items():
-        target = glue_path.parent / name
-        if target.is_file() and target.read_bytes() == content:
-            continue  # a second run changes nothing on disk
-        write_atomically(target, content)
-        written.append(target)
-    _list_in_package_json(glue_path.parent, list(RUNTIME_FILES))
-    return written
+def changed(files: dict[Path, bytes]) -> dict[Path, bytes]:
+    """The planned files whose content on disk differs (or that are missing)."""
+    return {p: c for p, c in files.items() if not (p.is_file() and p.read_bytes() == c)}
 
 
-def _list_in_package_json(directory: Path, names: list[str]) -> None:
+def _list_in_package_json(manifest: Path) -> bytes | None:
     """wasm-pack lists the files to publish in package.json; the runtime must be
     among them or `npm publish` would ship a package that cannot start its pool."""
-    manifest = directory / "package.json"
     if not manifest.is_file():
-        return
+        return None
     try:
         data = json.loads(manifest.read_text("utf-8"))
     except (OSError, ValueError) as e:
-        raise InputError(f"cannot read package.json to list the runtime files: {e}", manifest) from e
+        raise InputError(f"cannot read it to list the runtime files: {e}", manifest) from e
+    if not isinstance(data, dict):
+        raise InputError("is not a JSON object; expected a package manifest", manifest)
     files = data.get("files")
     if not isinstance(files, list):
-        return
-    added = [n for n in names if n not in files]
-    if added:
-        data["files"] = files + added
-        write_atomically(manifest, (json.dumps(data, indent=2) + "\n").encode("utf-8"))
+        return None
+    added = [n for n in RUNTIME_FILES if n not in files]
+    if not added:
+        return manifest.read_bytes()
+    data["files"] = files + added
+    return (json.dumps(data, indent=2) + "\n").encode("utf-8")

@@ -62,5 +62,6 @@ EXIT_CODES = {
     NotGlueError.exit_code: "not wasm-bindgen glue",
     UnsupportedGlueError.exit_code: "wasm-bindgen glue of an unsupported target or generation",
     AlreadyPatchedError.exit_code: "patched by another wbg-patch version, or rewritten by hand",
-    InternalError.exit_code: "internal error: the rewrite failed its own check; nothing written",
+    InternalError.exit_code: "internal error: the rewrite failed its own check, or a bug; nothing written",
+    130: "interrupted (Ctrl-C); every file is untouched or fully written",
 }

@@ -6,6 +6,7 @@ text, so formatting, comments and names elsewhere in the file do not matter.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from enum import Enum
@@ -22,6 +23,8 @@ JS = Language(tree_sitter_javascript.language())
 GLUE_SUFFIXES = (".js", ".cjs", ".mjs")
 # The marker the rewrite leaves; the version in it makes patching idempotent.
 MARKER_RE = re.compile(r"^/\* wbg-patch ([0-9][^ :]*):")
+# The options the glue was patched with, as JSON in a comment of their own.
+CONFIG_PREFIX = "/* wbg-patch-config "
 
 
 class Generation(Enum):
@@ -42,6 +45,8 @@ class Glue:
     tree: Tree
     module_format: str  # "commonjs" or "esm"
     patched_by: str | None = None
+    patch_config: dict | None = None  # the options stored by the patch
+    config_comment: Node | None = None
     generation: Generation | None = None
     wasm_declaration: Node | None = None
     wasm_assignments: list[Node] = field(default_factory=list)
@@ -203,12 +208,25 @@ def locate(glue: Glue) -> Glue:
 
 
 def _marker_version(glue: Glue) -> str | None:
+    """The version in the patch marker, if any; also reads the stored options."""
+    version = None
     for node in glue.tree.root_node.children:
-        if node.type == "comment":
-            m = MARKER_RE.match(glue.text(node))
-            if m:
-                return m.group(1)
-    return None
+        if node.type != "comment":
+            continue
+        text = glue.text(node)
+        m = MARKER_RE.match(text)
+        if m:
+            version = m.group(1)
+        elif text.startswith(CONFIG_PREFIX) and text.endswith("*/"):
+            glue.config_comment = node
+            try:
+                stored = json.loads(text[len(CONFIG_PREFIX) : -2])
+            except ValueError:
+                stored = None
+            if not isinstance(stored, dict):
+                raise AlreadyPatchedError(f"has a damaged wbg-patch-config comment at line {glue.line(node)}", glue.path)
+            glue.patch_config = stored
+    return version
 
 
 def _locate_wasm_binding(glue: Glue) -> None:

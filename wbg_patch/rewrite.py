@@ -8,11 +8,13 @@ finalization registries made to skip objects from a discarded memory.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from . import __version__
 from .errors import InternalError
-from .glue import Generation, Glue, first_error, parse
+from .emit import RuntimeConfig
+from .glue import CONFIG_PREFIX, Generation, Glue, first_error, parse
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,11 @@ class Edit:
 ACCESSOR = "__wbg_wasm()"
 
 
-def prelude(glue: Glue) -> str:
+def config_comment(config: RuntimeConfig) -> str:
+    return f"{CONFIG_PREFIX}{json.dumps(config.to_json(), sort_keys=True)} */"
+
+
+def prelude(glue: Glue, config: RuntimeConfig) -> str:
     assert glue.memory is not None and glue.generation is not None
     memory = f"new WebAssembly.Memory({glue.memory.js_descriptor()})"
     if glue.generation is Generation.INIT_SYNC:
@@ -49,6 +55,7 @@ def prelude(glue: Glue) -> str:
     return f"""
 /* wbg-patch {__version__}: reads of `wasm` go through {ACCESSOR}, so a ThreadPoolManager can send
  * them to its pool; pool threads take their memory from workerData. Do not edit: re-run wbg-patch. */
+{config_comment(config)}
 let __wbg_pool_proxy;
 function __wbg_wasm() {{
     return __wbg_pool_proxy === undefined ? wasm : __wbg_pool_proxy;
@@ -81,9 +88,9 @@ exports.__wbg_pool = {{
 }};"""
 
 
-def edits(glue: Glue) -> list[Edit]:
+def edits(glue: Glue, config: RuntimeConfig) -> list[Edit]:
     assert glue.wasm_declaration is not None and glue.memory_site is not None
-    result = [Edit(glue.wasm_declaration.end_byte, glue.wasm_declaration.end_byte, prelude(glue))]
+    result = [Edit(glue.wasm_declaration.end_byte, glue.wasm_declaration.end_byte, prelude(glue, config))]
     result += [Edit(n.start_byte, n.end_byte, ACCESSOR) for n in glue.wasm_member_reads]
     # `new FinalizationRegistry(cb)` -> `__wbg_finalization_registry(cb)`, arguments untouched.
     result += [
@@ -109,9 +116,20 @@ def apply(source: bytes, changes: list[Edit]) -> bytes:
     return b"".join(out)
 
 
-def patch(glue: Glue) -> bytes:
+def patch(glue: Glue, config: RuntimeConfig) -> bytes:
     """The patched glue; checked to parse cleanly before it is returned."""
-    patched = apply(glue.source, edits(glue))
+    return _checked(glue, apply(glue.source, edits(glue, config)))
+
+
+def reconfigure(glue: Glue, config: RuntimeConfig) -> bytes:
+    """Glue patched by this version, with other options stored in it."""
+    node = glue.config_comment
+    if node is None:
+        raise InternalError("the patched glue has no wbg-patch-config comment; regenerate it and patch again", glue.path)
+    return _checked(glue, apply(glue.source, [Edit(node.start_byte, node.end_byte, config_comment(config))]))
+
+
+def _checked(glue: Glue, patched: bytes) -> bytes:
     bad = first_error(parse(patched).root_node)
     if bad is not None:
         raise InternalError(f"the patched glue does not parse (line {bad.start_point[0] + 1}); nothing written", glue.path)

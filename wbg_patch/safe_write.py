@@ -12,13 +12,23 @@ from typing import Iterator
 from .errors import InputError
 
 
-def write_atomically(path: Path, content: bytes) -> None:
-    """Write to a temporary file beside `path`, then rename over it: readers see
-    the old file or the new one, never a mix, and a failure leaves the old one."""
+def check_writable(path: Path) -> None:
+    """Raises unless `path` can be replaced: checked for every output before the
+    first is written, so a refusal changes nothing."""
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise InputError("exists and is not a regular file; nothing was changed", path)
     # Root may write anything, so the mode bits are checked too: a file marked
     # read-only is the user saying "do not change this".
     if path.exists() and (not os.access(path, os.W_OK) or not path.stat().st_mode & 0o222):
         raise InputError("is read-only; nothing was changed", path)
+    if not os.access(path.parent, os.W_OK):
+        raise InputError(f"cannot be written: {path.parent} is not writable; nothing was changed", path)
+
+
+def write_atomically(path: Path, content: bytes) -> None:
+    """Write to a temporary file beside `path`, then rename over it: readers see
+    the old file or the new one, never a mix, and a failure leaves the old one."""
+    check_writable(path)
     mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".wbg-patch.tmp", dir=path.parent)
@@ -31,6 +41,10 @@ def write_atomically(path: Path, content: bytes) -> None:
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise InputError(f"cannot be written: {e.strerror}", path) from e
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

@@ -90,16 +90,21 @@ def read_memory_import(path: Path) -> MemoryImport | None:
         raise InputError("is not a WebAssembly module (bad magic number)", path)
     r = _Reader(data, path)
     r.pos = len(_MAGIC)
+    memory = None
+    # Every section is walked, not only the imports: a module cut short anywhere
+    # would pass the patch and fail only when Node compiles it.
     while r.pos < len(data):
         section, size = r.byte(), r.uleb()
         end = r.pos + size
+        if end > len(data):
+            raise InputError("the wasm module ends inside a section (truncated?)", path)
         if section == _IMPORT_SECTION:
             for _ in range(r.uleb()):
                 module, name, kind = r.name(), r.name(), r.byte()
                 if kind == 2:
                     initial, maximum, shared = r.limits()
-                    return MemoryImport(module, name, initial, maximum, shared)
-                r.skip_import_desc(kind)
-            return None
+                    memory = MemoryImport(module, name, initial, maximum, shared)
+                else:
+                    r.skip_import_desc(kind)
         r.pos = end
-    return None
+    return memory

@@ -199,3 +199,57 @@ def test_two_concurrent_runs_end_with_one_correct_patch(unpatched: Path, tmp_pat
         assert sorted("already patched" in out for out, _ in outputs) == [False, True], outputs
         assert snapshot(target) == snapshot(reference)
         assert not [p for p in target.iterdir() if p.name.endswith(".wbg-patch.tmp")]
+
+
+def test_an_unwritable_runtime_target_refuses_before_touching_the_glue(unpatched: Path):
+    (unpatched / "wbg-pool-host.cjs").mkdir()
+    before = snapshot(unpatched)
+    result = run_cli("patch", unpatched)
+    assert result.returncode == InputError.exit_code, result.stderr
+    assert "wbg-pool-host.cjs: exists and is not a regular file" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert snapshot(unpatched) == before
+
+
+def test_a_package_json_that_is_not_an_object_is_refused(unpatched: Path):
+    (unpatched / "package.json").write_text("[]\n")
+    before = snapshot(unpatched)
+    result = run_cli("patch", unpatched)
+    assert result.returncode == InputError.exit_code, result.stderr
+    assert "package.json: is not a JSON object" in result.stderr
+    assert snapshot(unpatched) == before
+
+
+def test_two_packages_in_one_directory_are_refused(unpatched: Path):
+    shutil.copy(unpatched / "wbg_demo.js", unpatched / "other.js")
+    shutil.copy(unpatched / "wbg_demo_bg.wasm", unpatched / "other_bg.wasm")
+    before = snapshot(unpatched)
+    for target in (unpatched, unpatched / "wbg_demo.js"):
+        result = run_cli("patch", target)
+        assert result.returncode == InputError.exit_code, result.stderr
+        assert "holds 2 wasm-bindgen packages (other.js, wbg_demo.js)" in result.stderr
+    assert snapshot(unpatched) == before
+
+
+def test_options_are_kept_until_changed_and_checked(unpatched: Path):
+    manager = unpatched / "wbg-pool-manager.cjs"
+    assert run_cli("patch", "--heartbeat-timeout-ms", "10000", "--num-threads", "3", unpatched).returncode == 0
+    assert "heartbeatTimeoutMs: 10000" in manager.read_text()
+    assert run_cli("patch", "--check", unpatched).returncode == 0
+    again = run_cli("patch", unpatched)
+    assert "already patched" in again.stdout
+    assert "heartbeatTimeoutMs: 10000" in manager.read_text() and "numThreads: 3" in manager.read_text()
+    other = run_cli("patch", "--check", "--heartbeat-timeout-ms", "3000", unpatched)
+    assert other.returncode == 1 and "patched with other options" in other.stderr
+    changed = run_cli("patch", "--heartbeat-timeout-ms", "2000", unpatched)
+    assert changed.returncode == 0 and "options changed" in changed.stdout
+    assert "heartbeatTimeoutMs: 2000" in manager.read_text() and "numThreads: 3" in manager.read_text()
+    assert '"heartbeat_timeout_ms": 2000' in (unpatched / "wbg_demo.js").read_text()
+
+
+def test_a_truncated_wasm_module_is_named_as_such(unpatched: Path):
+    wasm = unpatched / "wbg_demo_bg.wasm"
+    wasm.write_bytes(wasm.read_bytes()[:5000])
+    result = run_cli("patch", unpatched)
+    assert result.returncode == InputError.exit_code, result.stderr
+    assert "truncated" in result.stderr

@@ -13,7 +13,9 @@ from wbg_patch.errors import InternalError
 
 def test_every_runtime_file_is_valid_javascript_for_any_configuration():
     config = emit.RuntimeConfig(
-        exports=emit.ExportNames(init="init_pool", exit="exit_pool", start_worker="start_pool_worker"),
+        init_export="init_pool",
+        exit_export="exit_pool",
+        start_worker_export="start_pool_worker",
         heartbeat_timeout_ms=1234,
         idle_shutdown_ms=0,
         num_threads=3,

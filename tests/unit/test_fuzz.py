@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from test_patch_fixtures import VERSIONS, nodejs_fixture
 from wbg_patch import glue
 from wbg_patch.cli import app
+from wbg_patch.emit import RUNTIME_FILES
 from wbg_patch.errors import EXIT_CODES
 
 INPUTS_PER_SEED = 260  # x the seeds below: well over 1000 inputs
@@ -47,8 +48,22 @@ def mutate(source: bytes, rng: random.Random) -> tuple[str, bytes]:
     return kind, source[:start] + rng.choice([b"wasm", b"memory", b"imports", b"x1", b"exports"]) + source[end:]
 
 
-def snapshot(directory: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
+def damage_outputs(directory: Path, rng: random.Random) -> None:
+    """Now and then, also break what the patch writes to: a runtime file that is a
+    directory or read-only, a package.json that is not a manifest."""
+    roll = rng.random()
+    if roll < 0.05:
+        (directory / rng.choice(RUNTIME_FILES)).mkdir()
+    elif roll < 0.10:
+        target = directory / rng.choice(RUNTIME_FILES)
+        target.write_text("// an older runtime\n")
+        target.chmod(0o444)
+    elif roll < 0.15:
+        (directory / "package.json").write_text(rng.choice(["[]", "{", '"x"', '{"files": 3}', '{"files": ["a.js"]}']))
+
+
+def snapshot(directory: Path) -> dict[str, bytes | None]:
+    return {p.name: p.read_bytes() if p.is_file() else None for p in sorted(directory.iterdir())}
 
 
 @pytest.mark.parametrize("seed", [*VERSIONS, "demo"])
@@ -65,9 +80,13 @@ def test_mutated_glue_never_crashes_or_damages_files(seed: str, tmp_path: Path, 
     for i in range(INPUTS_PER_SEED):
         kind, mutated = mutate(source, rng)
         if work.exists():
+            for p in work.iterdir():
+                if p.is_file():
+                    p.chmod(0o644)
             shutil.rmtree(work)
         shutil.copytree(original_dir, work)
         (work / "wbg_demo.js").write_bytes(mutated)
+        damage_outputs(work, rng)
         before = snapshot(work)
         result = runner.invoke(app, ["patch", str(work)])
         if result.exception is not None and not isinstance(result.exception, SystemExit):

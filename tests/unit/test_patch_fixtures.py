@@ -11,6 +11,7 @@ import pytest
 from conftest import run_cli
 
 from wbg_patch import __version__, glue, rewrite
+from wbg_patch.emit import RuntimeConfig
 from wbg_patch.errors import UnsupportedGlueError
 from wbg_patch.glue import Generation
 
@@ -73,8 +74,8 @@ def test_there_are_three_generations_of_fixtures():
 
 def test_patch_parses_cleanly_and_keeps_untouched_regions_byte_identical(fixture_glue: Path):
     model = glue.locate(glue.read(fixture_glue))
-    edits = rewrite.edits(model)
-    patched = rewrite.patch(model)
+    edits = rewrite.edits(model, RuntimeConfig())
+    patched = rewrite.patch(model, RuntimeConfig())
     assert glue.first_error(glue.parse(patched).root_node) is None
     # Every byte outside the edits is still there, in order.
     pos = 0

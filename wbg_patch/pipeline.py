@@ -1,0 +1,103 @@
+"""One glue file through the whole pipeline, under its directory's lock:
+read -> locate -> rewrite -> emit -> write. The CLI only reports what it returns."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+from . import __version__, emit, glue, rewrite
+from .errors import AlreadyPatchedError, InputError
+from .safe_write import check_writable, directory_lock, write_atomically
+
+
+class Mode(Enum):
+    PATCH = "patch"
+    CHECK = "check"  # change nothing; say whether the glue is patched as asked
+    DRY_RUN = "dry-run"  # change nothing; say what would change
+
+
+@dataclass
+class Outcome:
+    file: Path
+    ok: bool  # for CHECK: patched as asked; otherwise always True
+    message: str
+    diff: list[str] = field(default_factory=list)
+
+
+def find_glue(path: Path) -> list[Path]:
+    """The glue files a path names. The runtime files are per directory, so a
+    directory may hold only one glue: two would take each other's runtime."""
+    if not path.exists():
+        raise InputError("no such file or directory", path)
+    directory = path if path.is_dir() else path.parent
+    if not path.is_dir() and path.suffix not in glue.GLUE_SUFFIXES:
+        raise InputError("is not a .js, .cjs or .mjs file; pass the glue or its directory", path)
+    found = glue.find_glue_files(directory)
+    if path.is_dir() and not found:
+        raise InputError("has no wasm-bindgen glue (looked for <name>.js, .cjs or .mjs beside <name>_bg.wasm)", path)
+    if len(found) > 1:
+        names = ", ".join(p.name for p in found)
+        raise InputError(
+            f"holds {len(found)} wasm-bindgen packages ({names}); the runtime files are per directory, "
+            "so give each package a directory of its own",
+            directory,
+        )
+    return [path] if not path.is_dir() else found
+
+
+def run(file: Path, overrides: dict[str, object], mode: Mode, with_diff: bool = False) -> Outcome:
+    with directory_lock(file.parent):
+        model = glue.locate(glue.read(file))
+        if model.patched_by not in (None, __version__):
+            raise AlreadyPatchedError(
+                f"was patched by wbg-patch {model.patched_by}; regenerate it with wasm-bindgen and patch again", file
+            )
+        config = emit.RuntimeConfig.resolve(overrides, model.patch_config)
+        emit.check_exports(model.exports, config, file)
+        runtime = emit.plan(file, config)
+
+        if model.patched_by is None:
+            source, what = rewrite.patch(model, config), f"patched ({model.generation.value})"
+        elif model.patch_config != config.to_json():
+            source, what = rewrite.reconfigure(model, config), "options changed"
+        else:
+            source, what = model.source, f"already patched by wbg-patch {__version__}"
+        stale = emit.changed(runtime)
+
+        if mode is Mode.CHECK:
+            if model.patched_by is None:
+                return Outcome(file, False, f"not patched by wbg-patch {__version__}")
+            if source != model.source:
+                return Outcome(file, False, f"patched with other options ({model.patch_config})")
+            if stale:
+                return Outcome(file, False, f"runtime missing or stale: {', '.join(p.name for p in stale)}")
+            return Outcome(file, True, f"patched by wbg-patch {__version__}")
+
+        if mode is Mode.DRY_RUN:
+            diff = []
+            if with_diff:
+                diff = list(
+                    difflib.unified_diff(
+                        model.source.decode().splitlines(keepends=True),
+                        source.decode().splitlines(keepends=True),
+                        str(file),
+                        f"{file} (patched)",
+                    )
+                )
+            would = "nothing to change" if source == model.source and not stale else f"would write {len(stale) + (source != model.source)} file(s)"
+            return Outcome(file, True, f"{what}; {would}", diff)
+
+        # The glue is written last: a glue marked patched always has its runtime,
+        # and any failure before that leaves the input as it was.
+        targets = {**stale, **({file: source} if source != model.source else {})}
+        for target in targets:
+            check_writable(target)
+        for target, content in stale.items():
+            write_atomically(target, content)
+        if source != model.source:
+            write_atomically(file, source)
+        wrote = ", ".join(p.name for p in targets) or "nothing"
+        return Outcome(file, True, f"{what}; wrote {wrote}")
