@@ -159,3 +159,22 @@ test('a pool that fails while no execute() runs is reported as a warning', async
   assert.equal(await manager.execute(() => demo.pool_threads()), 1);
   await manager.close();
 });
+
+test('without /proc the liveness check still tells busy from deadlocked', { timeout: 30000 }, () => {
+  const script = `
+    const { ThreadPoolManager, HeartbeatTimeoutError } = require(${JSON.stringify(path.join(PKG, 'wbg-pool-manager.cjs'))});
+    const demo = require(${JSON.stringify(path.join(PKG, 'wbg_demo.js'))});
+    const manager = new ThreadPoolManager({ numThreads: 2, heartbeatTimeoutMs: 1000, onLog() {} });
+    (async () => {
+      const threads = await manager.execute(() => demo.busy(3000));
+      const t = Date.now();
+      const hang = await manager.execute(() => demo.deadlock()).catch((e) => e instanceof HeartbeatTimeoutError && Date.now() - t);
+      process.stdout.write(JSON.stringify({ threads, hang, tids: manager.pool === null }));
+      await manager.close();
+    })();`;
+  const child = spawnSync(process.execPath, ['--require', path.join(__dirname, 'hide-proc.cjs'), '-e', script], { encoding: 'utf8', timeout: 25000 });
+  assert.equal(child.status, 0, child.stderr);
+  const { threads, hang } = JSON.parse(child.stdout);
+  assert.equal(threads, 2, 'the busy call, 3x the timeout, completed');
+  assert.ok(hang >= 1000 && hang < 2000, `the deadlock was reported after ${hang} ms`);
+});
