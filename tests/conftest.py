@@ -31,3 +31,9 @@ def unpatched(tmp_path: Path) -> Path:
 
 def run_cli(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(WBG_PATCH), *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=60)
+
+
+def snapshot(directory: Path) -> dict[str, bytes | None]:
+    """Every entry of a directory with its bytes (None for a non-file): to show
+    that a refused run changed nothing."""
+    return {p.name: p.read_bytes() if p.is_file() else None for p in sorted(directory.iterdir())}

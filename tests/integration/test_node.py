@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from pathlib import Path
 
 from conftest import BUILD, ROOT, wasm_bindgen_output
 

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import shutil
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import WBG_PATCH, run_cli, snapshot
 from wbg_patch import __version__
 from wbg_patch.emit import RUNTIME_FILES
 from wbg_patch.errors import AlreadyPatchedError, InputError, NotGlueError, UnsupportedGlueError
-
-
-def snapshot(directory: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.is_file()}
 
 
 def test_patch_writes_glue_and_runtime_then_is_a_no_op(unpatched: Path):
@@ -181,10 +178,6 @@ def test_unsupported_esm_glue_names_the_target(tmp_path: Path):
 
 
 def test_two_concurrent_runs_end_with_one_correct_patch(unpatched: Path, tmp_path: Path):
-    import subprocess
-
-    from conftest import WBG_PATCH
-
     reference = tmp_path / "reference"
     shutil.copytree(unpatched, reference)
     assert run_cli("patch", reference).returncode == 0

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from conftest import snapshot
 from test_patch_fixtures import VERSIONS, nodejs_fixture
 from wbg_patch import glue
 from wbg_patch.cli import app
@@ -60,10 +61,6 @@ def damage_outputs(directory: Path, rng: random.Random) -> None:
         target.chmod(0o444)
     elif roll < 0.15:
         (directory / "package.json").write_text(rng.choice(["[]", "{", '"x"', '{"files": 3}', '{"files": ["a.js"]}']))
-
-
-def snapshot(directory: Path) -> dict[str, bytes | None]:
-    return {p.name: p.read_bytes() if p.is_file() else None for p in sorted(directory.iterdir())}
 
 
 @pytest.mark.parametrize("seed", [*VERSIONS, "demo"])
