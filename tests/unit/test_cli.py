@@ -246,3 +246,28 @@ def test_a_truncated_wasm_module_is_named_as_such(unpatched: Path):
     result = run_cli("patch", unpatched)
     assert result.returncode == InputError.exit_code, result.stderr
     assert "truncated" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["--heartbeat-timeout-ms", "0"], "--heartbeat-timeout-ms"),
+        (["--idle-shutdown-ms", "-1"], "--idle-shutdown-ms"),
+        (["--num-threads", "257"], "--num-threads"),
+        (["--num-threads", "two"], "--num-threads"),
+    ],
+)
+def test_bad_option_values_are_usage_errors_that_change_nothing(args: list[str], says: str, unpatched: Path):
+    before = snapshot(unpatched)
+    result = run_cli("patch", *args, unpatched)
+    assert result.returncode == 2, result.stderr
+    assert says in result.stderr and "Traceback" not in result.stderr
+    assert snapshot(unpatched) == before
+
+
+def test_check_and_dry_run_together_are_refused(unpatched: Path):
+    before = snapshot(unpatched)
+    result = run_cli("patch", "--check", "--dry-run", unpatched)
+    assert result.returncode == InputError.exit_code
+    assert "--check and --dry-run: pick one" in result.stderr
+    assert snapshot(unpatched) == before
