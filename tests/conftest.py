@@ -11,6 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build"
 WBG_PATCH = ROOT / ".venv" / "bin" / "wbg-patch"
+FIXTURES = ROOT / "tests" / "fixtures"
 
 
 def wasm_bindgen_output() -> Path:
@@ -34,6 +35,6 @@ def run_cli(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedP
 
 
 def snapshot(directory: Path) -> dict[str, bytes | None]:
-    """Every entry of a directory with its bytes (None for a non-file): to show
-    that a refused run changed nothing."""
-    return {p.name: p.read_bytes() if p.is_file() else None for p in sorted(directory.iterdir())}
+    """Every entry below a directory with its bytes (None for a non-file): to
+    show that a refused run changed nothing."""
+    return {p.relative_to(directory).as_posix(): p.read_bytes() if p.is_file() else None for p in sorted(directory.rglob("*"))}

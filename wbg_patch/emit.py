@@ -1,7 +1,10 @@
-"""Write the runtime (manager, host, worker) beside the patched glue.
+"""Write the runtime beside the patched glue.
 
-The thread-role files are jinja2 templates configured per glue file; the
-protocol, errors and type declarations are plain files copied as they are.
+The runtime is plain JS (``runtime_js/``), copied as it is into a ``wbg-pool/``
+directory beside the glue. What differs per package — the glue's file name and
+module format, its pool contract, the default options — goes into one small
+entry file rendered from a jinja2 template (``wbg-pool-manager.cjs`` or
+``.mjs``), with its type declarations beside it, where TypeScript looks.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import jinja2
 from . import __version__
 from .errors import InputError, InternalError
 
+
 def _resources(name: str) -> Path:
     """`templates/` or `runtime_js/`: inside the package when installed from the
     wheel (see pyproject.toml), beside it in a source checkout."""
@@ -25,9 +29,10 @@ def _resources(name: str) -> Path:
 
 TEMPLATES = _resources("templates")
 RUNTIME_JS = _resources("runtime_js")
-TEMPLATED = ("wbg-pool-manager.cjs", "wbg-pool-host.cjs", "wbg-pool-worker.cjs")
-COPIED = ("wbg-pool-protocol.cjs", "wbg-pool-errors.cjs", "wbg-pool-manager.d.ts")
-RUNTIME_FILES = TEMPLATED + COPIED
+RUNTIME_DIR = "wbg-pool"
+ENTRY = "wbg-pool-manager"
+# Per module format of the glue: the entry's extension, and its declarations'.
+EXTENSIONS = {"commonjs": ("cjs", "d.cts"), "esm": ("mjs", "d.mts")}
 
 
 @dataclass(frozen=True)
@@ -53,9 +58,31 @@ class RuntimeConfig:
     def to_json(self) -> dict[str, object]:
         return asdict(self)
 
+    def as_flags(self) -> str:
+        """The options as the command line spells them, for messages."""
+        return " ".join(f"--{name.replace('_', '-')} {value}" for name, value in asdict(self).items())
 
-def render(glue_path: Path, config: RuntimeConfig) -> dict[str, bytes]:
-    """The runtime files for `glue_path`, by file name."""
+
+def entry_files(module_format: str) -> tuple[str, str]:
+    """The entry file and its declarations, for glue of this module format."""
+    js, types = EXTENSIONS[module_format]
+    return f"{ENTRY}.{js}", f"{ENTRY}.{types}"
+
+
+def runtime_sources() -> list[Path]:
+    """The runtime's JS modules, relative to runtime_js/ (tests excluded)."""
+    return sorted(p.relative_to(RUNTIME_JS) for p in RUNTIME_JS.rglob("*.cjs") if "test" not in p.relative_to(RUNTIME_JS).parts)
+
+
+def runtime_files(module_format: str) -> list[str]:
+    """Every file the runtime puts beside glue of this format, by path relative
+    to the glue's directory."""
+    return [*entry_files(module_format), *(f"{RUNTIME_DIR}/{s.as_posix()}" for s in runtime_sources())]
+
+
+def render(glue_path: Path, module_format: str, config: RuntimeConfig) -> dict[str, bytes]:
+    """The runtime files for `glue_path`, by path relative to its directory."""
+    entry, declarations = entry_files(module_format)
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         undefined=jinja2.StrictUndefined,
@@ -64,20 +91,24 @@ def render(glue_path: Path, config: RuntimeConfig) -> dict[str, bytes]:
     )
     context = {
         "version": __version__,
-        "glue_require": f"./{glue_path.name}",
-        "exports": {"init": config.init_export, "exit": config.exit_export, "start_worker": config.start_worker_export},
+        "glue_file": glue_path.name,
+        "contract": {
+            "kind": "wbg-pool",
+            "init": config.init_export,
+            "exit": config.exit_export,
+            "startWorker": config.start_worker_export,
+        },
         "defaults": {
-            "heartbeat_timeout_ms": config.heartbeat_timeout_ms,
-            "idle_shutdown_ms": config.idle_shutdown_ms,
-            "num_threads": config.num_threads,
+            "numThreads": config.num_threads,
+            "heartbeatTimeoutMs": config.heartbeat_timeout_ms,
+            "idleShutdownMs": config.idle_shutdown_ms,
         },
     }
-    files: dict[str, bytes] = {}
     try:
-        for name in TEMPLATED:
-            files[name] = env.get_template(f"{name}.j2").render(context).encode("utf-8")
-        for name in COPIED:
-            files[name] = (RUNTIME_JS / name).read_bytes()
+        files = {entry: env.get_template(f"{entry}.j2").render(context).encode("utf-8")}
+        files[declarations] = (RUNTIME_JS / "manager.d.ts").read_bytes()
+        for source in runtime_sources():
+            files[f"{RUNTIME_DIR}/{source.as_posix()}"] = (RUNTIME_JS / source).read_bytes()
     except (jinja2.TemplateError, OSError) as e:
         raise InternalError(f"cannot render the runtime ({e}); is the wbg-patch installation complete?") from e
     return files
@@ -95,12 +126,12 @@ def check_exports(glue_exports: list[str], config: RuntimeConfig, glue_path: Pat
         )
 
 
-def plan(glue_path: Path, config: RuntimeConfig) -> dict[Path, bytes]:
+def plan(glue_path: Path, module_format: str, config: RuntimeConfig) -> dict[Path, bytes]:
     """Every file the runtime needs beside the glue, with its content: the
-    runtime itself and, for a wasm-pack package, its package.json."""
-    files = {glue_path.parent / name: content for name, content in render(glue_path, config).items()}
+    runtime itself and, for an npm package, its package.json."""
+    files = {glue_path.parent / name: content for name, content in render(glue_path, module_format, config).items()}
     manifest = glue_path.parent / "package.json"
-    listed = _list_in_package_json(manifest)
+    listed = _publish_in_package_json(manifest, module_format)
     if listed is not None:
         files[manifest] = listed
     return files
@@ -111,22 +142,46 @@ def changed(files: dict[Path, bytes]) -> dict[Path, bytes]:
     return {p: c for p, c in files.items() if not (p.is_file() and p.read_bytes() == c)}
 
 
-def _list_in_package_json(manifest: Path) -> bytes | None:
-    """wasm-pack lists the files to publish in package.json; the runtime must be
-    among them or `npm publish` would ship a package that cannot start its pool."""
-    if not manifest.is_file():
+def _publish_in_package_json(manifest: Path, module_format: str) -> bytes | None:
+    """An npm package must ship the runtime and let its users import the entry:
+    the runtime joins `files` when the package lists its files, and the entry
+    joins `exports` when the package has an exports map (which would otherwise
+    refuse the import with ERR_PACKAGE_PATH_NOT_EXPORTED). A package with
+    neither needs no change."""
+    if not manifest.exists():
         return None
+    if not manifest.is_file():
+        raise InputError("is not a regular file; expected a package manifest", manifest)
     try:
-        data = json.loads(manifest.read_text("utf-8"))
+        original = manifest.read_bytes()
+        data = json.loads(original.decode("utf-8"))
     except (OSError, ValueError) as e:
-        raise InputError(f"cannot read it to list the runtime files: {e}", manifest) from e
+        raise InputError(f"cannot read it to add the runtime: {e}", manifest) from e
     if not isinstance(data, dict):
         raise InputError("is not a JSON object; expected a package manifest", manifest)
+    entry, declarations = entry_files(module_format)
+    updated = dict(data)
     files = data.get("files")
-    if not isinstance(files, list):
-        return None
-    added = [n for n in RUNTIME_FILES if n not in files]
-    if not added:
-        return manifest.read_bytes()
-    data["files"] = files + added
-    return (json.dumps(data, indent=2) + "\n").encode("utf-8")
+    if isinstance(files, list):
+        updated["files"] = files + [n for n in (entry, declarations, RUNTIME_DIR) if n not in files]
+    exports = data.get("exports")
+    if exports is not None:
+        updated["exports"] = _with_entry_export(exports, entry, declarations, manifest)
+    if updated == data:
+        return original
+    return (json.dumps(updated, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _with_entry_export(exports: object, entry: str, declarations: str, manifest: Path) -> dict:
+    """`exports` with the entry added under its own file name, the one import
+    path that works with or without an exports map."""
+    if isinstance(exports, (str, list)):
+        exports = {".": exports}  # the shorthand for the main entry alone
+    if not isinstance(exports, dict):
+        raise InputError(f'has an "exports" field wbg-patch cannot extend ({type(exports).__name__})', manifest)
+    if exports and not all(key.startswith(".") for key in exports):
+        if any(key.startswith(".") for key in exports):
+            raise InputError('mixes subpaths and conditions in "exports", which Node refuses; fix it first', manifest)
+        exports = {".": exports}  # conditions of the main entry alone
+    key = f"./{entry}"
+    return {**exports, key: {"types": f"./{declarations}", "default": f"./{entry}"}}

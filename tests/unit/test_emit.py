@@ -1,40 +1,91 @@
-"""The runtime emitted from the templates."""
+"""The runtime emitted beside the glue: plain JS copied as is, plus an entry
+file rendered per package."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import pytest
 
-from wbg_patch import emit, glue
-from wbg_patch.errors import InternalError
+from wbg_patch import __version__, emit, glue
+from wbg_patch.errors import InputError, InternalError
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = emit.RuntimeConfig(
+    init_export="init_pool",
+    exit_export="exit_pool",
+    start_worker_export="start_pool_worker",
+    heartbeat_timeout_ms=1234,
+    idle_shutdown_ms=0,
+    num_threads=3,
+)
 
 
-def test_every_runtime_file_is_valid_javascript_for_any_configuration():
-    config = emit.RuntimeConfig(
-        init_export="init_pool",
-        exit_export="exit_pool",
-        start_worker_export="start_pool_worker",
-        heartbeat_timeout_ms=1234,
-        idle_shutdown_ms=0,
-        num_threads=3,
-    )
-    files = emit.render(Path("/pkg/o1js_bindings.cjs"), config)
-    assert sorted(files) == sorted(emit.RUNTIME_FILES)
+@pytest.mark.parametrize("module_format", ["commonjs", "esm"])
+def test_every_runtime_file_is_valid_javascript_for_any_configuration(module_format: str):
+    files = emit.render(Path("/pkg/o1js_bindings.cjs"), module_format, CONFIG)
+    assert sorted(files) == sorted(emit.runtime_files(module_format))
     for name, content in files.items():
-        if name.endswith(".cjs"):
+        if ".d." not in name:  # declarations are TypeScript
             assert glue.first_error(glue.parse(content).root_node) is None, name
-    host, worker, manager = (files[f"wbg-pool-{role}.cjs"].decode() for role in ("host", "worker", "manager"))
-    assert 'require("./o1js_bindings.cjs")' in host and 'glue["init_pool"](numThreads)' in host and 'glue["exit_pool"]()' in host
-    assert 'glue["start_pool_worker"](receiver)' in worker
-    assert "heartbeatTimeoutMs: 1234" in manager and "numThreads: 3" in manager and "idleShutdownMs: 0" in manager
+    entry = files[emit.entry_files(module_format)[0]].decode()
+    assert '"./o1js_bindings.cjs"' in entry
+    assert '"init": "init_pool"' in entry and '"exit": "exit_pool"' in entry and '"startWorker": "start_pool_worker"' in entry
+    assert '"heartbeatTimeoutMs": 1234' in entry and '"numThreads": 3' in entry and '"idleShutdownMs": 0' in entry
+
+
+def test_the_runtime_is_copied_as_is_and_the_templates_hold_no_logic():
+    files = emit.render(Path("/pkg/glue.js"), "commonjs", CONFIG)
+    for name, content in files.items():
+        if name.startswith("wbg-pool/"):
+            assert content == (emit.RUNTIME_JS / name.removeprefix("wbg-pool/")).read_bytes(), name
+    for template in emit.TEMPLATES.iterdir():
+        code = [line for line in template.read_text().splitlines() if line.strip() and not line.lstrip().startswith("//")]
+        assert len(code) <= 12, f"{template.name}: {len(code)} lines of code; runtime logic belongs in runtime_js/"
+
+
+def test_the_runtime_version_is_the_patcher_version():
+    protocol = (emit.RUNTIME_JS / "protocol.cjs").read_text()
+    assert f"const RUNTIME_VERSION = '{__version__}';" in protocol
 
 
 def test_a_template_variable_that_is_missing_is_an_error(tmp_path: Path, monkeypatch):
     for template in emit.TEMPLATES.iterdir():
         shutil.copy(template, tmp_path)
-    (tmp_path / "wbg-pool-host.cjs.j2").write_text("const x = {{ no_such_setting }};\n")
+    (tmp_path / "wbg-pool-manager.cjs.j2").write_text("const x = {{ no_such_setting }};\n")
     monkeypatch.setattr(emit, "TEMPLATES", tmp_path)
     with pytest.raises(InternalError, match="no_such_setting"):
-        emit.render(Path("/pkg/glue.js"), emit.RuntimeConfig())
+        emit.render(Path("/pkg/glue.js"), "commonjs", emit.RuntimeConfig())
+
+
+def manifest_after(tmp_path: Path, data: object, module_format: str = "commonjs") -> dict:
+    (tmp_path / "package.json").write_text(json.dumps(data))
+    planned = emit.plan(tmp_path / "glue.js", module_format, emit.RuntimeConfig())
+    return json.loads(planned[tmp_path / "package.json"])
+
+
+def test_an_exports_map_gets_the_entry_under_its_file_name(tmp_path: Path):
+    entry = {"types": "./wbg-pool-manager.d.cts", "default": "./wbg-pool-manager.cjs"}
+    after = manifest_after(tmp_path, {"name": "sdk", "exports": {".": "./sdk.js", "./extra": "./extra.js"}})
+    assert after["exports"] == {".": "./sdk.js", "./extra": "./extra.js", "./wbg-pool-manager.cjs": entry}
+    # The shorthands for the main entry alone keep meaning the main entry.
+    assert manifest_after(tmp_path, {"exports": "./sdk.js"})["exports"] == {".": "./sdk.js", "./wbg-pool-manager.cjs": entry}
+    conditions = {"import": "./sdk.mjs", "require": "./sdk.cjs"}
+    assert manifest_after(tmp_path, {"exports": conditions})["exports"] == {".": conditions, "./wbg-pool-manager.cjs": entry}
+    esm = manifest_after(tmp_path, {"exports": {".": "./sdk.js"}, "files": ["sdk.js"]}, "esm")
+    assert esm["exports"]["./wbg-pool-manager.mjs"] == {"types": "./wbg-pool-manager.d.mts", "default": "./wbg-pool-manager.mjs"}
+    assert esm["files"] == ["sdk.js", "wbg-pool-manager.mjs", "wbg-pool-manager.d.mts", "wbg-pool"]
+
+
+def test_a_package_without_files_or_exports_is_left_as_it_is(tmp_path: Path):
+    (tmp_path / "package.json").write_text('{ "name": "sdk",   "main": "sdk.js" }')
+    planned = emit.plan(tmp_path / "glue.js", "commonjs", emit.RuntimeConfig())
+    assert planned[tmp_path / "package.json"] == b'{ "name": "sdk",   "main": "sdk.js" }'
+
+
+@pytest.mark.parametrize("exports", [3, {".": "./a.js", "import": "./b.mjs"}])
+def test_an_exports_field_node_would_refuse_is_refused(tmp_path: Path, exports: object):
+    with pytest.raises(InputError, match="exports"):
+        manifest_after(tmp_path, {"exports": exports})

@@ -1,11 +1,16 @@
-'use strict';
 // Lifecycle: idle shutdown and restart, the local instance outside execute(),
 // options checked, close(), and a script that exits by itself.
-const test = require('node:test');
-const assert = require('node:assert/strict');
-const path = require('path');
-const { spawnSync } = require('child_process');
-const { PKG, runtime, demo, threadCount, waitFor, assertNoWorkersLeft } = require('./helpers.cjs');
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
+import { LOAD_PACKAGE, runtime, demo, threadCount, waitFor, assertNoWorkersLeft } from './helpers.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+// Runs an ES-module script that starts with LOAD_PACKAGE.
+const runChild = (script, timeout, preload = []) =>
+  spawnSync(process.execPath, [...preload, '--input-type=module', '-e', LOAD_PACKAGE + script], { encoding: 'utf8', timeout });
 
 test('the pool stops after idleShutdownMs and starts again on the next call', async () => {
   const manager = new runtime.ThreadPoolManager({ numThreads: 2, idleShutdownMs: 200, onLog() {} });
@@ -80,19 +85,18 @@ test('close() during a running call rejects it with PoolClosedError and leaves n
 
 test('a script that used the pool exits by itself within 2 s of its last call', () => {
   const script = `
-    const { ThreadPoolManager } = require(${JSON.stringify(path.join(PKG, 'wbg-pool-manager.cjs'))});
-    const demo = require(${JSON.stringify(path.join(PKG, 'wbg_demo.js'))});
-    const manager = new ThreadPoolManager({ numThreads: 2, idleShutdownMs: 60000, onLog() {} });
+    const manager = new runtime.ThreadPoolManager({ numThreads: 2, idleShutdownMs: 60000, onLog() {} });
     manager.execute(() => demo.collatz_sum(1000)).then((v) => {
       process.stdout.write(String(v));
       globalThis.lastCall = Date.now();
-      process.on('exit', () => process.stderr.write(String(Date.now() - globalThis.lastCall)));
+      process.on('exit', () => process.stderr.write(\`exited \${Date.now() - globalThis.lastCall} ms after its last call\`));
     });`;
   const started = Date.now();
-  const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 10000 });
+  const child = runChild(script, 10000);
   assert.equal(child.status, 0, child.stderr);
   assert.equal(child.stdout, '59542');
-  assert.ok(Number(child.stderr) < 2000, `exited ${child.stderr} ms after its last call`);
+  const exited = /exited (\d+) ms after its last call/.exec(child.stderr);
+  assert.ok(exited && Number(exited[1]) < 2000, child.stderr);
   assert.ok(Date.now() - started < 10000);
 });
 
@@ -162,17 +166,15 @@ test('a pool that fails while no execute() runs is reported as a warning', async
 
 test('without /proc the liveness check still tells busy from deadlocked', { timeout: 30000 }, () => {
   const script = `
-    const { ThreadPoolManager, HeartbeatTimeoutError } = require(${JSON.stringify(path.join(PKG, 'wbg-pool-manager.cjs'))});
-    const demo = require(${JSON.stringify(path.join(PKG, 'wbg_demo.js'))});
-    const manager = new ThreadPoolManager({ numThreads: 2, heartbeatTimeoutMs: 1000, onLog() {} });
+    const manager = new runtime.ThreadPoolManager({ numThreads: 2, heartbeatTimeoutMs: 1000, onLog() {} });
     (async () => {
       const threads = await manager.execute(() => demo.busy(3000));
       const t = Date.now();
-      const hang = await manager.execute(() => demo.deadlock()).catch((e) => e instanceof HeartbeatTimeoutError && Date.now() - t);
+      const hang = await manager.execute(() => demo.deadlock()).catch((e) => e instanceof runtime.HeartbeatTimeoutError && Date.now() - t);
       process.stdout.write(JSON.stringify({ threads, hang, tids: manager.pool === null }));
       await manager.close();
     })();`;
-  const child = spawnSync(process.execPath, ['--require', path.join(__dirname, 'hide-proc.cjs'), '-e', script], { encoding: 'utf8', timeout: 25000 });
+  const child = runChild(script, 25000, ['--require', path.join(HERE, 'hide-proc.cjs')]);
   assert.equal(child.status, 0, child.stderr);
   const { threads, hang } = JSON.parse(child.stdout);
   assert.equal(threads, 2, 'the busy call, 3x the timeout, completed');

@@ -1,9 +1,8 @@
-'use strict';
 // Drop-in proxy: every ABI shape works unchanged inside execute(), with the
 // work done by the pool, and the same answers as the local instance.
-const test = require('node:test');
-const assert = require('node:assert/strict');
-const { runtime, demo } = require('./helpers.cjs');
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { runtime, demo } from './helpers.mjs';
 
 const manager = new runtime.ThreadPoolManager({ numThreads: 3, onLog() {} });
 test.after(() => manager.close());

@@ -1,9 +1,10 @@
-'use strict';
 // No silent hang: panics, traps and deadlocks become typed errors, fast; the
 // pool is torn down (no worker left) and the next execute() works again.
-const test = require('node:test');
-const assert = require('node:assert/strict');
-const { runtime, demo, threadCount, assertNoWorkersLeft } = require('./helpers.cjs');
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { runtime, demo, threadCount, assertNoWorkersLeft } from './helpers.mjs';
 
 const HEARTBEAT_MS = 1000;
 const logs = [];
@@ -142,12 +143,13 @@ test('a panic while the pool starts rejects with WasmPanicError, and the next po
 });
 
 test('finalizers of objects made before a crash do not free into the fresh memory', async () => {
-  require('v8').setFlagsFromString('--expose-gc');
-  const gc = require('vm').runInNewContext('gc');
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc');
   const pool = demo.__wbg_pool;
   let before = Array.from({ length: 20 }, () => new demo.Histogram(2));
   const stale = pool.staleFinalizations;
   await expectFailure(() => demo.panic_at(2, 0), (e) => assert.ok(e instanceof runtime.WasmPanicError));
+  // eslint-disable-next-line no-unused-vars -- dropping the last reference is the point
   before = null;
   for (let i = 0; i < 50 && pool.staleFinalizations - stale < 20; i++) {
     gc();
@@ -156,6 +158,7 @@ test('finalizers of objects made before a crash do not free into the fresh memor
   assert.equal(pool.staleFinalizations - stale, 20, 'every pre-crash object was skipped, none freed');
   // Objects of the fresh memory are still freed by their finalizers as usual.
   let after = Array.from({ length: 5 }, () => new demo.Histogram(2));
+  // eslint-disable-next-line no-unused-vars -- dropping the last reference is the point
   after = null;
   gc();
   await new Promise((r) => setTimeout(r, 20));

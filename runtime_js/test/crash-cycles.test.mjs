@@ -1,10 +1,9 @@
-'use strict';
 // 200 consecutive crash/recover cycles in one process: every cycle a pool
 // thread panics and the next call must work on a fresh pool. Nothing may pile
 // up: no worker, no handle, and memory stays bounded.
-const test = require('node:test');
-const assert = require('node:assert/strict');
-const { runtime, demo, threadCount, assertNoWorkersLeft } = require('./helpers.cjs');
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { runtime, demo, threadCount, assertNoWorkersLeft } from './helpers.mjs';
 
 const CYCLES = 200;
 

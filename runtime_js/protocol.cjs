@@ -4,6 +4,10 @@
 // Types carry a package prefix so nothing else in a user's app mistakes them
 // for its own.
 
+// The wbg-patch version this runtime belongs to: the patched glue carries the
+// same, and the two must match (a test keeps it equal to the Python package's).
+const RUNTIME_VERSION = '0.2.0';
+
 const MessageType = Object.freeze({
   // main -> host, on the requests port
   CALL: 'wbg-pool:call', // { id, name, args }: call raw export `name`
@@ -78,4 +82,11 @@ function releaseThread(raw) {
   if (typeof raw.__wbindgen_thread_destroy === 'function') raw.__wbindgen_thread_destroy();
 }
 
-module.exports = { MessageType, Slot, HOST_THREAD, postReply, postEvent, waitForChange, kernelThreadId, releaseThread };
+// Loads the glue on a pool thread, as its format needs: the same file the main
+// thread uses. The patched glue takes its memory (and module) from workerData,
+// so loading it attaches this thread to the pool's shared memory.
+async function loadGlue({ gluePath, format }) {
+  return format === 'esm' ? import(require('url').pathToFileURL(gluePath).href) : require(gluePath);
+}
+
+module.exports = { RUNTIME_VERSION, loadGlue, MessageType, Slot, HOST_THREAD, postReply, postEvent, waitForChange, kernelThreadId, releaseThread };

@@ -1,4 +1,6 @@
-// Types of the runtime wbg-patch writes beside the glue (wbg-pool-manager.cjs).
+// Types of the runtime that wbg-patch writes beside the glue. Emitted as
+// wbg-pool-manager.d.cts (CommonJS glue) or wbg-pool-manager.d.mts (ES-module
+// glue), beside the entry file they describe, where TypeScript looks for them.
 
 export interface LogEntry {
   /** Rayon pool thread index, or null for the ThreadPoolHost. */
@@ -32,6 +34,10 @@ export class ThreadPoolManager {
 }
 
 export class WbgPoolError extends Error {
+  /**
+   * Stable code: the subclasses' own, or one of `ERR_MANAGER_EXISTS`, `ERR_REENTRANT_CALL`,
+   * `ERR_GLUE_NOT_PATCHED`, `ERR_GLUE_NOT_INITIALIZED`, `ERR_NOT_BOUND`.
+   */
   readonly code: string;
 }
 

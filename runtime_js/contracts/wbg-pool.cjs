@@ -1,0 +1,21 @@
+'use strict';
+// The wbg-pool crate's contract (rust_example/pool): how the host starts and
+// stops the Rust pool, and how a pool thread joins it. The export names come
+// from the binding (wbg-patch --init-export and friends).
+//
+// initThreadPool(n) calls back globalThis.__wbgPoolHooks.spawnWorkers(n,
+// receiver) from inside Rust; each worker then runs startWorker(receiver)
+// until exitThreadPool() drops the pool.
+
+module.exports = {
+  kind: 'wbg-pool',
+  startPool(glue, contract, numThreads) {
+    glue[contract.init](numThreads);
+  },
+  stopPool(glue, contract) {
+    glue[contract.exit]();
+  },
+  runWorker(glue, contract, receiver) {
+    glue[contract.startWorker](receiver);
+  },
+};

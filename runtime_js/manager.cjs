@@ -1,0 +1,211 @@
+'use strict';
+// ThreadPoolManager: the public face of the runtime, on the main thread.
+//
+// `execute(fn)` runs `fn` with every wasm call of the glue sent to a Rayon pool
+// living in a ThreadPoolHost worker (the engine is in pool.cjs). The pool
+// starts on the first call, stops when idle, and is replaced after a failure.
+const os = require('os');
+const { binding } = require('./binding.cjs');
+const { Pool, session } = require('./pool.cjs');
+const { HOST_THREAD } = require('./protocol.cjs');
+const {
+  WbgPoolError,
+  WasmPanicError,
+  WasmTrapError,
+  HeartbeatTimeoutError,
+  PoolClosedError,
+  PoolStartError,
+  NotTransferableError,
+  threadLabel,
+} = require('./errors.cjs');
+
+const LEVELS = ['off', 'error', 'warn', 'info', 'debug', 'trace'];
+// One manager per glue module: pools of one glue share its memory and its
+// proxy slot, so two managers would pull them from under each other.
+let openManager = null;
+
+function defaultLog(entry) {
+  process.stderr.write(`[wasm ${entry.level} ${threadLabel(entry.threadIndex)}] ${entry.target}: ${entry.message}\n`);
+}
+
+function warn(message, code) {
+  process.emitWarning(`wbg-pool: ${message}`, { code });
+}
+
+function checkOptions(options, defaults) {
+  if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+  const o = { ...defaults, onLog: defaultLog, ...options };
+  if (o.numThreads === 0 || o.numThreads === null || o.numThreads === undefined) {
+    o.numThreads = Math.max(1, (os.availableParallelism ? os.availableParallelism() : os.cpus().length) - 1);
+  }
+  if (!Number.isInteger(o.numThreads) || o.numThreads < 1 || o.numThreads > 256) {
+    throw new RangeError(`options.numThreads must be an integer from 1 to 256, got ${o.numThreads}`);
+  }
+  if (!(Number.isFinite(o.heartbeatTimeoutMs) && o.heartbeatTimeoutMs > 0)) {
+    throw new RangeError(`options.heartbeatTimeoutMs must be a positive number, got ${o.heartbeatTimeoutMs}`);
+  }
+  if (!(Number.isFinite(o.idleShutdownMs) && o.idleShutdownMs >= 0)) {
+    throw new RangeError(`options.idleShutdownMs must be a number >= 0, got ${o.idleShutdownMs}`);
+  }
+  if (typeof o.onLog !== 'function') throw new TypeError('options.onLog must be a function');
+  return o;
+}
+
+class ThreadPoolManager {
+  /**
+   * @param {object} [options]
+   * @param {number} [options.numThreads] pool threads (default: available parallelism - 1, at least 1)
+   * @param {number} [options.heartbeatTimeoutMs] fail a call when the pool makes no progress this long
+   * @param {number} [options.idleShutdownMs] stop the pool this long after the last execute()
+   * @param {(entry: object) => void} [options.onLog] receives every log record of the pool threads
+   */
+  constructor(options = {}) {
+    this.binding = binding();
+    this.options = checkOptions(options, this.binding.defaults);
+    // A crash in one manager's pool resets the memory of both.
+    if (openManager !== null) {
+      throw new WbgPoolError(
+        `a ThreadPoolManager for ${this.binding.gluePath} is already open: use it, or close() it first`,
+        'ERR_MANAGER_EXISTS',
+      );
+    }
+    openManager = this;
+    this.pool = null;
+    this.active = 0; // execute() calls not settled: they keep the pool up and the process alive
+    this.running = 0; // their fns not settled: the proxy stays installed for them
+    this.closed = false;
+    this.idleTimer = null;
+    this.stopping = null;
+  }
+
+  /** Runs `fn` with the pool; resolves with its result, rejects on any pool failure. */
+  async execute(fn) {
+    if (typeof fn !== 'function') throw new TypeError('execute(fn): fn must be a function');
+    if (this.closed) throw new PoolClosedError();
+    this.active++;
+    this.cancelIdleShutdown();
+    try {
+      // A pool still stopping owns the Rust pool state: the next one waits for it.
+      while (this.stopping !== null) await this.stopping;
+      if (this.closed) throw new PoolClosedError();
+      if (this.binding.handle.raw() === undefined) {
+        throw new WbgPoolError(
+          `${this.binding.gluePath} is not initialised: call its initSync({ module }) (or await its default ` +
+            'export) before execute(); glue of `--target web` does not initialise itself',
+          'ERR_GLUE_NOT_INITIALIZED',
+        );
+      }
+      const pool = this.ensurePool();
+      pool.host.ref();
+      await pool.ready;
+      this.binding.handle.setProxy(pool.proxy);
+      this.running++;
+      const run = session.run(pool, () => Promise.resolve().then(fn));
+      // On a pool failure execute() rejects at once, but fn may go on: the proxy
+      // stays installed until fn settles, so its later wasm calls fail loudly
+      // instead of quietly running on the local instance.
+      const finished = () => {
+        if (--this.running === 0) this.binding.handle.setProxy(undefined);
+      };
+      run.then(finished, finished);
+      return await Promise.race([run, pool.failed]);
+    } finally {
+      if (--this.active === 0) {
+        if (this.pool !== null) this.pool.host.unref();
+        this.scheduleIdleShutdown();
+      }
+    }
+  }
+
+  /** Stops the pool and refuses further work; running calls reject with PoolClosedError. */
+  async close() {
+    this.closed = true;
+    if (openManager === this) openManager = null;
+    this.cancelIdleShutdown();
+    const pool = this.pool;
+    if (pool !== null) {
+      if (this.active > 0) pool.fail(new PoolClosedError('the thread pool manager was closed during a call'));
+      else this.stopPool();
+    }
+    if (pool !== null && pool.failure !== null) await pool.terminated;
+    while (this.stopping !== null) await this.stopping;
+  }
+
+  /** Number of threads a new pool gets. */
+  get numThreads() {
+    return this.options.numThreads;
+  }
+
+  ensurePool() {
+    if (this.pool === null) this.pool = new Pool(this, this.binding);
+    return this.pool;
+  }
+
+  stopPool() {
+    const pool = this.pool;
+    this.pool = null;
+    this.stopping = (async () => {
+      try {
+        if (!(await pool.stop())) {
+          this.resetMemory('a pool thread crashed or had to be terminated while the pool stopped');
+        }
+      } finally {
+        this.stopping = null;
+      }
+    })();
+  }
+
+  onPoolFailed(pool, error) {
+    if (this.pool === pool) this.pool = null;
+    // Memory a crashed thread wrote to is not trusted (locks it held stay held):
+    // the local instance starts again on fresh memory before the next pool.
+    if (this.pool === null) this.resetMemory(this.active > 0 ? null : `the pool failed while no execute() was running: ${error.message}`);
+  }
+
+  // `why` is for a reset that no rejected execute() explains to the user.
+  resetMemory(why) {
+    try {
+      this.binding.handle.reset();
+    } catch (error) {
+      warn(`could not start the local instance again on fresh memory: ${error.message}`, 'WBG_POOL_RESET');
+      return;
+    }
+    if (why) warn(`${why}; the wasm memory was reset, so wasm objects made before are invalid`, 'WBG_POOL_RESET');
+  }
+
+  deliverLog({ thread, level, target, message, time }) {
+    const entry = { threadIndex: thread === HOST_THREAD ? null : thread, level: LEVELS[level] ?? String(level), target, message, time };
+    try {
+      // Outside any execute() session: wasm calls made by onLog run locally
+      // instead of queueing behind the call that is waiting.
+      session.exit(() => this.options.onLog(entry));
+    } catch (error) {
+      warn(`onLog threw: ${error && error.message}`, 'WBG_POOL_ONLOG');
+    }
+  }
+
+  scheduleIdleShutdown() {
+    if (this.pool === null || this.closed) return;
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = null;
+      if (this.pool !== null && this.active === 0) this.stopPool();
+    }, this.options.idleShutdownMs);
+    this.idleTimer.unref();
+  }
+
+  cancelIdleShutdown() {
+    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+  }
+}
+
+module.exports = {
+  ThreadPoolManager,
+  WbgPoolError,
+  WasmPanicError,
+  WasmTrapError,
+  HeartbeatTimeoutError,
+  PoolClosedError,
+  PoolStartError,
+  NotTransferableError,
+};

@@ -1,0 +1,346 @@
+'use strict';
+// The engine behind ThreadPoolManager: one running pool (a ThreadPoolHost
+// worker and its ThreadPoolWorkers), the main thread's wait loop, liveness and
+// failure handling.
+//
+// Calls stay synchronous for the glue: the main thread waits for each answer
+// in short slices, and between slices it delivers pool logs, picks up panic and
+// trap reports, and checks that the pool still makes progress, so a dead or
+// stuck pool becomes an error, never a hang.
+const fs = require('fs');
+const path = require('path');
+const { AsyncLocalStorage } = require('async_hooks');
+const { Worker, MessageChannel, receiveMessageOnPort } = require('worker_threads');
+const { MessageType, Slot, HOST_THREAD, waitForChange } = require('./protocol.cjs');
+const errors = require('./errors.cjs');
+const { WbgPoolError, WasmPanicError, HeartbeatTimeoutError, PoolClosedError, PoolStartError, NotTransferableError, threadLabel } = errors;
+
+// The longest the main thread sleeps between checks while it waits for the pool.
+const SLICE_MS = 5;
+const STOP_GRACE_MS = 1000;
+
+// Which pool the running execute() fn belongs to: its wasm calls, also after
+// an await, go there; calls from anywhere else stay on the local instance.
+const session = new AsyncLocalStorage();
+
+// CPU time (clock ticks) a thread has used, from /proc; null if unreadable.
+function threadTicks(tid) {
+  try {
+    const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'latin1');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return null;
+  }
+}
+
+// One running pool: the host worker, its ports and its control counters.
+class Pool {
+  constructor(manager, binding) {
+    this.manager = manager;
+    this.binding = binding;
+    this.failure = null;
+    this.closing = false;
+    this.exited = false;
+    this.isReady = false;
+    // A thread reported a crash while the pool was stopping: its memory is suspect.
+    this.tainted = false;
+    this.nextId = 0;
+    this.eventsSeen = 0;
+    this.lastSample = undefined; // CPU use at the last liveness check (see worked())
+    this.pendingWasmRequests = new Map(); // call id -> export name, while the host has it
+    this.tids = new Map(); // thread index -> kernel tid, as threads report ready
+    this.controlBuffer = new SharedArrayBuffer(Slot.LENGTH * 4);
+    this.control = new Int32Array(this.controlBuffer);
+    const { numThreads, heartbeatTimeoutMs } = manager.options;
+    const requests = new MessageChannel();
+    const responses = new MessageChannel();
+    const hostEvents = new MessageChannel();
+    const workerChannels = Array.from({ length: numThreads }, () => new MessageChannel());
+    this.requests = requests.port1;
+    this.responses = responses.port2;
+    this.eventPorts = [hostEvents.port2, ...workerChannels.map((c) => c.port2)];
+    this.failed = new Promise((_, reject) => (this.rejectFailed = reject));
+    this.failed.catch(() => {});
+    this.ready = new Promise((resolve, reject) => {
+      this.resolveReady = resolve;
+      this.rejectReady = reject;
+    });
+    this.ready.catch(() => {});
+    // The pool is ready when the host and every pool thread run; a thread that
+    // never gets there is a failed start, not a later mystery hang.
+    this.startTimer = setTimeout(() => {
+      const missing = numThreads + 1 - this.started.size;
+      this.fail(new PoolStartError(`${missing} of ${numThreads + 1} threads (host and pool) did not start within ${heartbeatTimeoutMs} ms`));
+    }, heartbeatTimeoutMs);
+    this.startTimer.unref();
+    this.started = new Set(); // thread indexes that reported READY
+    this.host = new Worker(path.join(__dirname, 'host.cjs'), {
+      workerData: {
+        __wbgPoolMemory: binding.handle.raw().memory,
+        __wbgPoolModule: binding.handle.module(),
+        gluePath: binding.gluePath,
+        format: binding.format,
+        contract: binding.contract,
+        control: this.controlBuffer,
+        numThreads,
+        requests: requests.port2,
+        responses: responses.port1,
+        events: hostEvents.port1,
+        workerPorts: workerChannels.map((c) => c.port1),
+      },
+      transferList: [requests.port2, responses.port1, hostEvents.port1, ...workerChannels.map((c) => c.port1)],
+    });
+    this.host.unref();
+    this.host.on('error', (error) => this.fail(error));
+    this.host.on('exit', (code) => {
+      this.exited = true;
+      if (!this.closing) this.fail(new PoolClosedError(`the pool host exited unexpectedly (exit code ${code})`));
+    });
+    for (const port of this.eventPorts) {
+      // Reports that arrive while no wasm call is waiting (the main thread is in
+      // async code) are delivered by the event loop; during a call, by drain().
+      port.on('message', (message) => this.onEvent(message));
+      port.unref();
+    }
+    this.proxy = this.makeProxy();
+  }
+
+  onEvent(message) {
+    switch (message.type) {
+      case MessageType.READY:
+        this.started.add(message.thread);
+        if (message.tid !== null) this.tids.set(message.thread, message.tid);
+        if (this.started.size === this.manager.options.numThreads + 1 && !this.isReady) {
+          this.isReady = true;
+          clearTimeout(this.startTimer);
+          this.resolveReady();
+        }
+        break;
+      case MessageType.LOG:
+        this.manager.deliverLog(message);
+        break;
+      case MessageType.PANIC:
+        this.fail(new WasmPanicError({ ...message, threadIndex: message.thread === HOST_THREAD ? null : message.thread }));
+        break;
+      case MessageType.CRASH:
+        this.fail(errors.deserialize(message.error));
+        break;
+    }
+  }
+
+  drain() {
+    for (const port of this.eventPorts) {
+      let received;
+      while ((received = receiveMessageOnPort(port)) !== undefined) this.onEvent(received.message);
+    }
+  }
+
+  // Every event bumps EVENTS after it is posted: unchanged, nothing new to read.
+  drainNew() {
+    const events = Atomics.load(this.control, Slot.EVENTS);
+    if (events !== this.eventsSeen) {
+      this.eventsSeen = events;
+      this.drain();
+    }
+  }
+
+  fail(error) {
+    if (this.failure !== null) return;
+    if (this.closing) {
+      // A crash while the pool stops: nobody waits for it, but its memory is suspect.
+      this.tainted = true;
+      return;
+    }
+    if (!(error instanceof WbgPoolError)) {
+      const text = String(error && error.message);
+      error = this.isReady
+        ? new PoolClosedError(`a pool thread failed: ${text}`, { cause: error })
+        : new PoolStartError(text, { cause: error });
+    }
+    this.failure = error;
+    this.closing = true;
+    clearTimeout(this.startTimer);
+    this.rejectFailed(error);
+    this.rejectReady(error);
+    this.pendingWasmRequests.clear();
+    this.terminated = this.host.terminate();
+    this.manager.onPoolFailed(this, error);
+  }
+
+  // Sends one request and waits for its answer, staying watchful meanwhile.
+  request(type, name, args) {
+    if (this.failure !== null) throw this.failure;
+    if (this.closing) throw new PoolClosedError(`${name}() was called while its pool was shutting down`);
+    if (this.pendingWasmRequests.size > 0) {
+      // Only a callback run during the wait (onLog) can get here; its call would
+      // take the answer meant for the waiting one.
+      throw new WbgPoolError(`${name}() was called while ${[...this.pendingWasmRequests.values()]}() waits for the pool`, 'ERR_REENTRANT_CALL');
+    }
+    const id = ++this.nextId;
+    try {
+      this.requests.postMessage({ type, id, name, args });
+    } catch (error) {
+      throw new NotTransferableError(
+        `an argument of wasm export ${name} cannot be copied to the pool thread (${error.message}); ` +
+          'JS functions and other non-cloneable values cannot cross threads',
+        { cause: error },
+      );
+    }
+    this.pendingWasmRequests.set(id, name);
+    try {
+      Atomics.add(this.control, Slot.REQUEST, 1);
+      Atomics.notify(this.control, Slot.REQUEST);
+      return this.awaitAnswer(id, name);
+    } finally {
+      this.pendingWasmRequests.delete(id);
+    }
+  }
+
+  awaitAnswer(id, name) {
+    const timeoutMs = this.manager.options.heartbeatTimeoutMs;
+    const checkEvery = Math.min(250, timeoutMs / 4);
+    // CPU ticks are read only at checks (a /proc read costs more than a whole
+    // call): the first check sets the baseline.
+    const liveness = { at: performance.now(), beat: Atomics.load(this.control, Slot.BEAT) };
+    let nextCheck = liveness.at + checkEvery;
+    for (;;) {
+      const seen = Atomics.load(this.control, Slot.WAKE);
+      this.drainNew();
+      if (this.failure !== null) throw this.failure;
+      const received = receiveMessageOnPort(this.responses);
+      if (received !== undefined) {
+        const { id: answered, value, error } = received.message;
+        if (answered !== id) throw new WbgPoolError(`internal: answer ${answered} arrived for call ${id}`, 'ERR_INTERNAL');
+        // What the pool logged before it answered is delivered before the call returns.
+        this.drainNew();
+        if (this.failure !== null) throw this.failure;
+        if (error === undefined) return value;
+        const thrown = errors.deserialize(error);
+        if (thrown instanceof errors.WasmTrapError) {
+          this.drain(); // a panic report explains the trap better than the trap itself
+          this.fail(thrown);
+          throw this.failure;
+        }
+        throw thrown;
+      }
+      const now = performance.now();
+      if (now >= nextCheck) {
+        nextCheck = now + checkEvery;
+        const beat = Atomics.load(this.control, Slot.BEAT);
+        if (beat !== liveness.beat || this.worked(now) !== false) {
+          Object.assign(liveness, { at: now, beat });
+        } else if (now - liveness.at >= timeoutMs) {
+          this.fail(new HeartbeatTimeoutError({ timeoutMs, call: name }));
+          throw this.failure;
+        }
+      }
+      waitForChange(this.control, Slot.WAKE, seen, SLICE_MS);
+    }
+  }
+
+  // Whether the pool used CPU since the previous check (undefined at the first):
+  // a busy pool does, a deadlocked one does not, even while the host cannot
+  // beat. CPU is read only at checks: a /proc read costs more than a whole call.
+  // With the threads' /proc entries (Linux), any tick of theirs counts;
+  // elsewhere, the process must have used more than a quarter of a core, far
+  // more than the waiting main thread uses alone.
+  worked(now) {
+    const ticks = this.cpuTicks();
+    const usage = ticks === null ? process.cpuUsage() : null;
+    const previous = this.lastSample;
+    this.lastSample = { at: now, ticks, usage };
+    if (previous === undefined) return undefined;
+    if (ticks !== null) return ticks !== previous.ticks;
+    const usedMs = (usage.user + usage.system - previous.usage.user - previous.usage.system) / 1000;
+    return usedMs > (now - previous.at) / 4;
+  }
+
+  // Total CPU ticks of the host and the pool threads; null without /proc. A
+  // thread whose /proc entry is gone has ended: nothing it owed will come.
+  cpuTicks() {
+    let total = 0;
+    for (const [thread, tid] of this.tids) {
+      const ticks = threadTicks(tid);
+      if (ticks === null) {
+        // A thread that reported its own end (a panic, a trap) exits right after:
+        // its report, already queued, explains the exit better.
+        this.drain();
+        if (this.failure !== null) throw this.failure;
+        this.fail(new PoolClosedError(`${threadLabel(thread)} ended without a report (terminated?); the pool was torn down`));
+        throw this.failure;
+      }
+      total += ticks;
+    }
+    return this.tids.size === 0 ? null : total;
+  }
+
+  // The object the glue sees as `wasm` inside execute(): raw exports that run on
+  // the host, which has the pool. Memory is shared, so it is used directly.
+  makeProxy() {
+    const pool = this;
+    const handle = this.binding.handle;
+    const kinds = new Map(WebAssembly.Module.exports(handle.module()).map((e) => [e.name, e.kind]));
+    const remote = (name) => {
+      switch (kinds.get(name)) {
+        case 'function':
+          return (...args) => pool.request(MessageType.CALL, name, args);
+        case 'table':
+          return {
+            get: (index) => pool.request(MessageType.TABLE_GET, name, [index]),
+            set: (index, value) => pool.request(MessageType.TABLE_SET, name, [index, value]),
+            grow: (...args) => pool.request(MessageType.TABLE_GROW, name, args),
+            get length() {
+              return pool.request(MessageType.TABLE_LENGTH, name, []);
+            },
+          };
+        case 'global':
+          return {
+            get value() {
+              return pool.request(MessageType.GLOBAL_GET, name, []);
+            },
+          };
+        default:
+          return handle.raw()[name];
+      }
+    };
+    const cache = new Map();
+    // The target is a blank object: the exports object is frozen, and a Proxy
+    // may not report other values for a frozen target's properties.
+    return new Proxy(Object.create(null), {
+      get: (_, name) => {
+        const store = session.getStore();
+        if (store !== pool && store !== undefined) {
+          // fn of an execute() whose pool failed or was replaced: never run it elsewhere.
+          throw store.failure ?? new PoolClosedError('the pool of this execute() call is gone');
+        }
+        // Calls made outside execute() (a timer, a finalizer, onLog) stay on the local instance.
+        if (store === undefined || typeof name !== 'string' || name === 'memory') return handle.raw()[name];
+        let value = cache.get(name);
+        if (value === undefined) cache.set(name, (value = remote(name)));
+        return value;
+      },
+    });
+  }
+
+  // Asks the host to exit the pool; resolves true once it did cleanly, false when
+  // it had to be terminated or a thread crashed meanwhile.
+  async stop() {
+    this.closing = true;
+    clearTimeout(this.startTimer);
+    this.requests.postMessage({ type: MessageType.STOP, id: ++this.nextId });
+    Atomics.add(this.control, Slot.REQUEST, 1);
+    Atomics.notify(this.control, Slot.REQUEST);
+    const exited = new Promise((resolve) => (this.exited ? resolve() : this.host.once('exit', resolve)));
+    let timer;
+    const grace = new Promise((resolve) => (timer = setTimeout(resolve, STOP_GRACE_MS)));
+    await Promise.race([exited, grace]);
+    clearTimeout(timer);
+    this.drain();
+    if (this.exited) return !this.tainted;
+    await this.host.terminate();
+    return false;
+  }
+}
+
+module.exports = { Pool, session };

@@ -1,0 +1,44 @@
+// Shared by the runtime tests: the built package under test and a few probes.
+// WBG_PKG names the package (default build/pkg, the CommonJS one): the same
+// tests run against the package of every module format (Makefile, test-js).
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const PKG = path.resolve(ROOT, process.env.WBG_PKG ?? 'build/pkg');
+const ENTRY = ['wbg-pool-manager.cjs', 'wbg-pool-manager.mjs'].map((name) => path.join(PKG, name)).find((p) => fs.existsSync(p));
+if (ENTRY === undefined) throw new Error(`${PKG} is not built: run \`make build\` first`);
+
+// An ES-module snippet that loads the package as its users do, for child
+// processes (node --input-type=module -e): it defines `runtime` and `demo`.
+// Glue of --target web does not initialise itself: the snippet does, as a user would.
+export const LOAD_PACKAGE = `
+const runtime = await import(${JSON.stringify(pathToFileURL(ENTRY).href)});
+const demo = await import(${JSON.stringify(pathToFileURL(path.join(PKG, 'wbg_demo.js')).href)});
+if (demo.__wbg_pool.raw() === undefined) {
+  demo.initSync({ module: (await import('node:fs')).readFileSync(${JSON.stringify(path.join(PKG, 'wbg_demo_bg.wasm'))}) });
+}
+`;
+
+export const runtime = await import(pathToFileURL(ENTRY).href);
+export const demo = await import(pathToFileURL(path.join(PKG, 'wbg_demo.js')).href);
+if (demo.__wbg_pool.raw() === undefined) demo.initSync({ module: fs.readFileSync(path.join(PKG, 'wbg_demo_bg.wasm')) });
+
+// OS threads of this process: each Node worker is one, so a leaked worker shows.
+export function threadCount() {
+  return fs.readdirSync('/proc/self/task').length;
+}
+
+export async function waitFor(predicate, timeoutMs, what) {
+  const until = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+// Every pool thread and the host are gone once the thread count is back.
+export async function assertNoWorkersLeft(baseline) {
+  await waitFor(() => threadCount() <= baseline, 3000, `threads to drop back to ${baseline} (now ${threadCount()})`);
+}

@@ -1,0 +1,95 @@
+'use strict';
+// The runtime's modules tested as they are in runtime_js/, without a built
+// package: the binding's checks, option checks, and errors across threads.
+// (The behaviour tests, ../*.test.mjs, run the same modules in real packages.)
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const path = require('node:path');
+const { spawnSync } = require('node:child_process');
+
+const RUNTIME = path.join(__dirname, '../..');
+const { register } = require(path.join(RUNTIME, 'binding.cjs'));
+const { RUNTIME_VERSION } = require(path.join(RUNTIME, 'protocol.cjs'));
+const errors = require(path.join(RUNTIME, 'errors.cjs'));
+
+const DEFAULTS = { numThreads: 0, heartbeatTimeoutMs: 5000, idleShutdownMs: 1000 };
+const CONTRACT = { kind: 'wbg-pool', init: 'initThreadPool', exit: 'exitThreadPool', startWorker: 'wbg_rayon_start_worker' };
+const binding = (handle) => ({ glue: { __wbg_pool: handle }, gluePath: '/pkg/sdk.js', format: 'commonjs', contract: CONTRACT, defaults: DEFAULTS });
+const handle = (version = RUNTIME_VERSION) => ({ version, raw: () => undefined, module: () => undefined });
+
+test('ThreadPoolManager loaded without its entry file says how to load it', () => {
+  // A fresh process: this one registers a binding in the tests below.
+  const child = spawnSync(process.execPath, ['-e', `
+    const { ThreadPoolManager } = require(${JSON.stringify(path.join(RUNTIME, 'manager.cjs'))});
+    try { new ThreadPoolManager(); } catch (e) { process.stdout.write(e.code + ': ' + e.message); }`], { encoding: 'utf8' });
+  assert.match(child.stdout, /^ERR_NOT_BOUND: .*wbg-pool-manager\.cjs/);
+});
+
+test('glue that is not patched, or patched by another version, is refused when the entry loads', () => {
+  assert.throws(() => register(binding(undefined)), (e) => e.code === 'ERR_GLUE_NOT_PATCHED' && /\/pkg\/sdk\.js is not patched/.test(e.message));
+  assert.throws(
+    () => register(binding(handle('0.0.1'))),
+    (e) => e.code === 'ERR_GLUE_NOT_PATCHED' && e.message.includes(`patched by wbg-patch 0.0.1, but this runtime is ${RUNTIME_VERSION}`),
+  );
+});
+
+test('options: defaults from the binding, bad values refused naming the option', async () => {
+  register(binding(handle()));
+  const { ThreadPoolManager } = require(path.join(RUNTIME, 'manager.cjs'));
+  const manager = new ThreadPoolManager({ idleShutdownMs: 5 });
+  assert.equal(manager.options.heartbeatTimeoutMs, 5000);
+  assert.equal(manager.options.idleShutdownMs, 5);
+  assert.ok(manager.numThreads >= 1);
+  await manager.close();
+  for (const [options, pattern] of [
+    [{ numThreads: 1.5 }, /options\.numThreads/],
+    [{ numThreads: 300 }, /options\.numThreads must be an integer from 1 to 256/],
+    [{ heartbeatTimeoutMs: -1 }, /options\.heartbeatTimeoutMs/],
+    [{ idleShutdownMs: NaN }, /options\.idleShutdownMs/],
+  ]) {
+    assert.throws(() => new ThreadPoolManager(options), (e) => e instanceof RangeError && pattern.test(e.message));
+  }
+  assert.throws(() => new ThreadPoolManager({ onLog: 3 }), TypeError);
+});
+
+test('execute() on glue that was never initialised (--target web) says what to call', async () => {
+  const { ThreadPoolManager, WbgPoolError } = require(path.join(RUNTIME, 'manager.cjs'));
+  const manager = new ThreadPoolManager({ numThreads: 1 });
+  await assert.rejects(manager.execute(() => 1), (e) => e instanceof WbgPoolError && e.code === 'ERR_GLUE_NOT_INITIALIZED' && /initSync/.test(e.message));
+  await manager.close();
+});
+
+test('traps are classified from what V8 reports', () => {
+  const trap = (message, stack) => Object.assign(new WebAssembly.RuntimeError(message), { stack });
+  assert.equal(errors.trapKind(trap('unreachable', 'at __rust_alloc_error_handler (wasm://…)')), 'out_of_memory');
+  assert.equal(errors.trapKind(trap('unreachable', 'at sdk::prove (wasm://…)')), 'abort');
+  assert.equal(errors.trapKind(trap('memory access out of bounds', '')), 'memory_out_of_bounds');
+  assert.equal(errors.trapKind(new RangeError('Maximum call stack size exceeded')), 'stack_overflow');
+  assert.equal(errors.trapKind(new TypeError('x is not a function')), null);
+});
+
+test('errors cross threads as data and come back as the right class', () => {
+  const sent = [
+    errors.serialize(Object.assign(new WebAssembly.RuntimeError('unreachable'), { stack: 'at rust_oom' }), 2),
+    errors.serialize(new SyntaxError('bad json'), 1),
+    errors.serialize('a thrown string', null),
+  ];
+  // structuredClone: what postMessage does to them on the way.
+  const received = structuredClone(sent).map(errors.deserialize);
+  assert.ok(received[0] instanceof errors.WasmTrapError);
+  assert.equal(received[0].kind, 'out_of_memory');
+  assert.equal(received[0].threadIndex, 2);
+  assert.match(received[0].message, /^wasm ran out of memory .* on pool thread 2: unreachable$/);
+  assert.ok(received[1] instanceof SyntaxError && received[1].message === 'bad json');
+  assert.equal(received[2], 'a thrown string');
+});
+
+test('a panic reads as Rust reports it: thread, location, message', () => {
+  const onPool = new errors.WasmPanicError({ message: 'index out of range', file: 'src/lib.rs', line: 7, column: 9, threadIndex: 3 });
+  assert.equal(onPool.message, 'Rust panicked on pool thread 3 at src/lib.rs:7:9: index out of range');
+  assert.deepEqual(onPool.location, { file: 'src/lib.rs', line: 7, column: 9 });
+  assert.equal(onPool.code, 'ERR_WASM_PANIC');
+  const onHost = new errors.WasmPanicError({ message: 'x', file: '', line: 0, column: 0, threadIndex: null });
+  assert.equal(onHost.message, 'Rust panicked on the pool host: x');
+  assert.equal(onHost.location, null);
+});
