@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# Builds the demo package: cargo (wasm32, atomics, build-std) -> wasm-bindgen
-# --target nodejs -> wbg-patch. Output: build/pkg (ignored by git).
+# Builds the demo packages: cargo (wasm32, atomics, build-std) -> wasm-bindgen
+# -> wbg-patch. Output, ignored by git:
+#   build/pkg                             --target nodejs (CommonJS): the demo, the bench, most tests
+#   build/pkg-unpatched                   the same before wbg-patch, for comparisons
+#   build/pkg-<target>                    experimental-nodejs-module, module, web (ES modules):
+#                                         the runtime tests run against each of them too
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,14 +15,24 @@ wasm_bindgen=.tools/wasm-bindgen-$wbg_version/bin/wasm-bindgen
 echo "==> cargo build (wasm32-unknown-unknown, release, atomics, build-std)"
 (cd rust_example && RUSTC_BOOTSTRAP=1 cargo +debian-web build --quiet --release \
   --target wasm32-unknown-unknown -Z build-std=panic_abort,std -p wbg-demo)
+wasm=rust_example/target/wasm32-unknown-unknown/release/wbg_demo.wasm
 
-echo "==> wasm-bindgen $wbg_version --target nodejs -> build/pkg"
-rm -rf build/pkg.tmp
-"$wasm_bindgen" --target nodejs --out-dir build/pkg.tmp rust_example/target/wasm32-unknown-unknown/release/wbg_demo.wasm
-# The unpatched output is kept too: tests compare against it.
-rm -rf build/pkg-unpatched && cp -r build/pkg.tmp build/pkg-unpatched
-echo "==> wbg-patch patch build/pkg"
-.venv/bin/wbg-patch patch build/pkg.tmp
-# Swap in only a complete package, so a failed step never leaves a half-built one.
-rm -rf build/pkg && mv build/pkg.tmp build/pkg
-echo "==> built build/pkg"
+# package TARGET OUT: wasm-bindgen --target TARGET, patched, swapped into OUT
+# only when complete, so a failed step never leaves a half-built package.
+package() {
+  local target=$1 out=$2
+  echo "==> wasm-bindgen $wbg_version --target $target, wbg-patch -> $out"
+  rm -rf "$out.tmp"
+  "$wasm_bindgen" --target "$target" --out-dir "$out.tmp" "$wasm"
+  if [ "$target" = nodejs ]; then rm -rf build/pkg-unpatched && cp -r "$out.tmp" build/pkg-unpatched; fi
+  # An npm package of ES-module glue says so, as wasm-pack's do (experimental-nodejs-module
+  # glue comes with one); without it Node guesses the format from the code, with a warning.
+  [ -e "$out.tmp/package.json" ] || [ "$target" = nodejs ] || echo '{ "type": "module" }' >"$out.tmp/package.json"
+  .venv/bin/wbg-patch patch "$out.tmp" >/dev/null
+  rm -rf "$out" && mv "$out.tmp" "$out"
+}
+package nodejs build/pkg
+for target in experimental-nodejs-module module web; do
+  package "$target" "build/pkg-$target"
+done
+echo "==> built build/pkg and build/pkg-{experimental-nodejs-module,module,web}"

@@ -6,6 +6,7 @@ text, so formatting, comments and names elsewhere in the file do not matter.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -25,15 +26,44 @@ GLUE_SUFFIXES = (".js", ".cjs", ".mjs")
 MARKER_RE = re.compile(r"^/\* wbg-patch ([0-9][^ :]*):")
 # The options the glue was patched with, as JSON in a comment of their own.
 CONFIG_PREFIX = "/* wbg-patch-config "
+# A digest of the whole patched glue, so that --check notices any later edit.
+DIGEST_PREFIX = "/* wbg-patch-digest sha256:"
+DIGEST_BLANK = "0" * 64
+# What to build instead, said in every refusal of a target that is not for Node.
+BUILD_FOR_NODE = (
+    "build for Node: `wasm-pack build --target nodejs` or `wasm-bindgen --target nodejs` (CommonJS), "
+    "or `wasm-bindgen --target experimental-nodejs-module` (ES module)"
+)
+WITH_THREADS = (
+    "build with threads: -C target-feature=+atomics,+bulk-memory,+mutable-globals, "
+    "-C link-args=--shared-memory --import-memory --max-memory=N and -Z build-std=panic_abort,std "
+    "(see rust_example/.cargo/config.toml)"
+)
 
 
 class Generation(Enum):
-    """The shapes of `--target nodejs` glue for a threaded module."""
+    """How a threaded module's glue instantiates it: what the patch must change."""
 
-    # wasm-bindgen >= 0.2.109: `__wbg_get_imports(memory)`, `exports.initSync`.
-    INIT_SYNC = "initSync (wasm-bindgen >= 0.2.109)"
+    # wasm-bindgen >= 0.2.109, nodejs and experimental-nodejs-module: `initSync`,
+    # called by the glue itself on the main thread.
+    INIT_SYNC = "initSync, called on load (wasm-bindgen >= 0.2.109)"
+    # wasm-bindgen >= 0.2.109, web: `initSync`, called by the user.
+    EXPLICIT_INIT = "initSync, called by the user (wasm-bindgen >= 0.2.109, --target web)"
+    # wasm-bindgen >= 0.2.109, module: instantiated by the module's top-level code.
+    ON_LOAD = "instantiated on load (wasm-bindgen >= 0.2.109, --target module)"
     # wasm-bindgen <= 0.2.97: `imports['env'] = require('env')`, instantiated on require.
     LEGACY_ENV = "require('env') (wasm-bindgen <= 0.2.97)"
+
+
+@dataclass
+class SourceImport:
+    """`import source <name> from "<specifier>"` (a source-phase import of the
+    wasm module, --target module): Node 20 cannot load it, tree-sitter does not
+    know it, and the patch replaces it."""
+
+    statement: Node
+    name: str
+    specifier: str
 
 
 @dataclass
@@ -44,9 +74,12 @@ class Glue:
     source: bytes
     tree: Tree
     module_format: str  # "commonjs" or "esm"
+    source_imports: list[SourceImport] = field(default_factory=list)
+    target: str | None = None  # the wasm-bindgen --target that wrote it, as far as it shows
     patched_by: str | None = None
     patch_config: dict | None = None  # the options stored by the patch
     config_comment: Node | None = None
+    digest_comment: Node | None = None
     generation: Generation | None = None
     wasm_declaration: Node | None = None
     wasm_assignments: list[Node] = field(default_factory=list)
@@ -54,7 +87,11 @@ class Glue:
     memory_site: Node | None = None  # the expression that makes (or fails to make) the memory
     finalization_registries: list[Node] = field(default_factory=list)  # `new FinalizationRegistry(...)`
     module_variable: str | None = None
+    init_sync: str | None = None  # how the prelude calls initSync: `exports.initSync` or `initSync`
     init_flag: str | None = None  # INIT_SYNC: the `if (flag) return wasm;` guard of initSync
+    instance: Node | None = None  # ON_LOAD: `new WebAssembly.Instance(...)`, run again on reset
+    instance_variable: str | None = None  # ON_LOAD: the `let` that holds that instance
+    header_site: int = 0  # ESM: where the imports the prelude needs go
     memory: MemoryImport | None = None
     wasm_file: Path | None = None
     exports: list[str] = field(default_factory=list)
@@ -76,22 +113,48 @@ class Glue:
     def text(self, node: Node) -> str:
         return self.source[node.start_byte : node.end_byte].decode("utf-8")
 
+    def edited_after_patch(self) -> str | None:
+        """For glue this version patched: why it is no longer what the patch
+        wrote (a `wasm.x` read that bypasses the pool, any other edit), or None."""
+        if self.wasm_member_reads:
+            first = self.wasm_member_reads[0]
+            return (
+                f"was edited after patching: `{self.text(first.parent)}` at line {self.line(first)} "
+                f"reads `wasm` directly, bypassing the pool ({len(self.wasm_member_reads)} such read(s))"
+            )
+        if self.digest_comment is None or digest_of(self.source, self.digest_comment) != self.text(self.digest_comment):
+            return "was edited after patching (its content no longer matches the digest the patch recorded)"
+        return None
+
+
+def digest_comment_text(source: bytes, start: int, end: int) -> str:
+    """The digest comment for `source` whose digest comment spans [start, end):
+    a sha256 over the whole file with the digest itself blanked."""
+    blanked = source[:start] + f"{DIGEST_PREFIX}{DIGEST_BLANK} */".encode() + source[end:]
+    return f"{DIGEST_PREFIX}{hashlib.sha256(blanked).hexdigest()} */"
+
+
+def digest_of(source: bytes, comment: Node) -> str:
+    return digest_comment_text(source, comment.start_byte, comment.end_byte)
+
 
 def parse(source: bytes) -> Tree:
     return Parser(JS).parse(source)
 
 
+def errors(node: Node) -> Iterator[Node]:
+    """Every ERROR or MISSING node below `node`, outermost first, in source order."""
+    if node.type == "ERROR" or node.is_missing:
+        yield node
+        return
+    if node.has_error:
+        for child in node.children:
+            yield from errors(child)
+
+
 def first_error(node: Node) -> Node | None:
     """The first ERROR or MISSING node below `node`, in source order."""
-    if node.type == "ERROR" or node.is_missing:
-        return node
-    if not node.has_error:
-        return None
-    for child in node.children:
-        found = first_error(child)
-        if found is not None:
-            return found
-    return node
+    return next(errors(node), None)
 
 
 def walk(node: Node) -> Iterator[Node]:
@@ -136,6 +199,26 @@ def _is_require(node: Node | None, module: str | None = None) -> bool:
     return len(args) == 1 and args[0].type in ("string", "template_string") and args[0].text[1:-1] == module.encode()
 
 
+def _source_import(error: Node) -> SourceImport | None:
+    """The source-phase import an ERROR node marks, if that is what it is:
+    tree-sitter reads `import source x from "y"` as an import whose `source`
+    keyword is an error."""
+    statement = error.parent
+    if (
+        statement is None
+        or statement.type != "import_statement"
+        or statement.parent is None
+        or statement.parent.type != "program"
+        or error.text != b"source"
+    ):
+        return None
+    clause = next((c for c in statement.named_children if c.type == "import_clause"), None)
+    specifier = statement.child_by_field_name("source")
+    if clause is None or specifier is None or len(clause.named_children) != 1 or clause.named_children[0].type != "identifier":
+        return None
+    return SourceImport(statement, clause.named_children[0].text.decode(), specifier.text[1:-1].decode())
+
+
 def read(path: Path) -> Glue:
     """Reads and parses one glue file; raises a PatchError for bad input."""
     try:
@@ -153,54 +236,39 @@ def read(path: Path) -> Glue:
     except UnicodeDecodeError as e:
         raise InputError(f"is not UTF-8 text (byte {e.start}); expected JS glue", path) from e
     tree = parse(source)
-    bad = first_error(tree.root_node)
-    if bad is not None:
+    source_imports = []
+    for bad in errors(tree.root_node):
+        found = _source_import(bad)
+        if found is not None:
+            source_imports.append(found)
+            continue
         row, col = bad.start_point
-        statement = next((c for c in tree.root_node.children if c.start_byte <= bad.start_byte < c.end_byte), None)
-        if statement is not None and statement.child_count and statement.children[0].type == "import":
-            # e.g. `import source wasmModule from "./x_bg.wasm"` of --target module.
-            raise UnsupportedGlueError(
-                f"is ES-module glue with an import this parser does not know (line {row + 1}; "
-                "`--target module`?); this version patches CommonJS glue only: build with `wasm-bindgen --target nodejs`",
-                path,
-            )
         raise InputError(f"is not valid JavaScript (syntax error at line {row + 1}, column {col + 1}); truncated or corrupted?", path)
     esm = any(n.type in ("import_statement", "export_statement") for n in tree.root_node.children)
-    return Glue(path=path, source=source, tree=tree, module_format="esm" if esm else "commonjs")
+    return Glue(path=path, source=source, tree=tree, module_format="esm" if esm else "commonjs", source_imports=source_imports)
 
 
 def locate(glue: Glue) -> Glue:
     """Finds every place a patch touches; raises when the glue is not patchable."""
     glue.patched_by = _marker_version(glue)
-    if glue.module_format == "esm" and glue.patched_by is None:
-        raise UnsupportedGlueError(
-            "is ES-module glue (wasm-bindgen --target experimental-nodejs-module, module, web, bundler or deno); "
-            "this version patches CommonJS glue only: build with `wasm-bindgen --target nodejs`",
-            glue.path,
-        )
+    glue.target = _target(glue)
+    if glue.patched_by is None:
+        _refuse_targets_not_for_node(glue)
     _locate_wasm_binding(glue)
     glue.exports = _exported_names(glue)
     if glue.patched_by is not None:
         return glue
     _refuse_hand_rewrite(glue)
-    memory_pair = _find_memory_pair(glue)
-    env_require = _find_env_require(glue)
-    if memory_pair is not None:
-        glue.generation = Generation.INIT_SYNC
-        glue.memory_site = memory_pair
-    elif env_require is not None:
-        glue.generation = Generation.LEGACY_ENV
-        glue.memory_site = env_require
-    else:
-        raise UnsupportedGlueError(
-            "has no memory import that wbg-patch knows (neither `memory: memory || new WebAssembly.Memory(...)` "
-            "nor `imports['env'] = require('env')`): was the module built with shared memory "
-            "(-C target-feature=+atomics and --shared-memory --import-memory link args)?",
-            glue.path,
-        )
+    glue.generation = _generation(glue)
     glue.module_variable = _find_module_variable(glue)
+    if glue.generation in (Generation.INIT_SYNC, Generation.EXPLICIT_INIT):
+        glue.init_sync = _find_init_sync(glue)
     if glue.generation is Generation.INIT_SYNC:
         glue.init_flag = _find_init_flag(glue)
+    if glue.generation is Generation.ON_LOAD:
+        glue.instance, glue.instance_variable = _find_top_level_instance(glue)
+    if glue.module_format == "esm":
+        glue.header_site = next(c.start_byte for c in glue.tree.root_node.children if c.type != "comment")
     glue.finalization_registries = [n for n in glue.nodes("new_expression") if _is_new(n, "FinalizationRegistry")]
     glue.wasm_file = _find_wasm_file(glue)
     glue.memory = _memory_limits(glue)
@@ -217,6 +285,8 @@ def _marker_version(glue: Glue) -> str | None:
         m = MARKER_RE.match(text)
         if m:
             version = m.group(1)
+        elif text.startswith(DIGEST_PREFIX):
+            glue.digest_comment = node
         elif text.startswith(CONFIG_PREFIX) and text.endswith("*/"):
             glue.config_comment = node
             try:
@@ -229,24 +299,61 @@ def _marker_version(glue: Glue) -> str | None:
     return version
 
 
-def _locate_wasm_binding(glue: Glue) -> None:
-    root = glue.tree.root_node
-    for stmt in root.children:
+def _top_level_declarators(glue: Glue) -> dict[str, Node]:
+    """Variables declared at the top level of the glue, by name."""
+    found = {}
+    for stmt in glue.tree.root_node.children:
         if stmt.type in ("lexical_declaration", "variable_declaration"):
             for decl in stmt.named_children:
-                if decl.type == "variable_declarator" and _is_ident(decl.child_by_field_name("name"), "wasm"):
-                    glue.wasm_declaration = stmt
-    if glue.wasm_declaration is None and any(
-        _is_ident(d.child_by_field_name("name"), "wasm_bindgen")
-        for stmt in root.children
-        if stmt.type in ("lexical_declaration", "variable_declaration")
-        for d in stmt.named_children
+                name = decl.child_by_field_name("name") if decl.type == "variable_declarator" else None
+                if name is not None and name.type == "identifier":
+                    found[name.text.decode()] = decl
+    return found
+
+
+def _target(glue: Glue) -> str:
+    """Which `--target` wrote this glue, from what shows in it."""
+    if glue.module_format == "commonjs":
+        return "no-modules" if "wasm_bindgen" in _top_level_declarators(glue) else "nodejs"
+    if glue.source_imports:
+        return "module"
+    for stmt in glue.tree.root_node.children:
+        source = stmt.child_by_field_name("source") if stmt.type == "import_statement" else None
+        if source is not None and source.text[1:-1].endswith(b".wasm"):
+            return "bundler"  # `import * as wasm from "./x_bg.wasm"`: needs a bundler's wasm loader
+    if any(n.parent is not None and _outside_functions(n) for n in glue.nodes("await_expression")):
+        return "deno"  # top-level await of instantiateStreaming(fetch(...))
+    if any(
+        spec.child_by_field_name("alias") is not None and spec.child_by_field_name("alias").text == b"default"
+        for spec in glue.nodes("export_specifier")
     ):
-        raise UnsupportedGlueError(
-            "is `--target no-modules` glue; this version patches CommonJS glue only: "
-            "build with `wasm-bindgen --target nodejs`",
-            glue.path,
-        )
+        return "web"  # `export { initSync, __wbg_init as default }`
+    return "experimental-nodejs-module"
+
+
+def _outside_functions(node: Node) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if parent.type in ("function_declaration", "function_expression", "arrow_function", "method_definition"):
+            return False
+        parent = parent.parent
+    return True
+
+
+def _refuse_targets_not_for_node(glue: Glue) -> None:
+    why = {
+        "no-modules": "is `--target no-modules` glue (a browser script)",
+        "bundler": "is `--target bundler` glue: it imports the .wasm file, which only a bundler can load",
+        "deno": "is `--target deno` glue: it fetches the .wasm file with top-level await",
+    }.get(glue.target or "")
+    if why is not None:
+        raise UnsupportedGlueError(f"{why}; {BUILD_FOR_NODE}", glue.path)
+
+
+def _locate_wasm_binding(glue: Glue) -> None:
+    glue.wasm_declaration = next(
+        (d.parent for name, d in _top_level_declarators(glue).items() if name == "wasm"), None
+    )
     if glue.wasm_declaration is None:
         raise NotGlueError(
             "has no top-level `let wasm` binding: this is not JS glue generated by wasm-bindgen "
@@ -263,6 +370,9 @@ def _locate_wasm_binding(glue: Glue) -> None:
             raise UnsupportedGlueError(f"has a parameter named `wasm` at line {glue.line(node)}", glue.path)
     glue.wasm_assignments = [
         n for n in glue.nodes("assignment_expression") if _is_ident(n.child_by_field_name("left"), "wasm")
+    ] + [
+        d for d in glue.wasm_declaration.named_children
+        if _is_ident(d.child_by_field_name("name"), "wasm") and d.child_by_field_name("value") is not None
     ]
     glue.wasm_member_reads = [
         n.child_by_field_name("object")
@@ -275,26 +385,76 @@ def _locate_wasm_binding(glue: Glue) -> None:
 
 def _refuse_hand_rewrite(glue: Glue) -> None:
     """o1js-style glue selects memory with its own `isMainThread` block; patching
-    over it would fight that code, so it is refused with its location."""
+    over it would fight that code, so it is refused with its location. Only
+    wasm-bindgen's own auto-init may use it: `if (isMainThread) initSync()`,
+    with `isMainThread` imported from worker_threads (ESM) or read off
+    `require('worker_threads')` (CommonJS)."""
     for node in glue.nodes("identifier", "property_identifier", "shorthand_property_identifier_pattern"):
-        if node.text == b"isMainThread":
-            # wasm-bindgen's own auto-init: `if (require('worker_threads').isMainThread)`.
-            parent = node.parent
-            generated = (
-                parent is not None
-                and parent.type == "member_expression"
-                and _is_require(parent.child_by_field_name("object"), "worker_threads")
-                and parent.parent is not None
-                and parent.parent.type == "parenthesized_expression"
-                and parent.parent.parent is not None
-                and parent.parent.parent.type == "if_statement"
+        if node.text == b"isMainThread" and not (_is_generated_auto_init(node) or _is_worker_threads_import(node)):
+            raise AlreadyPatchedError(
+                f"looks rewritten by hand: `isMainThread` at line {glue.line(node)} selects memory or threads "
+                "outside wasm-bindgen's own code; patch the untouched wasm-bindgen output instead",
+                glue.path,
             )
-            if not generated:
-                raise AlreadyPatchedError(
-                    f"looks rewritten by hand: `isMainThread` at line {glue.line(node)} selects memory or threads "
-                    "outside wasm-bindgen's own code; patch the untouched wasm-bindgen output instead",
-                    glue.path,
-                )
+
+
+def _is_generated_auto_init(node: Node) -> bool:
+    """`isMainThread` as the whole condition of an `if` (CommonJS: off `require('worker_threads')`)."""
+    condition = node
+    if node.parent is not None and node.parent.type == "member_expression":
+        if not _is_require(node.parent.child_by_field_name("object"), "worker_threads"):
+            return False
+        condition = node.parent
+    elif node.type != "identifier":
+        return False
+    wrapper = condition.parent
+    return (
+        wrapper is not None
+        and wrapper.type == "parenthesized_expression"
+        and wrapper.parent is not None
+        and wrapper.parent.type == "if_statement"
+    )
+
+
+def _is_worker_threads_import(node: Node) -> bool:
+    spec = node.parent
+    statement = spec.parent.parent.parent if spec is not None and spec.type == "import_specifier" else None
+    if statement is None or statement.type != "import_statement":
+        return False
+    source = statement.child_by_field_name("source")
+    return source is not None and source.text[1:-1] in (b"worker_threads", b"node:worker_threads")
+
+
+def _generation(glue: Glue) -> Generation:
+    memory_pair = _find_memory_pair(glue)
+    if memory_pair is not None:
+        glue.memory_site = memory_pair
+        if glue.target == "module" or (glue.target == "nodejs" and not _has_init_sync(glue)):
+            return Generation.ON_LOAD
+        return Generation.EXPLICIT_INIT if glue.target == "web" else Generation.INIT_SYNC
+    if glue.module_format == "commonjs":
+        env_require = _find_env_require(glue)
+        if env_require is not None:
+            glue.memory_site = env_require
+            return Generation.LEGACY_ENV
+    if any(
+        _is_new(n, "WebAssembly.Memory") and b"shared" in n.text for n in glue.nodes("new_expression")
+    ) or any(n.text[1:-1] == b"env" for n in glue.nodes("string") if n.parent.type == "import_statement"):
+        raise UnsupportedGlueError(
+            f"is threaded `--target {glue.target}` glue of a wasm-bindgen generation wbg-patch does not know "
+            "(ES-module and web glue: wasm-bindgen >= 0.2.109; CommonJS: <= 0.2.97 or >= 0.2.109); "
+            "build with wasm-bindgen 0.2.109 or newer",
+            glue.path,
+        )
+    raise UnsupportedGlueError(
+        "imports no memory: the module was built without threads (no shared memory), so it has no pool "
+        f"to run; {WITH_THREADS}",
+        glue.path,
+    )
+
+
+def _has_init_sync(glue: Glue) -> bool:
+    return _init_sync_function(glue) is not None
 
 
 def _find_memory_pair(glue: Glue) -> Node | None:
@@ -319,44 +479,95 @@ def _find_env_require(glue: Glue) -> Node | None:
 
 
 def _find_module_variable(glue: Glue) -> str:
-    """The variable holding the compiled module: first argument of
-    `new WebAssembly.Instance(module, imports)`."""
+    """The top-level variable holding the compiled module: the first argument
+    of `new WebAssembly.Instance(module, imports)` when that is one (nodejs,
+    module), else the variable `__wbg_finalize_init(instance, module)` stores
+    its `module` parameter in (web)."""
+    declared = _top_level_declarators(glue)
+    for source_import in glue.source_imports:
+        declared[source_import.name] = source_import.statement
     for node in glue.nodes("new_expression"):
         if _is_new(node, "WebAssembly.Instance"):
             args = node.child_by_field_name("arguments").named_children
-            if args and args[0].type == "identifier":
+            if args and args[0].type == "identifier" and args[0].text.decode() in declared:
                 return glue.text(args[0])
+    for assignment in glue.nodes("assignment_expression"):
+        left, right = assignment.child_by_field_name("left"), assignment.child_by_field_name("right")
+        if left.type == "identifier" and left.text.decode() in declared and _is_ident(right, "module"):
+            function = _enclosing_function(assignment)
+            params = function.child_by_field_name("parameters") if function is not None else None
+            if params is not None and any(_is_ident(p, "module") for p in params.named_children):
+                return left.text.decode()
     raise UnsupportedGlueError("has no `new WebAssembly.Instance(module, imports)`: cannot find the instantiation", glue.path)
 
 
-def _find_init_flag(glue: Glue) -> str:
-    """The flag in `exports.initSync = function (opts) { ... if (flag) return wasm; ... }`;
-    clearing it lets the runtime instantiate again on fresh memory after a crash."""
+def _enclosing_function(node: Node) -> Node | None:
+    parent = node.parent
+    while parent is not None and parent.type not in ("function_declaration", "function_expression", "arrow_function"):
+        parent = parent.parent
+    return parent
+
+
+def _init_sync_function(glue: Glue) -> tuple[str, Node] | None:
+    """`exports.initSync = function (...) {...}` (CommonJS) or
+    `function initSync(...) {...}` (ES module): how to call it, and its body."""
     for node in glue.nodes("assignment_expression"):
         if _is_member(node.child_by_field_name("left"), "exports", "initSync"):
-            for inner in walk(node.child_by_field_name("right")):
-                if inner.type != "if_statement":
-                    continue
-                condition = inner.child_by_field_name("condition").named_children
-                body = inner.child_by_field_name("consequence")
-                if (
-                    len(condition) == 1
-                    and condition[0].type == "identifier"
-                    and body.type == "return_statement"
-                    and _is_ident(body.named_children[0] if body.named_children else None, "wasm")
-                ):
-                    return glue.text(condition[0])
-    raise UnsupportedGlueError("has `__wbg_get_imports(memory)` but no `exports.initSync` with its `if (…) return wasm;` guard", glue.path)
+            return "exports.initSync", node.child_by_field_name("right")
+    for node in glue.tree.root_node.children:
+        function = node.child_by_field_name("declaration") if node.type == "export_statement" else node
+        if function is not None and function.type == "function_declaration" and _is_ident(function.child_by_field_name("name"), "initSync"):
+            return "initSync", function
+    return None
+
+
+def _find_init_sync(glue: Glue) -> str:
+    found = _init_sync_function(glue)
+    if found is None:
+        raise UnsupportedGlueError("has `__wbg_get_imports(memory)` but no `initSync` function", glue.path)
+    return found[0]
+
+
+def _find_init_flag(glue: Glue) -> str:
+    """The flag in `initSync`'s `if (flag) return wasm;` guard; clearing it
+    lets the runtime instantiate again on fresh memory after a crash."""
+    found = _init_sync_function(glue)
+    for inner in walk(found[1]) if found is not None else ():
+        if inner.type != "if_statement":
+            continue
+        condition = inner.child_by_field_name("condition").named_children
+        body = inner.child_by_field_name("consequence")
+        if (
+            len(condition) == 1
+            and condition[0].type == "identifier"
+            and body.type == "return_statement"
+            and _is_ident(body.named_children[0] if body.named_children else None, "wasm")
+        ):
+            return glue.text(condition[0])
+    raise UnsupportedGlueError("has `__wbg_get_imports(memory)` but no `initSync` with its `if (…) return wasm;` guard", glue.path)
+
+
+def _find_top_level_instance(glue: Glue) -> tuple[Node, str]:
+    """`let <name> = new WebAssembly.Instance(...)` at the top level: the
+    instantiation that a reset runs again."""
+    for name, declarator in _top_level_declarators(glue).items():
+        value = declarator.child_by_field_name("value")
+        if _is_new(value, "WebAssembly.Instance"):
+            if declarator.parent.child(0).type != "let":
+                raise UnsupportedGlueError(f"holds its instance in `const {name}`, which a reset cannot replace", glue.path)
+            return value, name
+    raise UnsupportedGlueError("instantiates its module on load, but not with `let … = new WebAssembly.Instance(…)`", glue.path)
 
 
 def _find_wasm_file(glue: Glue) -> Path | None:
     """The module beside the glue, named in a string that ends in `_bg.wasm`."""
-    for node in glue.nodes("string_fragment"):
-        if node.text.endswith(b"_bg.wasm"):
-            name = node.text.decode().rsplit("/", 1)[-1]
-            candidate = glue.path.parent / name
-            if candidate.is_file():
-                return candidate
+    names = [s.specifier for s in glue.source_imports] + [
+        n.text.decode() for n in glue.nodes("string_fragment") if n.text.endswith(b"_bg.wasm")
+    ]
+    for name in names:
+        candidate = glue.path.parent / name.rsplit("/", 1)[-1]
+        if candidate.is_file():
+            return candidate
     candidate = glue.path.with_name(glue.path.stem + "_bg.wasm")
     return candidate if candidate.is_file() else None
 
@@ -369,8 +580,7 @@ def _memory_limits(glue: Glue) -> MemoryImport:
     memory = read_memory_import(glue.wasm_file)
     if memory is None or not memory.shared:
         raise UnsupportedGlueError(
-            "the module does not import a shared memory: rebuild with -C target-feature=+atomics,+bulk-memory,"
-            "+mutable-globals and -C link-args=--shared-memory --import-memory --max-memory=N",
+            f"the module does not import a shared memory: it was built without threads; {WITH_THREADS}",
             glue.wasm_file,
         )
     if memory.maximum is None:

@@ -55,12 +55,15 @@ def run(file: Path, overrides: dict[str, object], mode: Mode, with_diff: bool = 
             raise AlreadyPatchedError(
                 f"was patched by wbg-patch {model.patched_by}; regenerate it with wasm-bindgen and patch again", file
             )
+        edited = model.edited_after_patch() if model.patched_by is not None else None
+        if edited is not None and mode is not Mode.CHECK:
+            raise AlreadyPatchedError(f"{edited}; regenerate it with wasm-bindgen and patch again", file)
         config = emit.RuntimeConfig.resolve(overrides, model.patch_config)
         emit.check_exports(model.exports, config, file)
-        runtime = emit.plan(file, config)
+        runtime = emit.plan(file, model.module_format, config)
 
         if model.patched_by is None:
-            source, what = rewrite.patch(model, config), f"patched ({model.generation.value})"
+            source, what = rewrite.patch(model, config), f"patched ({model.generation.value}, {model.target})"
         elif model.patch_config != config.to_json():
             source, what = rewrite.reconfigure(model, config), "options changed"
         else:
@@ -70,10 +73,13 @@ def run(file: Path, overrides: dict[str, object], mode: Mode, with_diff: bool = 
         if mode is Mode.CHECK:
             if model.patched_by is None:
                 return Outcome(file, False, f"not patched by wbg-patch {__version__}")
+            if edited is not None:
+                return Outcome(file, False, edited)
             if source != model.source:
-                return Outcome(file, False, f"patched with other options ({model.patch_config})")
+                stored = emit.RuntimeConfig.resolve({}, model.patch_config)
+                return Outcome(file, False, f"patched with other options: {stored.as_flags()}; asked for: {config.as_flags()}")
             if stale:
-                return Outcome(file, False, f"runtime missing or stale: {', '.join(p.name for p in stale)}")
+                return Outcome(file, False, f"runtime missing or stale: {', '.join(_relative(p, file) for p in stale)}")
             return Outcome(file, True, f"patched by wbg-patch {__version__}")
 
         if mode is Mode.DRY_RUN:
@@ -99,5 +105,9 @@ def run(file: Path, overrides: dict[str, object], mode: Mode, with_diff: bool = 
             write_atomically(target, content)
         if source != model.source:
             write_atomically(file, source)
-        wrote = ", ".join(p.name for p in targets) or "nothing"
+        wrote = ", ".join(_relative(p, file) for p in targets) or "nothing"
         return Outcome(file, True, f"{what}; wrote {wrote}")
+
+
+def _relative(path: Path, glue_file: Path) -> str:
+    return path.relative_to(glue_file.parent).as_posix()

@@ -1,9 +1,12 @@
 """Change exactly the located places of the glue; leave every other byte as it was.
 
-Four edits: a prelude after the `wasm` declaration (the accessor, memory
-selection and the `__wbg_pool` handle the runtime uses), every `wasm.<x>` read
-routed through the accessor, the memory import made selectable, and the glue's
-finalization registries made to skip objects from a discarded memory.
+The edits: a prelude after the `wasm` declaration (the accessor, memory and
+module selection, and the `__wbg_pool` handle the runtime uses), every
+`wasm.<x>` read routed through the accessor, the memory import made
+selectable, the glue's finalization registries made to skip objects from a
+discarded memory, and for ES modules the imports the prelude needs (plus, for
+`--target module`, the source-phase import of the .wasm, which Node 20 cannot
+load, replaced by a compile of the same file).
 """
 
 from __future__ import annotations
@@ -12,9 +15,9 @@ import json
 from dataclasses import dataclass
 
 from . import __version__
-from .errors import InternalError
 from .emit import RuntimeConfig
-from .glue import CONFIG_PREFIX, Generation, Glue, first_error, parse
+from .errors import InternalError
+from .glue import CONFIG_PREFIX, DIGEST_BLANK, DIGEST_PREFIX, Generation, Glue, digest_comment_text, first_error, parse
 
 
 @dataclass(frozen=True)
@@ -31,77 +34,132 @@ def config_comment(config: RuntimeConfig) -> str:
     return f"{CONFIG_PREFIX}{json.dumps(config.to_json(), sort_keys=True)} */"
 
 
-def prelude(glue: Glue, config: RuntimeConfig) -> str:
-    assert glue.memory is not None and glue.generation is not None
-    memory = f"new WebAssembly.Memory({glue.memory.js_descriptor()})"
-    if glue.generation is Generation.INIT_SYNC:
-        init = f"""init(module, memory) {{ return exports.initSync({{ module, memory }}); }},
+def _init_and_reset(glue: Glue) -> str:
+    """The handle's `init(module, memory)`, run on pool threads, and `reset()`,
+    run on the main thread after a crash: instantiate again on fresh memory."""
+    generation = glue.generation
+    if generation is Generation.LEGACY_ENV:
+        # Instantiated at require time, on the memory __wbg_pool_memory() chose.
+        return """init() { return wasm; },
+    reset() { throw new Error('wbg-patch: recovery after a crash needs glue from wasm-bindgen >= 0.2.109'); },"""
+    if generation is Generation.ON_LOAD:
+        # Pool threads instantiated the module when they loaded the glue, on the
+        # memory and module __wbg_pool_memory() and __wbg_pool_module() chose.
+        fresh = f"""const instance = {glue.text(glue.instance)};
+            {glue.instance_variable} = instance;
+            wasm = instance.exports;
+            instance.exports.__wbindgen_start();
+            return wasm;"""
+        init = "init() { return wasm; },"
+    elif generation is Generation.INIT_SYNC:
+        fresh = f"""{glue.init_flag} = false;
+            return {glue.init_sync}({{ module: {glue.module_variable} }});"""
+        init = f"init(module, memory) {{ return {glue.init_sync}({{ module, memory }}); }},"
+    else:  # EXPLICIT_INIT: initSync returns early while `wasm` is set
+        fresh = f"""wasm = undefined;
+            return {glue.init_sync}({{ module: {glue.module_variable} }});"""
+        init = f"init(module, memory) {{ return {glue.init_sync}({{ module, memory }}); }},"
+    return f"""{init}
     reset() {{
         // Instantiation runs on the local instance whatever the manager has installed.
         const proxy = __wbg_pool_proxy;
         __wbg_pool_proxy = undefined;
         try {{
-            {glue.init_flag} = false;
             __wbg_memory_epoch++;
-            return exports.initSync({{ module: {glue.module_variable} }});
+            {fresh}
         }} finally {{
             __wbg_pool_proxy = proxy;
         }}
     }},"""
-    else:
-        # Instantiated at require time, on the memory __wbg_pool_memory() chose.
-        init = """init() { return wasm; },
-    reset() { throw new Error('wbg-patch: recovery after a crash needs glue from wasm-bindgen >= 0.2.109'); },"""
+
+
+def header(glue: Glue) -> str:
+    """ES modules: the imports the prelude needs, before the first statement."""
+    lines = ["import * as __wbg_worker_threads from 'node:worker_threads';"]
+    if glue.source_imports:
+        lines.append("import { readFileSync as __wbg_read_file } from 'node:fs';")
+    return "/* wbg-patch: imports for the prelude below. */\n" + "\n".join(lines) + "\n"
+
+
+def prelude(glue: Glue, config: RuntimeConfig) -> str:
+    assert glue.memory is not None and glue.generation is not None
+    memory = f"new WebAssembly.Memory({glue.memory.js_descriptor()})"
+    esm = glue.module_format == "esm"
+    threads = "__wbg_worker_threads" if esm else "require('worker_threads')"
+    handle = "export const __wbg_pool =" if esm else "exports.__wbg_pool ="
+    stale = "__wbg_pool.staleFinalizations++" if esm else "exports.__wbg_pool.staleFinalizations++"
+    module_selection = ""
+    if glue.source_imports:
+        module_selection = f"""
+function __wbg_pool_module(url) {{
+    const given = __wbg_pool_given('__wbgPoolModule');
+    return given instanceof WebAssembly.Module ? given : new WebAssembly.Module(__wbg_read_file(url));
+}}"""
     return f"""
 /* wbg-patch {__version__}: reads of `wasm` go through {ACCESSOR}, so a ThreadPoolManager can send
  * them to its pool; pool threads take their memory from workerData. Do not edit: re-run wbg-patch. */
 {config_comment(config)}
+{DIGEST_PREFIX}{DIGEST_BLANK} */
 let __wbg_pool_proxy;
 function __wbg_wasm() {{
     return __wbg_pool_proxy === undefined ? wasm : __wbg_pool_proxy;
 }}
-function __wbg_pool_memory() {{
-    const threads = require('worker_threads');
-    const given = threads.isMainThread ? undefined : (threads.workerData || {{}}).__wbgPoolMemory;
-    return given instanceof WebAssembly.Memory ? given : {memory};
+function __wbg_pool_given(key) {{
+    const threads = {threads};
+    return threads.isMainThread ? undefined : (threads.workerData || {{}})[key];
 }}
+function __wbg_pool_memory() {{
+    const given = __wbg_pool_given('__wbgPoolMemory');
+    return given instanceof WebAssembly.Memory ? given : {memory};
+}}{module_selection}
 // Objects made before a reset point into memory that was thrown away: their
 // finalizers must not free those addresses in the fresh memory.
 let __wbg_memory_epoch = 0;
 function __wbg_finalization_registry(free) {{
     const registry = new FinalizationRegistry(({{ held, epoch }}) => {{
         if (epoch === __wbg_memory_epoch) free(held);
-        else exports.__wbg_pool.staleFinalizations++;
+        else {stale};
     }});
     return {{
         register(target, held, token) {{ registry.register(target, {{ held, epoch: __wbg_memory_epoch }}, token); }},
         unregister(token) {{ return registry.unregister(token); }},
     }};
 }}
-exports.__wbg_pool = {{
+{handle} {{
     version: '{__version__}',
     staleFinalizations: 0,
     setProxy(proxy) {{ __wbg_pool_proxy = proxy; }},
     raw() {{ return wasm; }},
     module() {{ return {glue.module_variable}; }},
-    {init}
+    {_init_and_reset(glue)}
 }};"""
 
 
 def edits(glue: Glue, config: RuntimeConfig) -> list[Edit]:
     assert glue.wasm_declaration is not None and glue.memory_site is not None
     result = [Edit(glue.wasm_declaration.end_byte, glue.wasm_declaration.end_byte, prelude(glue, config))]
+    if glue.module_format == "esm":
+        result.append(Edit(glue.header_site, glue.header_site, header(glue)))
     result += [Edit(n.start_byte, n.end_byte, ACCESSOR) for n in glue.wasm_member_reads]
     # `new FinalizationRegistry(cb)` -> `__wbg_finalization_registry(cb)`, arguments untouched.
     result += [
         Edit(n.start_byte, n.child_by_field_name("arguments").start_byte, "__wbg_finalization_registry")
         for n in glue.finalization_registries
     ]
+    # `import source m from "./x_bg.wasm"` -> the same module, compiled here (or given to a pool thread).
+    result += [
+        Edit(
+            s.statement.start_byte,
+            s.statement.end_byte,
+            f"const {s.name} = __wbg_pool_module(new URL({json.dumps(s.specifier)}, import.meta.url));",
+        )
+        for s in glue.source_imports
+    ]
     site = glue.memory_site
-    if glue.generation is Generation.INIT_SYNC:
-        result.append(Edit(site.start_byte, site.end_byte, "__wbg_pool_memory()"))
-    else:
+    if glue.generation is Generation.LEGACY_ENV:
         result.append(Edit(site.start_byte, site.end_byte, "{ memory: __wbg_pool_memory() }"))
+    else:
+        result.append(Edit(site.start_byte, site.end_byte, "__wbg_pool_memory()"))
     return sorted(result, key=lambda e: (e.start, e.end))
 
 
@@ -118,7 +176,7 @@ def apply(source: bytes, changes: list[Edit]) -> bytes:
 
 def patch(glue: Glue, config: RuntimeConfig) -> bytes:
     """The patched glue; checked to parse cleanly before it is returned."""
-    return _checked(glue, apply(glue.source, edits(glue, config)))
+    return _sealed(glue, apply(glue.source, edits(glue, config)))
 
 
 def reconfigure(glue: Glue, config: RuntimeConfig) -> bytes:
@@ -126,11 +184,19 @@ def reconfigure(glue: Glue, config: RuntimeConfig) -> bytes:
     node = glue.config_comment
     if node is None:
         raise InternalError("the patched glue has no wbg-patch-config comment; regenerate it and patch again", glue.path)
-    return _checked(glue, apply(glue.source, [Edit(node.start_byte, node.end_byte, config_comment(config))]))
+    return _sealed(glue, apply(glue.source, [Edit(node.start_byte, node.end_byte, config_comment(config))]))
 
 
-def _checked(glue: Glue, patched: bytes) -> bytes:
-    bad = first_error(parse(patched).root_node)
+def _sealed(glue: Glue, patched: bytes) -> bytes:
+    """`patched`, checked to parse, with its digest filled in."""
+    tree = parse(patched)
+    bad = first_error(tree.root_node)
     if bad is not None:
         raise InternalError(f"the patched glue does not parse (line {bad.start_point[0] + 1}); nothing written", glue.path)
-    return patched
+    digest = next(
+        (c for c in tree.root_node.children if c.type == "comment" and c.text.startswith(DIGEST_PREFIX.encode())), None
+    )
+    if digest is None:
+        raise InternalError("the patched glue has no digest comment; regenerate it and patch again", glue.path)
+    text = digest_comment_text(patched, digest.start_byte, digest.end_byte).encode()
+    return patched[: digest.start_byte] + text + patched[digest.end_byte :]

@@ -21,8 +21,14 @@ def check_writable(path: Path) -> None:
     # read-only is the user saying "do not change this".
     if path.exists() and (not os.access(path, os.W_OK) or not path.stat().st_mode & 0o222):
         raise InputError("is read-only; nothing was changed", path)
-    if not os.access(path.parent, os.W_OK):
-        raise InputError(f"cannot be written: {path.parent} is not writable; nothing was changed", path)
+    # The runtime goes into a directory of its own, made on the first write.
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise InputError(f"cannot be written: {parent} exists and is not a directory; nothing was changed", path)
+    if not os.access(parent, os.W_OK):
+        raise InputError(f"cannot be written: {parent} is not writable; nothing was changed", path)
 
 
 def write_atomically(path: Path, content: bytes) -> None:
@@ -31,6 +37,7 @@ def write_atomically(path: Path, content: bytes) -> None:
     check_writable(path)
     mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".wbg-patch.tmp", dir=path.parent)
     except OSError as e:
         raise InputError(f"cannot write in {path.parent}: {e.strerror}; nothing was changed", path) from e

@@ -15,7 +15,7 @@ from conftest import snapshot
 from test_patch_fixtures import VERSIONS, nodejs_fixture
 from wbg_patch import glue
 from wbg_patch.cli import app
-from wbg_patch.emit import RUNTIME_FILES
+from wbg_patch.emit import runtime_files
 from wbg_patch.errors import EXIT_CODES
 
 INPUTS_PER_SEED = 260  # x the seeds below: well over 1000 inputs
@@ -54,13 +54,14 @@ def damage_outputs(directory: Path, rng: random.Random) -> None:
     directory or read-only, a package.json that is not a manifest."""
     roll = rng.random()
     if roll < 0.05:
-        (directory / rng.choice(RUNTIME_FILES)).mkdir()
+        (directory / rng.choice(runtime_files("commonjs"))).mkdir(parents=True)
     elif roll < 0.10:
-        target = directory / rng.choice(RUNTIME_FILES)
+        target = directory / rng.choice(runtime_files("commonjs"))
+        target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text("// an older runtime\n")
         target.chmod(0o444)
     elif roll < 0.15:
-        (directory / "package.json").write_text(rng.choice(["[]", "{", '"x"', '{"files": 3}', '{"files": ["a.js"]}']))
+        (directory / "package.json").write_text(rng.choice(["[]", "{", '"x"', '{"files": 3}', '{"files": ["a.js"]}', '{"exports": 3}', '{"exports": {".": "./a.js", "import": "./b.js"}}']))
 
 
 @pytest.mark.parametrize("seed", [*VERSIONS, "demo"])
@@ -77,7 +78,7 @@ def test_mutated_glue_never_crashes_or_damages_files(seed: str, tmp_path: Path, 
     for i in range(INPUTS_PER_SEED):
         kind, mutated = mutate(source, rng)
         if work.exists():
-            for p in work.iterdir():
+            for p in work.rglob("*"):
                 if p.is_file():
                     p.chmod(0o644)
             shutil.rmtree(work)

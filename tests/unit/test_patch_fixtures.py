@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import run_cli, snapshot
 
 from wbg_patch import __version__, glue, rewrite
 from wbg_patch.emit import RuntimeConfig
@@ -42,21 +42,47 @@ def memory_only_module(module: str, name: str, initial: int, maximum: int | None
     return b"\0asm\x01\0\0\0" + b"\x02" + _uleb(len(section)) + section
 
 
-def nodejs_fixture(version: str, tmp_path: Path) -> Path:
-    """The fixture's nodejs glue in a temp dir, beside a module with its memory import."""
+def minor(version: str) -> int:
+    return int(version.split(".")[2])
+
+
+def target_fixture(version: str, target: str, tmp_path: Path) -> Path:
+    """The fixture's glue in a temp dir, beside a module with its memory import."""
     meta = json.loads((FIXTURES / version / "memory.json").read_text())
-    module, name = meta["import"]["nodejs"] if "import" in meta else ("env", "memory")
-    target = tmp_path / version
-    shutil.copytree(FIXTURES / version / "nodejs", target)
-    wasm = target / "wbg_demo_bg.wasm"
+    module, name = meta["import"][target] if "import" in meta else ("env", "memory")
+    directory = tmp_path / f"{version}-{target}"
+    shutil.copytree(FIXTURES / version / target, directory)
+    wasm = directory / "wbg_demo_bg.wasm"
     if not wasm.exists():
         wasm.write_bytes(memory_only_module(module, name, meta["initial"], meta["maximum"], meta["shared"]))
-    return target / "wbg_demo.js"
+    return directory / "wbg_demo.js"
 
 
-@pytest.fixture(params=VERSIONS)
+def nodejs_fixture(version: str, tmp_path: Path) -> Path:
+    return target_fixture(version, "nodejs", tmp_path)
+
+
+# What each patchable fixture is, by (version, target): the rest is refused.
+EXPECTED = {
+    **{(v, "nodejs"): Generation.INIT_SYNC if minor(v) >= 109 else Generation.LEGACY_ENV for v in VERSIONS},
+    **{
+        (v, t): generation
+        for v in VERSIONS
+        if minor(v) >= 109
+        for t, generation in [
+            ("experimental-nodejs-module", Generation.INIT_SYNC),
+            ("module", Generation.ON_LOAD),
+            ("web", Generation.EXPLICIT_INIT),
+        ]
+    },
+}
+ALL_FIXTURES = sorted((v, t.name) for v in VERSIONS for t in (FIXTURES / v).iterdir() if t.is_dir())
+REFUSED = [f for f in ALL_FIXTURES if f not in EXPECTED]
+
+
+@pytest.fixture(params=sorted(EXPECTED), ids=lambda p: f"{p[0]}-{p[1]}")
 def fixture_glue(request, tmp_path: Path) -> Path:
-    return nodejs_fixture(request.param, tmp_path)
+    return target_fixture(*request.param, tmp_path)
 
 
 def untouched_regions(source: bytes, edits: list[rewrite.Edit]) -> list[bytes]:
@@ -91,31 +117,37 @@ def test_patch_parses_cleanly_and_keeps_untouched_regions_byte_identical(fixture
     assert patched.count(rewrite.ACCESSOR.encode()) == len(model.wasm_member_reads) + 2  # + prelude
 
 
-def test_generation_is_recognised(fixture_glue: Path):
+def test_generation_and_target_are_recognised(fixture_glue: Path):
     model = glue.locate(glue.read(fixture_glue))
-    version = fixture_glue.parent.name
-    minor = int(version.split(".")[2])
-    expected = Generation.INIT_SYNC if minor >= 109 else Generation.LEGACY_ENV
-    assert model.generation is expected
+    version, target = fixture_glue.parent.name.split("-", 1)
+    assert model.generation is EXPECTED[(version, target)]
+    assert model.target == target
+    assert model.module_format == ("commonjs" if target == "nodejs" else "esm")
     assert model.memory.shared and model.memory.maximum
 
 
 def test_patching_is_idempotent(fixture_glue: Path):
     first = run_cli("patch", fixture_glue)
     assert first.returncode == 0, first.stderr
-    once = {p.name: p.read_bytes() for p in fixture_glue.parent.iterdir()}
+    once = snapshot(fixture_glue.parent)
     second = run_cli("patch", fixture_glue)
     assert second.returncode == 0, second.stderr
     assert "already patched" in second.stdout
-    assert {p.name: p.read_bytes() for p in fixture_glue.parent.iterdir()} == once
+    assert snapshot(fixture_glue.parent) == once
 
 
-@pytest.mark.parametrize("target", ["web", "bundler", "experimental-nodejs-module", "module", "deno", "no-modules"])
-def test_es_module_targets_are_refused_clearly(target: str, tmp_path: Path):
-    found = [v for v in VERSIONS if (FIXTURES / v / target).is_dir()]
-    if not found:
-        pytest.skip(f"no fixture generation has --target {target}")
-    for version in found:
-        js = next((FIXTURES / version / target).glob("wbg_demo.js"))
-        with pytest.raises(UnsupportedGlueError, match="--target nodejs"):
-            glue.locate(glue.read(js))
+@pytest.mark.parametrize("version,target", REFUSED, ids=[f"{v}-{t}" for v, t in REFUSED])
+def test_glue_that_cannot_run_in_node_is_refused_with_what_to_build(version: str, target: str, tmp_path: Path):
+    js = target_fixture(version, target, tmp_path)
+    with pytest.raises(UnsupportedGlueError) as refused:
+        glue.locate(glue.read(js))
+    message = str(refused.value)
+    if target in ("bundler", "deno", "no-modules"):
+        assert f"`--target {target}` glue" in message and "wasm-pack build --target nodejs" in message
+    else:  # an ES-module generation from before initSync
+        assert "wasm-bindgen 0.2.109 or newer" in message
+
+
+def test_the_refused_fixtures_cover_every_target_not_for_node():
+    assert {t for _, t in REFUSED} >= {"bundler", "deno", "no-modules"}
+    assert {t for _, t in EXPECTED} == {"nodejs", "experimental-nodejs-module", "module", "web"}
