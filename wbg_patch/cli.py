@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from pathlib import Path
 from typing import Callable, Optional
@@ -14,9 +15,13 @@ from .errors import EXIT_CODES, InputError, InternalError, PatchError
 
 EXIT_HELP = "Exit codes: " + "; ".join(f"{code} {text}" for code, text in EXIT_CODES.items()) + "."
 
+# Plain help (no Rich): Rich reads `[initThreadPool]` as markup and drops it,
+# and tags every flag `<bool>`.
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
     help="Rewrite wasm-bindgen glue so its Rayon pool runs in a Node worker, with panics, "
     "traps, hangs and logs reported to the main thread.\n\n" + EXIT_HELP,
 )
@@ -30,6 +35,11 @@ def _reports_errors(command: Callable) -> Callable:
         except PatchError as e:
             typer.echo(f"wbg-patch: error[{e.code}]: {e}", err=True)
             raise typer.Exit(e.exit_code) from None
+        except BrokenPipeError:
+            # The reader closed the pipe (`wbg-patch ... | head`): stop quietly, as
+            # coreutils do, and keep Python from failing again when it flushes at exit.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(141) from None
         except KeyboardInterrupt:
             typer.echo("wbg-patch: interrupted; every file is either untouched or fully written", err=True)
             raise typer.Exit(130) from None
@@ -63,14 +73,14 @@ def patch(
     check: bool = typer.Option(False, "--check", help="Change nothing; exit 1 unless patched by this version, with these options and its runtime."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Change nothing; say what would change."),
     diff: bool = typer.Option(False, "--diff", help="With --dry-run: print the glue's unified diff."),
-    heartbeat_timeout_ms: Optional[int] = typer.Option(None, min=1, help="Default heartbeatTimeoutMs of the manager [5000]."),
-    idle_shutdown_ms: Optional[int] = typer.Option(None, min=0, help="Default idleShutdownMs: pool lifetime after the last execute() [1000]."),
-    num_threads: Optional[int] = typer.Option(None, min=0, max=256, help="Default numThreads; 0: available parallelism - 1 [0]."),
-    init_export: Optional[str] = typer.Option(None, help="Export that builds the pool [initThreadPool]."),
-    exit_export: Optional[str] = typer.Option(None, help="Export that drops the pool [exitThreadPool]."),
-    start_worker_export: Optional[str] = typer.Option(None, help="Export a pool worker runs [wbg_rayon_start_worker]."),
+    heartbeat_timeout_ms: Optional[int] = typer.Option(None, min=1, help="Default heartbeatTimeoutMs of the manager (default: 5000)."),
+    idle_shutdown_ms: Optional[int] = typer.Option(None, min=0, help="Default idleShutdownMs: pool lifetime after the last execute() (default: 1000)."),
+    num_threads: Optional[int] = typer.Option(None, min=0, max=256, help="Default numThreads; 0: available parallelism - 1 (default: 0)."),
+    init_export: Optional[str] = typer.Option(None, help="Export that builds the pool (default: initThreadPool)."),
+    exit_export: Optional[str] = typer.Option(None, help="Export that drops the pool (default: exitThreadPool)."),
+    start_worker_export: Optional[str] = typer.Option(None, help="Export a pool worker runs (default: wbg_rayon_start_worker)."),
 ) -> None:
-    """Patch the glue and write the runtime (manager, host, worker) beside it.
+    """Patch the glue and write the runtime beside it (wbg-pool-manager.cjs or .mjs, its types, wbg-pool/).
 
     Options not given keep the values the glue was patched with before."""
     if diff and not dry_run:
@@ -90,6 +100,7 @@ def patch(
     for outcome in outcomes:
         typer.echo(f"{outcome.file}: {outcome.message}", err=not outcome.ok)
         sys.stdout.writelines(outcome.diff)
+    sys.stdout.flush()  # a closed pipe shows here, where it is handled, not at exit
     if not all(o.ok for o in outcomes):
         raise typer.Exit(1)
 
@@ -106,11 +117,14 @@ def inspect(path: Path = typer.Argument(..., help="A wasm-bindgen output directo
             glue.locate(model)
         except PatchError as e:
             typer.echo(f"  wasm binding: {'line ' + str(model.line(model.wasm_declaration)) if model.wasm_declaration else 'not found'}")
+            typer.echo(f"  target: {model.target or 'unknown'}")
             typer.echo(f"  patchable: no: {e}")
             raise typer.Exit(e.exit_code) from None
         typer.echo(f"  patched: {'by wbg-patch ' + model.patched_by if model.patched_by else 'no'}")
         if model.patch_config is not None:
-            typer.echo(f"  patched with: {model.patch_config}")
+            typer.echo(f"  patched with: {emit.RuntimeConfig.resolve({}, model.patch_config).as_flags()}")
+            typer.echo(f"  edited since: {model.edited_after_patch() or 'no'}")
+        typer.echo(f"  target: {model.target}")
         typer.echo(f"  generation: {model.generation.value if model.generation else 'n/a (already patched)'}")
         typer.echo(f"  wasm declared: line {model.line(model.wasm_declaration)}; assigned: lines {', '.join(str(model.line(a)) for a in model.wasm_assignments)}")
         typer.echo(f"  wasm member reads: {len(model.wasm_member_reads)}")

@@ -64,4 +64,5 @@ EXIT_CODES = {
     AlreadyPatchedError.exit_code: "patched by another wbg-patch version, or rewritten by hand",
     InternalError.exit_code: "internal error: the rewrite failed its own check, or a bug; nothing written",
     130: "interrupted (Ctrl-C); every file is untouched or fully written",
+    141: "the reader of the output went away (`| head`)",
 }

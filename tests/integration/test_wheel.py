@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 from conftest import BUILD, ROOT
+
+from wbg_patch.emit import runtime_files
 
 
 def test_the_wheel_carries_the_runtime_and_patches(tmp_path: Path, unpatched: Path):
@@ -27,5 +30,8 @@ def test_the_wheel_carries_the_runtime_and_patches(tmp_path: Path, unpatched: Pa
         capture_output=True, text=True, cwd=tmp_path, timeout=120,
     )
     assert run.returncode == 0, run.stderr
-    for name in ("wbg-pool-manager.cjs", "wbg-pool-host.cjs", "wbg-pool-worker.cjs", "wbg-pool-errors.cjs", "wbg-pool-manager.d.ts"):
+    for name in runtime_files("commonjs"):
         assert (unpatched / name).read_bytes() == (BUILD / "pkg" / name).read_bytes(), name
+    # The licences ship in the wheel's metadata.
+    licences = {Path(n).name for n in zipfile.ZipFile(next(wheels.glob("*.whl"))).namelist() if "/licenses/" in n}
+    assert licences == {"LICENSE-MIT", "LICENSE-APACHE"}

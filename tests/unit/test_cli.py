@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import stat
 import subprocess
@@ -9,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import WBG_PATCH, run_cli, snapshot
+from conftest import FIXTURES, ROOT, WBG_PATCH, run_cli, snapshot
 from wbg_patch import __version__
-from wbg_patch.emit import RUNTIME_FILES
+from wbg_patch.emit import runtime_files
 from wbg_patch.errors import AlreadyPatchedError, InputError, NotGlueError, UnsupportedGlueError
 
 
@@ -19,7 +20,7 @@ def test_patch_writes_glue_and_runtime_then_is_a_no_op(unpatched: Path):
     first = run_cli("patch", unpatched)
     assert first.returncode == 0, first.stderr
     assert "patched" in first.stdout
-    for name in RUNTIME_FILES:
+    for name in runtime_files("commonjs"):
         assert (unpatched / name).is_file(), name
     after_first = snapshot(unpatched)
     second = run_cli("patch", unpatched)
@@ -32,10 +33,10 @@ def test_check_fails_until_patched_and_when_the_runtime_is_stale(unpatched: Path
     assert run_cli("patch", "--check", unpatched).returncode == 1
     assert run_cli("patch", unpatched).returncode == 0
     assert run_cli("patch", "--check", unpatched).returncode == 0
-    (unpatched / "wbg-pool-host.cjs").write_text("// edited by hand\n")
+    (unpatched / "wbg-pool" / "host.cjs").write_text("// edited by hand\n")
     result = run_cli("patch", "--check", unpatched)
     assert result.returncode == 1
-    assert "stale" in result.stderr
+    assert "runtime missing or stale: wbg-pool/host.cjs" in result.stderr
 
 
 def test_dry_run_with_diff_changes_nothing(unpatched: Path):
@@ -59,6 +60,57 @@ def test_version_and_help_document_exit_codes():
     assert run_cli("--version").stdout.strip() == f"wbg-patch {__version__}"
     help_text = run_cli("--help").stdout
     assert "Exit codes" in help_text and "70" in help_text
+    assert "--version  Print the version" in help_text and "<bool>" not in help_text
+
+
+def test_patch_help_shows_the_default_export_names():
+    help_text = " ".join(run_cli("patch", "--help").stdout.split())
+    for default in ["(default: initThreadPool)", "(default: exitThreadPool)", "(default: wbg_rayon_start_worker)", "(default: 5000)"]:
+        assert default in help_text
+    assert "<bool>" not in help_text
+
+
+def test_a_reader_that_stops_early_ends_the_diff_quietly(unpatched: Path):
+    # `wbg-patch patch --dry-run --diff | head -1`, with the pipe closed before the diff ends.
+    run = subprocess.Popen([str(WBG_PATCH), "patch", "--dry-run", "--diff", str(unpatched)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert run.stdout.readline()
+    run.stdout.close()
+    stderr = run.stderr.read().decode()
+    assert run.wait(timeout=60) == 141
+    assert "error" not in stderr and "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr
+
+
+def test_check_notices_a_read_edited_back_to_bypass_the_pool(unpatched: Path):
+    assert run_cli("patch", unpatched).returncode == 0
+    glue_file = unpatched / "wbg_demo.js"
+    text = glue_file.read_text()
+    glue_file.write_text(text.replace("__wbg_wasm().noop()", "wasm.noop()", 1))
+    result = run_cli("patch", "--check", unpatched)
+    assert result.returncode == 1
+    assert "reads `wasm` directly, bypassing the pool" in result.stderr and "`wasm.noop`" in result.stderr
+    # Patching over it is refused too: the file is no longer what the patch wrote.
+    refused = run_cli("patch", unpatched)
+    assert refused.returncode == AlreadyPatchedError.exit_code
+    assert "edited after patching" in refused.stderr
+
+
+def test_check_notices_any_other_edit_after_patching(unpatched: Path):
+    assert run_cli("patch", unpatched).returncode == 0
+    glue_file = unpatched / "wbg_demo.js"
+    glue_file.write_text(glue_file.read_text().replace("const ret = wasm", "const  ret = wasm", 1) + "\n// a harmless-looking edit\n")
+    result = run_cli("patch", "--check", unpatched)
+    assert result.returncode == 1
+    assert "edited after patching (its content no longer matches the digest" in result.stderr
+    inspect = run_cli("inspect", unpatched)
+    assert "edited since: was edited after patching" in inspect.stdout
+
+
+def test_the_readme_names_every_file_the_patch_writes():
+    readme = (ROOT / "README.md").read_text()
+    for module_format in ("commonjs", "esm"):
+        for name in runtime_files(module_format):
+            top = name.split("/")[0]
+            assert f"`{top}" in readme, f"README does not mention {top}"
 
 
 def test_inspect_reports_what_it_found(unpatched: Path):
@@ -71,9 +123,8 @@ def test_inspect_reports_what_it_found(unpatched: Path):
 def test_package_json_lists_the_runtime(unpatched: Path):
     (unpatched / "package.json").write_text('{\n  "name": "demo",\n  "files": ["wbg_demo.js", "wbg_demo_bg.wasm"]\n}\n')
     assert run_cli("patch", unpatched).returncode == 0
-    text = (unpatched / "package.json").read_text()
-    for name in RUNTIME_FILES:
-        assert f'"{name}"' in text
+    files = json.loads((unpatched / "package.json").read_text())["files"]
+    assert files == ["wbg_demo.js", "wbg_demo_bg.wasm", "wbg-pool-manager.cjs", "wbg-pool-manager.d.cts", "wbg-pool"]
 
 
 def test_other_export_names_must_exist(unpatched: Path):
@@ -166,15 +217,28 @@ def test_read_only_glue_is_refused_and_untouched(unpatched: Path):
     assert result.returncode == InputError.exit_code, result.stderr
     assert "read-only" in result.stderr
     assert glue_file.read_bytes() == before
-    assert not any(p.name.startswith("wbg-pool-") for p in unpatched.iterdir())
+    assert not any(p.name.startswith("wbg-pool") for p in unpatched.iterdir())
 
 
-def test_unsupported_esm_glue_names_the_target(tmp_path: Path):
-    path = tmp_path / "glue.mjs"
-    path.write_text("let wasm;\nexport function f() { return wasm.f(); }\n")
-    result = run_cli("patch", path)
-    assert result.returncode == UnsupportedGlueError.exit_code
-    assert "--target nodejs" in result.stderr
+@pytest.mark.parametrize("target", ["bundler", "deno", "no-modules"])
+def test_glue_not_for_node_is_refused_naming_what_to_build(target: str, tmp_path: Path):
+    shutil.copytree(FIXTURES / "0.2.129" / target, tmp_path / target)
+    before = snapshot(tmp_path)
+    result = run_cli("patch", tmp_path / target / "wbg_demo.js")
+    assert result.returncode == UnsupportedGlueError.exit_code, result.stderr
+    assert f"is `--target {target}` glue" in result.stderr
+    assert "`wasm-pack build --target nodejs`" in result.stderr and "experimental-nodejs-module" in result.stderr
+    assert snapshot(tmp_path) == before
+
+
+def test_glue_of_a_module_without_threads_is_told_to_build_with_atomics(tmp_path: Path):
+    shutil.copytree(FIXTURES / "no-threads", tmp_path / "pkg")
+    before = snapshot(tmp_path)
+    result = run_cli("patch", tmp_path / "pkg")
+    assert result.returncode == UnsupportedGlueError.exit_code, result.stderr
+    assert "built without threads (no shared memory)" in result.stderr
+    assert "+atomics" in result.stderr and "--shared-memory" in result.stderr
+    assert snapshot(tmp_path) == before
 
 
 def test_two_concurrent_runs_end_with_one_correct_patch(unpatched: Path, tmp_path: Path):
@@ -195,11 +259,11 @@ def test_two_concurrent_runs_end_with_one_correct_patch(unpatched: Path, tmp_pat
 
 
 def test_an_unwritable_runtime_target_refuses_before_touching_the_glue(unpatched: Path):
-    (unpatched / "wbg-pool-host.cjs").mkdir()
+    (unpatched / "wbg-pool-manager.d.cts").mkdir()
     before = snapshot(unpatched)
     result = run_cli("patch", unpatched)
     assert result.returncode == InputError.exit_code, result.stderr
-    assert "wbg-pool-host.cjs: exists and is not a regular file" in result.stderr
+    assert "wbg-pool-manager.d.cts: exists and is not a regular file" in result.stderr
     assert "Traceback" not in result.stderr
     assert snapshot(unpatched) == before
 
@@ -227,16 +291,19 @@ def test_two_packages_in_one_directory_are_refused(unpatched: Path):
 def test_options_are_kept_until_changed_and_checked(unpatched: Path):
     manager = unpatched / "wbg-pool-manager.cjs"
     assert run_cli("patch", "--heartbeat-timeout-ms", "10000", "--num-threads", "3", unpatched).returncode == 0
-    assert "heartbeatTimeoutMs: 10000" in manager.read_text()
+    assert '"heartbeatTimeoutMs": 10000' in manager.read_text()
     assert run_cli("patch", "--check", unpatched).returncode == 0
     again = run_cli("patch", unpatched)
     assert "already patched" in again.stdout
-    assert "heartbeatTimeoutMs: 10000" in manager.read_text() and "numThreads: 3" in manager.read_text()
+    assert '"heartbeatTimeoutMs": 10000' in manager.read_text() and '"numThreads": 3' in manager.read_text()
     other = run_cli("patch", "--check", "--heartbeat-timeout-ms", "3000", unpatched)
-    assert other.returncode == 1 and "patched with other options" in other.stderr
+    assert other.returncode == 1
+    assert "patched with other options: --init-export initThreadPool --exit-export exitThreadPool " in other.stderr
+    assert "--heartbeat-timeout-ms 10000 --idle-shutdown-ms 1000 --num-threads 3; asked for: " in other.stderr
+    assert "--heartbeat-timeout-ms 3000" in other.stderr and "heartbeat_timeout_ms" not in other.stderr
     changed = run_cli("patch", "--heartbeat-timeout-ms", "2000", unpatched)
     assert changed.returncode == 0 and "options changed" in changed.stdout
-    assert "heartbeatTimeoutMs: 2000" in manager.read_text() and "numThreads: 3" in manager.read_text()
+    assert '"heartbeatTimeoutMs": 2000' in manager.read_text() and '"numThreads": 3' in manager.read_text()
     assert '"heartbeat_timeout_ms": 2000' in (unpatched / "wbg_demo.js").read_text()
 
 
