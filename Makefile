@@ -1,6 +1,10 @@
 # The two commands of the README: `make demo` and `make test`. Both set up and
 # build what they need first; a second run skips what is already there.
-.PHONY: setup build demo test test-rust test-js test-py fixtures bench
+.PHONY: setup build demo test test-rust lint test-js test-py fixtures bench
+
+# The demo packages scripts/build.sh writes, one per glue target: the runtime
+# behaviour tests run against each.
+PACKAGES = build/pkg build/pkg-experimental-nodejs-module build/pkg-module build/pkg-web
 
 setup:
 	@scripts/setup.sh
@@ -11,13 +15,23 @@ build: setup
 demo: build
 	@node rust_example/demo/js/demo.cjs $(ARGS)
 
-test: build test-rust test-js test-py
+test: build test-rust lint test-js test-py
 
+# wbg-pool's host tests, and its crates.io package (built and verified on its own).
 test-rust: setup
-	cd rust_example && cargo +debian-web test -p wbg-pool
+	cd rust_example && cargo +debian-web test --quiet -p wbg-pool
+	cd rust_example && cargo +debian-web publish --quiet --dry-run --allow-dirty -p wbg-pool
+
+# The runtime as it ships, its tests, and the entry files the templates rendered.
+lint: build
+	node_modules/.bin/eslint runtime_js bench rust_example/demo/js eslint.config.cjs $(foreach p,$(PACKAGES),$(wildcard $(p)/wbg-pool-manager.*js))
 
 test-js: build
-	node --test runtime_js/test/*.test.cjs
+	node --test runtime_js/test/unit/*.test.cjs
+	@for pkg in $(PACKAGES); do \
+	  echo "==> runtime behaviour tests against $$pkg"; \
+	  WBG_PKG=$$pkg node --test runtime_js/test/*.test.mjs || exit 1; \
+	done
 
 # pytest exits 5 when it collected nothing: that is a broken suite, not a pass.
 test-py: build

@@ -48,6 +48,26 @@ else
   cargo install --quiet wasm-bindgen-cli --version "=$wbg_version" --locked --root "$tools"
 fi
 
+# wasm-pack, for the "your own crate" flow test; it finds the CLI above on PATH.
+wasm_pack_version=0.15.1
+wasm_pack=.tools/wasm-pack-$wasm_pack_version
+if [ -x "$wasm_pack/bin/wasm-pack" ]; then
+  step "wasm-pack $wasm_pack_version present in $wasm_pack"
+else
+  step "installing wasm-pack $wasm_pack_version into $wasm_pack (a minute or two, once)"
+  cargo install --quiet wasm-pack --version "=$wasm_pack_version" --locked --root "$wasm_pack"
+fi
+
+# ESLint and TypeScript (5.9 and 7), pinned by package-lock.json.
+node_stamp=node_modules/.installed-$(sha256sum package-lock.json | cut -c1-16)
+if [ -f "$node_stamp" ]; then
+  step "Node dev tools (node_modules) up to date"
+else
+  step "installing the Node dev tools into node_modules (eslint, typescript)"
+  npm ci --silent --no-audit --no-fund
+  touch "$node_stamp"
+fi
+
 stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
 if [ -f "$stamp" ]; then
   step "Python environment .venv up to date"

@@ -1,0 +1,187 @@
+"""The user's flows end to end, each in a temporary directory: a crate of its
+own (rust_example/quickstart, not the demo) built with wasm-pack, patched,
+packed with npm, installed into a separate consumer and used from CommonJS,
+from an ES module and from TypeScript; an exports map; the publish hook."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from conftest import BUILD, ROOT, WBG_PATCH
+
+TOOLS = ROOT / ".tools"
+WASM_BINDGEN = next(TOOLS.glob("wasm-bindgen-*/bin"))
+WASM_PACK = next(TOOLS.glob("wasm-pack-*/bin"))
+TSC = {"5.9": ROOT / "node_modules/typescript/bin/tsc", "7.0": ROOT / "node_modules/typescript-7/bin/tsc"}
+# wasm-pack finds the wasm-bindgen CLI on PATH (no 7-minute install), and the
+# npm publish hook finds wbg-patch there.
+ENV = {**os.environ, "PATH": os.pathsep.join(map(str, [WASM_BINDGEN, WASM_PACK, WBG_PATCH.parent, os.environ["PATH"]]))}
+
+
+def run(*args: str | Path, cwd: Path, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([str(a) for a in args], cwd=cwd, env=env or ENV, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, f"{' '.join(map(str, args))} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+@pytest.fixture(scope="module")
+def wasm_pack_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """rust_example/quickstart copied where a user keeps a crate, depending on
+    wbg-pool by path (a git dependency in real life), built with the README's
+    wasm-pack command line. Returns its unpatched pkg/."""
+    crate = tmp_path_factory.mktemp("user") / "quickstart"
+    shutil.copytree(ROOT / "rust_example/quickstart", crate, ignore=shutil.ignore_patterns("target"))
+    manifest = crate / "Cargo.toml"
+    manifest.write_text(manifest.read_text().replace('path = "../pool"', f'path = "{ROOT / "rust_example/pool"}"'))
+    env = {**ENV, "RUSTUP_TOOLCHAIN": "debian-web", "RUSTC_BOOTSTRAP": "1", "CARGO_TARGET_DIR": str(BUILD / "quickstart-target")}
+    # The README's command line, flag for flag.
+    run("wasm-pack", "build", "--target", "nodejs", "--mode", "force", "--no-opt", ".", "--", "-Z", "build-std=panic_abort,std",
+        cwd=crate, env=env, timeout=900)
+    return crate / "pkg"
+
+
+def packed(pkg_source: Path, work: Path, edit_manifest=None) -> Path:
+    """A copy of the wasm-pack output, its manifest edited as a maintainer
+    would, patched by wbg-patch, then `npm pack`ed. Returns the tarball."""
+    pkg = work / "pkg"
+    shutil.copytree(pkg_source, pkg)
+    if edit_manifest is not None:
+        manifest = json.loads((pkg / "package.json").read_text())
+        edit_manifest(manifest)
+        (pkg / "package.json").write_text(json.dumps(manifest, indent=2))
+    run(WBG_PATCH, "patch", pkg, cwd=work)
+    out = run("npm", "pack", "--silent", "--pack-destination", work, cwd=pkg)
+    return work / out.stdout.strip().splitlines()[-1]
+
+
+def consumer(work: Path, tarball: Path, module_type: str) -> Path:
+    app = work / f"consumer-{module_type}"
+    app.mkdir()
+    (app / "package.json").write_text(json.dumps({"name": "consumer", "private": True, "type": module_type}))
+    run("npm", "install", "--no-audit", "--no-fund", "--offline", tarball, cwd=app)
+    return app
+
+
+# The same program in both module systems: a parallel job, a panic typed with
+# its location, a job after it, and an exit without close() or process.exit().
+PROGRAM = """
+const manager = new ThreadPoolManager({ numThreads: 2, onLog() {} });
+const local = sum_of_squares(1000);
+manager.execute(() => sum_of_squares(1000)).then(async (pooled) => {
+  let panic;
+  try { await manager.execute(() => fail('bad input')); } catch (e) { panic = e; }
+  const after = await manager.execute(() => sum_of_squares(10));
+  console.log(JSON.stringify({ local, pooled, panic: panic instanceof WasmPanicError && panic.code,
+    message: panic.panicMessage, line: panic.location && panic.location.line, after }));
+});
+"""
+EXPECTED = {"local": 332833500, "pooled": 332833500, "panic": "ERR_WASM_PANIC", "message": "bad input", "after": 285}
+
+
+def check_program_output(stdout: str) -> None:
+    got = json.loads(stdout)
+    assert got.pop("line") > 0
+    assert got == EXPECTED
+
+
+@pytest.mark.parametrize("with_exports_map", [False, True], ids=["files-only", "exports-map"])
+def test_wasm_pack_package_installs_and_runs_from_cjs_and_esm(wasm_pack_output: Path, tmp_path: Path, with_exports_map: bool):
+    add_exports = (lambda m: m.update(exports={".": {"types": "./quickstart.d.ts", "default": "./quickstart.js"}})) if with_exports_map else None
+    tarball = packed(wasm_pack_output, tmp_path, add_exports)
+    with tarfile.open(tarball) as tar:
+        shipped = set(tar.getnames())
+    assert {"package/wbg-pool-manager.cjs", "package/wbg-pool-manager.d.cts", "package/wbg-pool/host.cjs"} <= shipped
+
+    cjs = consumer(tmp_path, tarball, "commonjs")
+    (cjs / "main.js").write_text(
+        "const { ThreadPoolManager, WasmPanicError } = require('quickstart/wbg-pool-manager.cjs');\n"
+        "const { sum_of_squares, fail } = require('quickstart');\n" + PROGRAM
+    )
+    check_program_output(run("node", "main.js", cwd=cjs, timeout=60).stdout)
+
+    esm = consumer(tmp_path, tarball, "module")
+    (esm / "main.js").write_text(
+        "import { ThreadPoolManager, WasmPanicError } from 'quickstart/wbg-pool-manager.cjs';\n"
+        "import { sum_of_squares, fail } from 'quickstart';\n" + PROGRAM
+    )
+    check_program_output(run("node", "main.js", cwd=esm, timeout=60).stdout)
+
+
+TYPED = """
+import { ThreadPoolManager, WasmPanicError, WbgPoolError, type ThreadPoolManagerOptions } from 'quickstart/wbg-pool-manager.cjs';
+import { sum_of_squares, fail } from 'quickstart';
+
+const options: ThreadPoolManagerOptions = { numThreads: 2, onLog: (entry) => console.log(entry.threadIndex, entry.message) };
+const manager = new ThreadPoolManager(options);
+
+export async function run(): Promise<number> {
+  try {
+    await manager.execute(() => fail('bad input'));
+  } catch (e) {
+    // Narrowed by the declarations: without them, `e` stays unknown and this fails under --strict.
+    if (e instanceof WasmPanicError) {
+      const where: string = e.location ? `${e.location.file}:${e.location.line}` : 'unknown';
+      console.log(e.code, e.panicMessage, where, e.threadIndex);
+    } else if (e instanceof WbgPoolError) {
+      console.log(e.code);
+    }
+  }
+  const total: number = await manager.execute(() => sum_of_squares(10));
+  await manager.close();
+  return total;
+}
+"""
+TSCONFIGS = {
+    "nodenext": {"module": "nodenext", "moduleResolution": "nodenext"},
+    "node16": {"module": "node16", "moduleResolution": "node16"},
+    "bundler": {"module": "preserve", "moduleResolution": "bundler"},
+}
+
+
+@pytest.mark.parametrize("with_exports_map", [False, True], ids=["files-only", "exports-map"])
+def test_typescript_finds_the_types_under_every_resolution(wasm_pack_output: Path, tmp_path: Path, with_exports_map: bool):
+    add_exports = (lambda m: m.update(exports={".": {"types": "./quickstart.d.ts", "default": "./quickstart.js"}})) if with_exports_map else None
+    app = consumer(tmp_path, packed(wasm_pack_output, tmp_path, add_exports), "module")
+    (app / "index.ts").write_text(TYPED)
+    (app / "broken.ts").write_text(TYPED.replace("const total: number", "const total: string"))
+    for version, tsc in TSC.items():
+        for name, options in TSCONFIGS.items():
+            for source, should_pass in (("index.ts", True), ("broken.ts", False)):
+                config = {"compilerOptions": {**options, "strict": True, "noEmit": True, "target": "es2022", "types": []}, "files": [source]}
+                (app / "tsconfig.json").write_text(json.dumps(config))
+                result = subprocess.run(["node", str(tsc), "-p", "tsconfig.json"], cwd=app, capture_output=True, text=True, timeout=120)
+                where = f"TypeScript {version}, {name} resolution, {source}"
+                if should_pass:
+                    assert result.returncode == 0, f"{where}:\n{result.stdout}{result.stderr}"
+                else:
+                    assert result.returncode != 0 and "TS2322" in result.stdout, f"{where} accepted a type error:\n{result.stdout}"
+
+
+def test_the_readme_publish_hook_patches_before_npm_packs(wasm_pack_output: Path, tmp_path: Path):
+    """The README's snippet, in the package.json of a package that ships the
+    glue's directory: `npm publish --dry-run` runs it and packs the patched glue."""
+    readme = (ROOT / "README.md").read_text()
+    snippet = readme.split("<!-- publish-hook -->", 2)[1].split("```json", 1)[1].split("```", 1)[0]
+    sdk = tmp_path / "sdk"
+    shutil.copytree(wasm_pack_output, sdk / "pkg")
+    # As the README says: wasm-pack's `*` .gitignore would keep pkg/ out of this package.
+    (sdk / "pkg/.gitignore").unlink()
+    manifest = {"name": "quickstart-sdk", "version": "1.0.0", "main": "pkg/quickstart.js", "files": ["pkg"], **json.loads(snippet)}
+    (sdk / "package.json").write_text(json.dumps(manifest, indent=2))
+    result = run("npm", "publish", "--dry-run", "--json", cwd=sdk, timeout=120)
+    report = json.loads(result.stdout[result.stdout.index("{"):])["quickstart-sdk"]
+    shipped = {f["path"] for f in report["files"]}
+    assert {"pkg/wbg-pool-manager.cjs", "pkg/wbg-pool/host.cjs", "pkg/quickstart.js"} <= shipped
+    assert "wbg-patch 0." in (sdk / "pkg/quickstart.js").read_text()
+    # A glue the hook cannot patch stops the publish.
+    (sdk / "pkg/quickstart.js").write_text("module.exports = {};\n")
+    failed = subprocess.run(["npm", "publish", "--dry-run"], cwd=sdk, env=ENV, capture_output=True, text=True, timeout=120)
+    assert failed.returncode != 0
+    assert "not JS glue generated by wasm-bindgen" in failed.stderr
