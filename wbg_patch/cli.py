@@ -125,8 +125,8 @@ def inspect(path: Path = typer.Argument(..., help="A wasm-bindgen output directo
             typer.echo(f"  patched with: {emit.RuntimeConfig.resolve({}, model.patch_config).as_flags()}")
             typer.echo(f"  edited since: {model.edited_after_patch() or 'no'}")
         typer.echo(f"  target: {model.target}")
-        typer.echo(f"  generation: {model.generation.value if model.generation else 'n/a (already patched)'}")
-        typer.echo(f"  wasm declared: line {model.line(model.wasm_declaration)}; assigned: lines {', '.join(str(model.line(a)) for a in model.wasm_assignments)}")
+        typer.echo(f"  generation: {model.generation.value if model.generation else 'unknown (patched by another version)'}")
+        typer.echo(f"  wasm declared: line {model.line(model.wasm_declaration)}; assigned: lines {', '.join(str(n) for n in sorted(model.line(a) for a in model.wasm_assignments))}")
         typer.echo(f"  wasm member reads: {len(model.wasm_member_reads)}")
         if model.memory is not None:
             m = model.memory
@@ -137,6 +137,8 @@ def inspect(path: Path = typer.Argument(..., help="A wasm-bindgen output directo
         contract = (config.init_export, config.exit_export, config.start_worker_export)
         present = [n for n in contract if n in model.exports]
         typer.echo(f"  pool contract exports: {', '.join(present) or 'none'}")
+        entry, declarations = emit.entry_files(model.module_format)
+        typer.echo(f"  runtime: {entry} (import ThreadPoolManager from it), {declarations}, {emit.RUNTIME_DIR}/")
         typer.echo(f"  exports ({len(model.exports)}): {', '.join(model.exports)}")
 
 

@@ -24,6 +24,9 @@ JS = Language(tree_sitter_javascript.language())
 GLUE_SUFFIXES = (".js", ".cjs", ".mjs")
 # The marker the rewrite leaves; the version in it makes patching idempotent.
 MARKER_RE = re.compile(r"^/\* wbg-patch ([0-9][^ :]*):")
+# In the marker: what the glue was before the patch (which may have changed what shows).
+GLUE_LINE = "glue: --target "
+GLUE_LINE_RE = re.compile(r"^ \* glue: --target (\S+); (\w+) \*/$", re.MULTILINE)
 # The options the glue was patched with, as JSON in a comment of their own.
 CONFIG_PREFIX = "/* wbg-patch-config "
 # A digest of the whole patched glue, so that --check notices any later edit.
@@ -251,7 +254,8 @@ def read(path: Path) -> Glue:
 def locate(glue: Glue) -> Glue:
     """Finds every place a patch touches; raises when the glue is not patchable."""
     glue.patched_by = _marker_version(glue)
-    glue.target = _target(glue)
+    if glue.target is None:
+        glue.target = _target(glue)
     if glue.patched_by is None:
         _refuse_targets_not_for_node(glue)
     _locate_wasm_binding(glue)
@@ -285,6 +289,9 @@ def _marker_version(glue: Glue) -> str | None:
         m = MARKER_RE.match(text)
         if m:
             version = m.group(1)
+            before = GLUE_LINE_RE.search(text)
+            if before is not None and before.group(2) in Generation.__members__:
+                glue.target, glue.generation = before.group(1), Generation[before.group(2)]
         elif text.startswith(DIGEST_PREFIX):
             glue.digest_comment = node
         elif text.startswith(CONFIG_PREFIX) and text.endswith("*/"):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from . import __version__
 from .emit import RuntimeConfig
 from .errors import InternalError
-from .glue import CONFIG_PREFIX, DIGEST_BLANK, DIGEST_PREFIX, Generation, Glue, digest_comment_text, first_error, parse
+from .glue import CONFIG_PREFIX, DIGEST_BLANK, DIGEST_PREFIX, GLUE_LINE, Generation, Glue, digest_comment_text, first_error, parse
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,8 @@ function __wbg_pool_module(url) {{
 }}"""
     return f"""
 /* wbg-patch {__version__}: reads of `wasm` go through {ACCESSOR}, so a ThreadPoolManager can send
- * them to its pool; pool threads take their memory from workerData. Do not edit: re-run wbg-patch. */
+ * them to its pool; pool threads take their memory from workerData. Do not edit: re-run wbg-patch.
+ * {GLUE_LINE}{glue.target}; {glue.generation.name} */
 {config_comment(config)}
 {DIGEST_PREFIX}{DIGEST_BLANK} */
 let __wbg_pool_proxy;

@@ -114,6 +114,9 @@ def test_patch_parses_cleanly_and_keeps_untouched_regions_byte_identical(fixture
     again = glue.locate(glue.read(fixture_glue))
     assert again.patched_by == __version__
     assert again.wasm_member_reads == []
+    assert again.edited_after_patch() is None
+    # What the glue was is kept in the marker: the patch removes some of what showed it.
+    assert (again.target, again.generation) == (model.target, model.generation)
     assert patched.count(rewrite.ACCESSOR.encode()) == len(model.wasm_member_reads) + 2  # + prelude
 
 
