@@ -22,8 +22,10 @@ test-rust: setup
 	cd rust_example && cargo +debian-web test --quiet -p wbg-pool
 	cd rust_example && cargo +debian-web publish --quiet --dry-run --allow-dirty -p wbg-pool
 
-# The runtime as it ships, its tests, and the entry files the templates rendered.
+# The runtime as it ships, its tests, and the entry files the templates rendered;
+# the patcher and its tests.
 lint: build
+	.venv/bin/python -m pyflakes wbg_patch tests bench
 	node_modules/.bin/eslint runtime_js bench rust_example/demo/js eslint.config.cjs $(foreach p,$(PACKAGES),$(wildcard $(p)/wbg-pool-manager.*js))
 
 test-js: build

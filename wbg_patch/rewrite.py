@@ -90,11 +90,11 @@ def prelude(glue: Glue, config: RuntimeConfig) -> str:
     stale = "__wbg_pool.staleFinalizations++" if esm else "exports.__wbg_pool.staleFinalizations++"
     module_selection = ""
     if glue.source_imports:
-        module_selection = f"""
-function __wbg_pool_module(url) {{
+        module_selection = """
+function __wbg_pool_module(url) {
     const given = __wbg_pool_given('__wbgPoolModule');
     return given instanceof WebAssembly.Module ? given : new WebAssembly.Module(__wbg_read_file(url));
-}}"""
+}"""
     return f"""
 /* wbg-patch {__version__}: reads of `wasm` go through {ACCESSOR}, so a ThreadPoolManager can send
  * them to its pool; pool threads take their memory from workerData. Do not edit: re-run wbg-patch.
