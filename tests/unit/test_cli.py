@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import shutil
 import stat
@@ -73,6 +74,8 @@ def test_patch_help_shows_the_default_export_names():
 def test_a_reader_that_stops_early_ends_the_diff_quietly(unpatched: Path):
     # `wbg-patch patch --dry-run --diff | head -1`, with the pipe closed before the diff ends.
     run = subprocess.Popen([str(WBG_PATCH), "patch", "--dry-run", "--diff", str(unpatched)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # A pipe of one page: the diff cannot all fit in before the reader goes.
+    fcntl.fcntl(run.stdout.fileno(), fcntl.F_SETPIPE_SZ, 4096)
     assert run.stdout.readline()
     run.stdout.close()
     stderr = run.stderr.read().decode()
