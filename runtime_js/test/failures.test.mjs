@@ -131,15 +131,20 @@ test('a panic while the pool starts rejects with WasmPanicError, and the next po
   // Only a pool that starts from now on is armed: replace the running one.
   await manager.close();
   const fresh = new runtime.ThreadPoolManager({ numThreads: 2, onLog() {} });
-  demo.fail_next_pool_start();
-  await assert.rejects(
-    fresh.execute(() => demo.collatz_sum(1000)),
-    (e) => e instanceof runtime.WasmPanicError && /panic while the pool starts/.test(e.panicMessage),
-  );
-  await assertNoWorkersLeft(baseline);
-  assert.equal(await fresh.execute(() => demo.collatz_sum(1000)), 59542);
-  await fresh.close();
-  manager = newManager();
+  try {
+    demo.fail_next_pool_start();
+    // The call needs every pool thread (a broadcast): the others could otherwise
+    // finish it before the panicking thread's report arrives.
+    await assert.rejects(
+      fresh.execute(() => demo.log_from_every_thread(1)),
+      (e) => e instanceof runtime.WasmPanicError && /panic while the pool starts/.test(e.panicMessage),
+    );
+    await assertNoWorkersLeft(baseline);
+    assert.equal(await fresh.execute(() => demo.collatz_sum(1000)), 59542);
+  } finally {
+    await fresh.close();
+    manager = newManager(); // the later tests' manager, whatever happened here
+  }
 });
 
 test('finalizers of objects made before a crash do not free into the fresh memory', async () => {
