@@ -3,6 +3,7 @@
 // ThreadPoolWorkers, in one place, with the little the three roles share.
 // Types carry a package prefix so nothing else in a user's app mistakes them
 // for its own.
+const { pathToFileURL } = require('url');
 
 // The wbg-patch version this runtime belongs to: the patched glue carries the
 // same, and the two must match (a test keeps it equal to the Python package's).
@@ -86,7 +87,7 @@ function releaseThread(raw) {
 // thread uses. The patched glue takes its memory (and module) from workerData,
 // so loading it attaches this thread to the pool's shared memory.
 async function loadGlue({ gluePath, format }) {
-  return format === 'esm' ? import(require('url').pathToFileURL(gluePath).href) : require(gluePath);
+  return format === 'esm' ? import(pathToFileURL(gluePath).href) : require(gluePath);
 }
 
 module.exports = { RUNTIME_VERSION, loadGlue, MessageType, Slot, HOST_THREAD, postReply, postEvent, waitForChange, kernelThreadId, releaseThread };

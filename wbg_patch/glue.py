@@ -263,12 +263,15 @@ def locate(glue: Glue) -> Glue:
     if glue.patched_by is not None:
         return glue
     _refuse_hand_rewrite(glue)
-    glue.generation = _generation(glue)
+    init_sync = _init_sync_function(glue)
+    glue.generation = _generation(glue, init_sync is not None)
     glue.module_variable = _find_module_variable(glue)
     if glue.generation in (Generation.INIT_SYNC, Generation.EXPLICIT_INIT):
-        glue.init_sync = _find_init_sync(glue)
-    if glue.generation is Generation.INIT_SYNC:
-        glue.init_flag = _find_init_flag(glue)
+        if init_sync is None:
+            raise UnsupportedGlueError("has `__wbg_get_imports(memory)` but no `initSync` function", glue.path)
+        glue.init_sync, init_sync_body = init_sync
+        if glue.generation is Generation.INIT_SYNC:
+            glue.init_flag = _find_init_flag(glue, init_sync_body)
     if glue.generation is Generation.ON_LOAD:
         glue.instance, glue.instance_variable = _find_top_level_instance(glue)
     if glue.module_format == "esm":
@@ -432,11 +435,11 @@ def _is_worker_threads_import(node: Node) -> bool:
     return source is not None and source.text[1:-1] in (b"worker_threads", b"node:worker_threads")
 
 
-def _generation(glue: Glue) -> Generation:
+def _generation(glue: Glue, has_init_sync: bool) -> Generation:
     memory_pair = _find_memory_pair(glue)
     if memory_pair is not None:
         glue.memory_site = memory_pair
-        if glue.target == "module" or (glue.target == "nodejs" and not _has_init_sync(glue)):
+        if glue.target == "module" or (glue.target == "nodejs" and not has_init_sync):
             return Generation.ON_LOAD
         return Generation.EXPLICIT_INIT if glue.target == "web" else Generation.INIT_SYNC
     if glue.module_format == "commonjs":
@@ -458,10 +461,6 @@ def _generation(glue: Glue) -> Generation:
         f"to run; {WITH_THREADS}",
         glue.path,
     )
-
-
-def _has_init_sync(glue: Glue) -> bool:
-    return _init_sync_function(glue) is not None
 
 
 def _find_memory_pair(glue: Glue) -> Node | None:
@@ -528,18 +527,10 @@ def _init_sync_function(glue: Glue) -> tuple[str, Node] | None:
     return None
 
 
-def _find_init_sync(glue: Glue) -> str:
-    found = _init_sync_function(glue)
-    if found is None:
-        raise UnsupportedGlueError("has `__wbg_get_imports(memory)` but no `initSync` function", glue.path)
-    return found[0]
-
-
-def _find_init_flag(glue: Glue) -> str:
+def _find_init_flag(glue: Glue, init_sync: Node) -> str:
     """The flag in `initSync`'s `if (flag) return wasm;` guard; clearing it
     lets the runtime instantiate again on fresh memory after a crash."""
-    found = _init_sync_function(glue)
-    for inner in walk(found[1]) if found is not None else ():
+    for inner in walk(init_sync):
         if inner.type != "if_statement":
             continue
         condition = inner.child_by_field_name("condition").named_children

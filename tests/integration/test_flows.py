@@ -61,6 +61,11 @@ def packed(pkg_source: Path, work: Path, edit_manifest=None) -> Path:
     return work / out.stdout.strip().splitlines()[-1]
 
 
+def add_exports_map(manifest: dict) -> None:
+    """What a maintainer adds to wasm-pack's manifest: an exports map for the glue alone."""
+    manifest["exports"] = {".": {"types": "./quickstart.d.ts", "default": "./quickstart.js"}}
+
+
 def consumer(work: Path, tarball: Path, module_type: str) -> Path:
     app = work / f"consumer-{module_type}"
     app.mkdir()
@@ -93,8 +98,7 @@ def check_program_output(stdout: str) -> None:
 
 @pytest.mark.parametrize("with_exports_map", [False, True], ids=["files-only", "exports-map"])
 def test_wasm_pack_package_installs_and_runs_from_cjs_and_esm(wasm_pack_output: Path, tmp_path: Path, with_exports_map: bool):
-    add_exports = (lambda m: m.update(exports={".": {"types": "./quickstart.d.ts", "default": "./quickstart.js"}})) if with_exports_map else None
-    tarball = packed(wasm_pack_output, tmp_path, add_exports)
+    tarball = packed(wasm_pack_output, tmp_path, add_exports_map if with_exports_map else None)
     with tarfile.open(tarball) as tar:
         shipped = set(tar.getnames())
     assert {"package/wbg-pool-manager.cjs", "package/wbg-pool-manager.d.cts", "package/wbg-pool/host.cjs"} <= shipped
@@ -147,8 +151,7 @@ TSCONFIGS = {
 
 @pytest.mark.parametrize("with_exports_map", [False, True], ids=["files-only", "exports-map"])
 def test_typescript_finds_the_types_under_every_resolution(wasm_pack_output: Path, tmp_path: Path, with_exports_map: bool):
-    add_exports = (lambda m: m.update(exports={".": {"types": "./quickstart.d.ts", "default": "./quickstart.js"}})) if with_exports_map else None
-    app = consumer(tmp_path, packed(wasm_pack_output, tmp_path, add_exports), "module")
+    app = consumer(tmp_path, packed(wasm_pack_output, tmp_path, add_exports_map if with_exports_map else None), "module")
     (app / "index.ts").write_text(TYPED)
     (app / "broken.ts").write_text(TYPED.replace("const total: number", "const total: string"))
     for version, tsc in TSC.items():

@@ -280,6 +280,28 @@ def test_a_package_json_that_is_not_an_object_is_refused(unpatched: Path):
     assert snapshot(unpatched) == before
 
 
+@pytest.mark.parametrize(
+    "exports,says",
+    [("3", 'has an "exports" field wbg-patch cannot extend (int)'), ('{".": "./a.js", "import": "./b.mjs"}', "mixes subpaths and conditions")],
+)
+def test_an_exports_map_node_would_refuse_is_refused_and_nothing_changes(exports: str, says: str, unpatched: Path):
+    (unpatched / "package.json").write_text(f'{{"name": "sdk", "exports": {exports}}}\n')
+    before = snapshot(unpatched)
+    result = run_cli("patch", unpatched)
+    assert result.returncode == InputError.exit_code, result.stderr
+    assert says in result.stderr and "Traceback" not in result.stderr
+    assert snapshot(unpatched) == before
+
+
+def test_a_file_where_the_runtime_directory_goes_is_refused_and_nothing_changes(unpatched: Path):
+    (unpatched / "wbg-pool").write_text("not a directory\n")
+    before = snapshot(unpatched)
+    result = run_cli("patch", unpatched)
+    assert result.returncode == InputError.exit_code, result.stderr
+    assert "wbg-pool exists and is not a directory; nothing was changed" in result.stderr
+    assert snapshot(unpatched) == before
+
+
 def test_two_packages_in_one_directory_are_refused(unpatched: Path):
     shutil.copy(unpatched / "wbg_demo.js", unpatched / "other.js")
     shutil.copy(unpatched / "wbg_demo_bg.wasm", unpatched / "other_bg.wasm")
