@@ -30,6 +30,8 @@ lint: build
 
 test-js: build
 	node --test runtime_js/test/unit/*.test.cjs
+	@echo "==> pool contract tests against build/pkg-wasm-bindgen-rayon and build/pkg-poolbuilder-global"
+	node --test runtime_js/test/contracts/*.test.mjs
 	@for pkg in $(PACKAGES); do \
 	  echo "==> runtime behaviour tests against $$pkg"; \
 	  WBG_PKG=$$pkg node --test runtime_js/test/*.test.mjs || exit 1; \

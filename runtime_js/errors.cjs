@@ -18,12 +18,13 @@ class WbgPoolError extends Error {
 
 /** A Rust panic on a pool thread (or the host), with its message and location. */
 class WasmPanicError extends WbgPoolError {
-  constructor({ message, file, line, column, threadIndex }) {
+  constructor({ message, file, line, column, threadIndex, stack }) {
     const where = file ? ` at ${file}:${line}:${column}` : '';
     super(`Rust panicked on ${threadLabel(threadIndex)}${where}: ${message}`, 'ERR_WASM_PANIC');
     this.panicMessage = message;
     this.location = file ? { file, line, column } : null;
     this.threadIndex = threadIndex ?? null;
+    if (stack) this.wasmStack = stack;
   }
 }
 
@@ -80,6 +81,11 @@ class NotTransferableError extends WbgPoolError {
   }
 }
 
+const PANIC_MACHINERY = /__rust_start_panic|rust_panic_with_hook|panic_abort|core::panicking::panic/;
+// The message of a panic known only from the trap's stack.
+const UNREPORTED_PANIC =
+  '(no message or location: no panic hook reported it; install console_error_panic_hook, or use the wbg-pool crate, to get them)';
+
 // What kind of trap `error` is, or null when it is an ordinary JS exception.
 function trapKind(error) {
   const message = String(error && error.message);
@@ -89,7 +95,9 @@ function trapKind(error) {
   if (/out of bounds/i.test(message) && /memory/i.test(message)) return 'memory_out_of_bounds';
   if (/unreachable/i.test(message)) {
     // The name section keeps std's function names in the trap's stack.
-    return /rust_oom|__rust_alloc_error_handler|handle_alloc_error/.test(stack) ? 'out_of_memory' : 'abort';
+    if (/rust_oom|__rust_alloc_error_handler|handle_alloc_error/.test(stack)) return 'out_of_memory';
+    // A panic that no hook reported (the crate installs none) still passes std's panic machinery.
+    return PANIC_MACHINERY.test(stack) ? 'panic' : 'abort';
   }
   return 'runtime_error';
 }
@@ -110,6 +118,7 @@ function serialize(error, threadIndex) {
 function deserialize(data) {
   switch (data.name) {
     case 'WasmTrapError':
+      if (data.kind === 'panic') return new WasmPanicError({ message: UNREPORTED_PANIC, threadIndex: data.threadIndex, stack: data.stack });
       return new WasmTrapError(data);
     case 'NotTransferableError':
       return new NotTransferableError(data.message);

@@ -10,6 +10,7 @@ const path = require('path');
 const { Worker, workerData, receiveMessageOnPort } = require('worker_threads');
 const { MessageType, Slot, HOST_THREAD, postReply, postEvent, waitForChange, kernelThreadId, releaseThread, loadGlue } = require('./protocol.cjs');
 const errors = require('./errors.cjs');
+const { watchPanicReports } = require('./reports.cjs');
 
 const { requests, responses, events, workerPorts, numThreads, contract } = workerData;
 const adapter = require(`./contracts/${contract.kind}.cjs`);
@@ -21,28 +22,43 @@ const reply = (message) => postReply(responses, control, message);
 const IDLE_WAIT_MS = 100;
 
 const workers = [];
+// Spawns the pool's ThreadPoolWorkers; each runs the contract's start-worker
+// export with `receiver` on the pool's memory and module.
+function spawnWorkers(count, receiver) {
+  const spawned = [];
+  for (let n = 0; n < count; n++) {
+    const ordinal = workers.length;
+    const port = workerPorts[ordinal];
+    if (port === undefined) throw new Error(`the pool asked for more than the ${workerPorts.length} threads it was given`);
+    const worker = new Worker(path.join(__dirname, 'worker.cjs'), {
+      workerData: {
+        __wbgPoolMemory: memory,
+        __wbgPoolModule: wasmModule,
+        gluePath: workerData.gluePath,
+        format: workerData.format,
+        contract,
+        control: workerData.control,
+        events: port,
+        receiver,
+        ordinal,
+      },
+      transferList: [port],
+    });
+    workers.push(worker);
+    spawned.push(worker);
+  }
+  return spawned;
+}
+
+// What the contract's Rust side calls on this thread: hooks, and for some
+// contracts functions it imports as globals. `kept` holds what must live as
+// long as the pool (builders whose receivers the workers read).
+const kept = [];
+const { hooks, globals } = adapter.hostHooks(spawnWorkers, kept);
+Object.assign(globalThis, globals);
 globalThis.__wbgPoolHooks = {
-  spawnWorkers(count, receiver) {
-    for (let ordinal = 0; ordinal < count; ordinal++) {
-      const port = workerPorts[ordinal];
-      workers.push(
-        new Worker(path.join(__dirname, 'worker.cjs'), {
-          workerData: {
-            __wbgPoolMemory: memory,
-            __wbgPoolModule: wasmModule,
-            gluePath: workerData.gluePath,
-            format: workerData.format,
-            contract,
-            control: workerData.control,
-            events: port,
-            receiver,
-            ordinal,
-          },
-          transferList: [port],
-        }),
-      );
-    }
-  },
+  spawnWorkers,
+  ...hooks,
   // Rust passes -1 for a thread outside the pool, which here is the host itself.
   panic(message, file, line, column, thread) {
     send({ type: MessageType.PANIC, thread, message, file, line, column });
@@ -51,6 +67,8 @@ globalThis.__wbgPoolHooks = {
     send({ type: MessageType.LOG, thread, level, target, message, time: Date.now() });
   },
 };
+// A crate's own panic hook (console_error_panic_hook) prints its report: it becomes the panic report.
+watchPanicReports((report) => send({ type: MessageType.PANIC, thread: HOST_THREAD, ...report }));
 
 async function start() {
   const glue = await loadGlue(workerData);

@@ -147,7 +147,11 @@ class ThreadPoolManager {
     this.stopping = (async () => {
       try {
         if (!(await pool.stop())) {
-          this.resetMemory('a pool thread crashed or had to be terminated while the pool stopped');
+          this.resetMemory(
+            pool.adapter.canStop
+              ? 'a pool thread crashed or had to be terminated while the pool stopped'
+              : `the ${pool.adapter.kind} pool is Rayon's global pool, which cannot exit: its threads were terminated`,
+          );
         }
       } finally {
         this.stopping = null;
@@ -185,7 +189,8 @@ class ThreadPoolManager {
   }
 
   scheduleIdleShutdown() {
-    if (this.pool === null || this.closed) return;
+    // A pool that cannot exit lives until close(): stopping it would cost the memory.
+    if (this.pool === null || this.closed || !this.pool.adapter.canStop) return;
     this.idleTimer = setTimeout(() => {
       this.idleTimer = null;
       if (this.pool !== null && this.active === 0) this.stopPool();

@@ -39,6 +39,7 @@ class Pool {
   constructor(manager, binding) {
     this.manager = manager;
     this.binding = binding;
+    this.adapter = require(`./contracts/${binding.contract.kind}.cjs`);
     this.failure = null;
     this.closing = false;
     this.exited = false;
@@ -217,7 +218,7 @@ class Pool {
         if (this.failure !== null) throw this.failure;
         if (error === undefined) return value;
         const thrown = errors.deserialize(error);
-        if (thrown instanceof errors.WasmTrapError) {
+        if (thrown instanceof errors.WasmTrapError || thrown instanceof WasmPanicError) {
           this.drain(); // a panic report explains the trap better than the trap itself
           this.fail(thrown);
           throw this.failure;
@@ -328,6 +329,11 @@ class Pool {
   async stop() {
     this.closing = true;
     clearTimeout(this.startTimer);
+    if (!this.adapter.canStop) {
+      // Rayon's global pool has no exit; its threads go with the host.
+      await this.host.terminate();
+      return false;
+    }
     this.requests.postMessage({ type: MessageType.STOP, id: ++this.nextId });
     Atomics.add(this.control, Slot.REQUEST, 1);
     Atomics.notify(this.control, Slot.REQUEST);

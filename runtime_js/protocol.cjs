@@ -7,7 +7,7 @@ const { pathToFileURL } = require('url');
 
 // The wbg-patch version this runtime belongs to: the patched glue carries the
 // same, and the two must match (a test keeps it equal to the Python package's).
-const RUNTIME_VERSION = '0.2.0';
+const RUNTIME_VERSION = '0.3.0';
 
 const MessageType = Object.freeze({
   // main -> host, on the requests port

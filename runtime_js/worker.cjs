@@ -7,6 +7,7 @@
 const { workerData } = require('worker_threads');
 const { MessageType, postEvent, kernelThreadId, releaseThread, loadGlue } = require('./protocol.cjs');
 const errors = require('./errors.cjs');
+const { watchPanicReports } = require('./reports.cjs');
 
 const { events, receiver, ordinal, contract } = workerData;
 const adapter = require(`./contracts/${contract.kind}.cjs`);
@@ -28,12 +29,16 @@ globalThis.__wbgPoolHooks = {
   },
 };
 
+watchPanicReports((report) => send({ type: MessageType.PANIC, thread: threadIndex, ...report }));
+
 // Say why this thread ends before it goes (a panic was already reported by the hook).
 const crashed = (error) => send({ type: MessageType.CRASH, thread: threadIndex, error: errors.serialize(error, threadIndex) });
 
 loadGlue(workerData).then((glue) => {
   try {
     const raw = glue.__wbg_pool.init(workerData.__wbgPoolModule, workerData.__wbgPoolMemory);
+    // Contracts whose Rust side does not report the thread's start: it runs from here on.
+    if (!adapter.reportsThreadStart) send({ type: MessageType.READY, thread: threadIndex, tid: kernelThreadId() });
     adapter.runWorker(glue, contract, receiver);
     releaseThread(raw);
   } catch (error) {

@@ -14,10 +14,11 @@ WBG_PATCH = ROOT / ".venv" / "bin" / "wbg-patch"
 FIXTURES = ROOT / "tests" / "fixtures"
 
 
-def wasm_bindgen_output() -> Path:
-    """The demo as wasm-bindgen wrote it, before wbg-patch (kept by scripts/build.sh)."""
-    raw = BUILD / "pkg-unpatched"
-    if not (raw / "wbg_demo.js").is_file():
+def wasm_bindgen_output(package: str = "pkg") -> Path:
+    """A package as wasm-bindgen wrote it, before wbg-patch (kept by scripts/build.sh):
+    the demo (pkg), or a crate of rust_example/contracts (pkg-wasm-bindgen-rayon, …)."""
+    raw = BUILD / f"{package}-unpatched"
+    if not any(raw.glob("*_bg.wasm")):
         pytest.exit(f"{raw} is missing: run `make build` first", returncode=2)
     return raw
 

@@ -5,4 +5,4 @@ locates the places to change, ``rewrite`` changes exactly those places,
 ``emit`` writes the runtime beside the glue, ``cli`` wires them to commands.
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"

@@ -10,7 +10,7 @@ from typing import Callable, Optional
 
 import typer
 
-from . import __version__, emit, glue, pipeline
+from . import __version__, contract, emit, glue, pipeline
 from .errors import EXIT_CODES, InputError, InternalError, PatchError
 
 EXIT_HELP = "Exit codes: " + "; ".join(f"{code} {text}" for code, text in EXIT_CODES.items()) + "."
@@ -134,12 +134,19 @@ def inspect(path: Path = typer.Argument(..., help="A wasm-bindgen output directo
         if model.memory_site is not None:
             typer.echo(f"  memory site: line {model.line(model.memory_site)}: {model.text(model.memory_site)}")
         config = emit.RuntimeConfig.resolve({}, model.patch_config)
-        contract = (config.init_export, config.exit_export, config.start_worker_export)
-        present = [n for n in contract if n in model.exports]
-        typer.echo(f"  pool contract exports: {', '.join(present) or 'none'}")
+        names = contract.Names(config.init_export, config.exit_export, config.start_worker_export)
+        refused = None
+        try:
+            kind = contract.check_patched(model, names) if model.patched_by is not None else contract.detect(model, names).kind
+            typer.echo(f"  pool contract: {contract.DESCRIPTION[kind]}")
+        except PatchError as e:
+            refused = e
+            typer.echo(f"  pool contract: refused: {e}")
         entry, declarations = emit.entry_files(model.module_format)
         typer.echo(f"  runtime: {entry} (import ThreadPoolManager from it), {declarations}, {emit.RUNTIME_DIR}/")
         typer.echo(f"  exports ({len(model.exports)}): {', '.join(model.exports)}")
+        if refused is not None:
+            raise typer.Exit(refused.exit_code)
 
 
 def main() -> None:

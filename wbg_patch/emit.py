@@ -38,7 +38,7 @@ EXTENSIONS = {"commonjs": ("cjs", "d.cts"), "esm": ("mjs", "d.mts")}
 @dataclass(frozen=True)
 class RuntimeConfig:
     """How the runtime is generated. The pool contract's export names default to
-    rust_example's wbg-pool; an SDK with other names maps them here."""
+    the names every known contract uses; an SDK with other names maps them here."""
 
     init_export: str = "initThreadPool"
     exit_export: str = "exitThreadPool"
@@ -80,7 +80,7 @@ def runtime_files(module_format: str) -> list[str]:
     return [*entry_files(module_format), *(f"{RUNTIME_DIR}/{s.as_posix()}" for s in runtime_sources())]
 
 
-def render(glue_path: Path, module_format: str, config: RuntimeConfig) -> dict[str, bytes]:
+def render(glue_path: Path, module_format: str, config: RuntimeConfig, contract: str) -> dict[str, bytes]:
     """The runtime files for `glue_path`, by path relative to its directory."""
     entry, declarations = entry_files(module_format)
     env = jinja2.Environment(
@@ -93,7 +93,7 @@ def render(glue_path: Path, module_format: str, config: RuntimeConfig) -> dict[s
         "version": __version__,
         "glue_file": glue_path.name,
         "contract": {
-            "kind": "wbg-pool",
+            "kind": contract,
             "init": config.init_export,
             "exit": config.exit_export,
             "startWorker": config.start_worker_export,
@@ -114,22 +114,10 @@ def render(glue_path: Path, module_format: str, config: RuntimeConfig) -> dict[s
     return files
 
 
-def check_exports(glue_exports: list[str], config: RuntimeConfig, glue_path: Path) -> None:
-    """The pool contract must be exported by the glue, or the runtime fails at run time."""
-    contract = (config.init_export, config.exit_export, config.start_worker_export)
-    missing = [n for n in contract if n not in glue_exports]
-    if missing:
-        raise InputError(
-            f"does not export {', '.join(missing)}: the cdylib must depend on the wbg-pool crate "
-            "(or name its exports with --init-export/--exit-export/--start-worker-export)",
-            glue_path,
-        )
-
-
-def plan(glue_path: Path, module_format: str, config: RuntimeConfig) -> dict[Path, bytes]:
+def plan(glue_path: Path, module_format: str, config: RuntimeConfig, contract: str) -> dict[Path, bytes]:
     """Every file the runtime needs beside the glue, with its content: the
     runtime itself and, for an npm package, its package.json."""
-    files = {glue_path.parent / name: content for name, content in render(glue_path, module_format, config).items()}
+    files = {glue_path.parent / name: content for name, content in render(glue_path, module_format, config, contract).items()}
     manifest = glue_path.parent / "package.json"
     listed = _publish_in_package_json(manifest, module_format)
     if listed is not None:

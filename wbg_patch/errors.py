@@ -48,6 +48,13 @@ class AlreadyPatchedError(PatchError):
     exit_code = 6
 
 
+class ContractError(PatchError):
+    """The crate's thread pool contract is none wbg-patch can drive, or a mix of them."""
+
+    code = "unknown-contract"
+    exit_code = 7
+
+
 class InternalError(PatchError):
     """The rewrite produced something wrong; nothing was written."""
 
@@ -62,6 +69,7 @@ EXIT_CODES = {
     NotGlueError.exit_code: "not wasm-bindgen glue",
     UnsupportedGlueError.exit_code: "wasm-bindgen glue of an unsupported target or generation",
     AlreadyPatchedError.exit_code: "patched by another wbg-patch version, or rewritten by hand",
+    ContractError.exit_code: "no thread pool contract wbg-patch can drive (unknown, incomplete or mixed)",
     InternalError.exit_code: "internal error: the rewrite failed its own check, or a bug; nothing written",
     130: "interrupted (Ctrl-C); every file is untouched or fully written",
     141: "the reader of the output went away (`| head`)",

@@ -18,7 +18,7 @@ import tree_sitter_javascript
 from tree_sitter import Language, Node, Parser, Tree
 
 from .errors import AlreadyPatchedError, InputError, NotGlueError, UnsupportedGlueError
-from .wasm_module import MemoryImport, read_memory_import
+from .wasm_module import MemoryImport, ModuleInterface, read_interface
 
 JS = Language(tree_sitter_javascript.language())
 GLUE_SUFFIXES = (".js", ".cjs", ".mjs")
@@ -26,7 +26,7 @@ GLUE_SUFFIXES = (".js", ".cjs", ".mjs")
 MARKER_RE = re.compile(r"^/\* wbg-patch ([0-9][^ :]*):")
 # In the marker: what the glue was before the patch (which may have changed what shows).
 GLUE_LINE = "glue: --target "
-GLUE_LINE_RE = re.compile(r"^ \* glue: --target (\S+); (\w+) \*/$", re.MULTILINE)
+GLUE_LINE_RE = re.compile(r"^ \* glue: --target (\S+); (\w+); contract (\S+) \*/$", re.MULTILINE)
 # The options the glue was patched with, as JSON in a comment of their own.
 CONFIG_PREFIX = "/* wbg-patch-config "
 # A digest of the whole patched glue, so that --check notices any later edit.
@@ -84,6 +84,7 @@ class Glue:
     config_comment: Node | None = None
     digest_comment: Node | None = None
     generation: Generation | None = None
+    contract: str | None = None  # the pool contract's kind (contract.Kind value), once detected
     wasm_declaration: Node | None = None
     wasm_assignments: list[Node] = field(default_factory=list)
     wasm_member_reads: list[Node] = field(default_factory=list)
@@ -97,6 +98,7 @@ class Glue:
     header_site: int = 0  # ESM: where the imports the prelude needs go
     memory: MemoryImport | None = None
     wasm_file: Path | None = None
+    module_interface: ModuleInterface | None = None
     exports: list[str] = field(default_factory=list)
     _index: dict[str, list[Node]] | None = field(default=None, repr=False)
 
@@ -259,7 +261,7 @@ def locate(glue: Glue) -> Glue:
     if glue.patched_by is None:
         _refuse_targets_not_for_node(glue)
     _locate_wasm_binding(glue)
-    glue.exports = _exported_names(glue)
+    glue.exports = [name for name, _ in exported_values(glue)]
     if glue.patched_by is not None:
         return glue
     _refuse_hand_rewrite(glue)
@@ -295,6 +297,7 @@ def _marker_version(glue: Glue) -> str | None:
             before = GLUE_LINE_RE.search(text)
             if before is not None and before.group(2) in Generation.__members__:
                 glue.target, glue.generation = before.group(1), Generation[before.group(2)]
+                glue.contract = before.group(3)
         elif text.startswith(DIGEST_PREFIX):
             glue.digest_comment = node
         elif text.startswith(CONFIG_PREFIX) and text.endswith("*/"):
@@ -575,7 +578,8 @@ def _memory_limits(glue: Glue) -> MemoryImport:
         raise InputError(
             f"needs its module beside it ({glue.path.stem}_bg.wasm) to read the memory import's limits", glue.path
         )
-    memory = read_memory_import(glue.wasm_file)
+    glue.module_interface = read_interface(glue.wasm_file)
+    memory = glue.module_interface.memory
     if memory is None or not memory.shared:
         raise UnsupportedGlueError(
             f"the module does not import a shared memory: it was built without threads; {WITH_THREADS}",
@@ -586,8 +590,10 @@ def _memory_limits(glue: Glue) -> MemoryImport:
     return memory
 
 
-def _exported_names(glue: Glue) -> list[str]:
-    names = []
+def exported_values(glue: Glue) -> list[tuple[str, Node | None]]:
+    """(name, value) of every export: `exports.x = v`, `module.exports.x = v`,
+    `export function x`, `export { x as y }` (the value is then the local name)."""
+    found = []
     for stmt in glue.tree.root_node.children:
         expr = stmt.named_children[0] if stmt.type == "expression_statement" and stmt.named_children else None
         if expr is not None and expr.type == "assignment_expression":
@@ -595,15 +601,15 @@ def _exported_names(glue: Glue) -> list[str]:
             if left.type == "member_expression":
                 obj = left.child_by_field_name("object")
                 if _is_ident(obj, "exports") or _is_member(obj, "module", "exports"):
-                    names.append(glue.text(left.child_by_field_name("property")))
+                    found.append((glue.text(left.child_by_field_name("property")), expr.child_by_field_name("right")))
         if stmt.type == "export_statement":
             decl = stmt.child_by_field_name("declaration")
             if decl is not None and decl.child_by_field_name("name") is not None:
-                names.append(glue.text(decl.child_by_field_name("name")))
+                found.append((glue.text(decl.child_by_field_name("name")), decl))
             for spec in (n for n in walk(stmt) if n.type == "export_specifier"):
-                alias = spec.child_by_field_name("alias") or spec.child_by_field_name("name")
-                names.append(glue.text(alias))
-    return names
+                local = spec.child_by_field_name("name")
+                found.append((glue.text(spec.child_by_field_name("alias") or local), local))
+    return found
 
 
 def find_glue_files(directory: Path) -> list[Path]:

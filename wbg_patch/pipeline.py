@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from . import __version__, emit, glue, rewrite
+from . import __version__, contract, emit, glue, rewrite
 from .errors import AlreadyPatchedError, InputError
 from .safe_write import check_writable, directory_lock, write_atomically
 
@@ -59,11 +59,16 @@ def run(file: Path, overrides: dict[str, object], mode: Mode, with_diff: bool = 
         if edited is not None and mode is not Mode.CHECK:
             raise AlreadyPatchedError(f"{edited}; regenerate it with wasm-bindgen and patch again", file)
         config = emit.RuntimeConfig.resolve(overrides, model.patch_config)
-        emit.check_exports(model.exports, config, file)
-        runtime = emit.plan(file, model.module_format, config)
+        names = contract.Names(config.init_export, config.exit_export, config.start_worker_export)
+        if model.patched_by is None:
+            found = contract.detect(model, names)
+            model.contract = found.kind.value
+        else:
+            found = contract.Contract(contract.check_patched(model, names))
+        runtime = emit.plan(file, model.module_format, config, found.kind.value)
 
         if model.patched_by is None:
-            source, what = rewrite.patch(model, config), f"patched ({model.generation.value}, {model.target})"
+            source, what = rewrite.patch(model, config, found), f"patched ({model.generation.value}, {model.target}, contract {found.kind.value})"
         elif model.patch_config != config.to_json():
             source, what = rewrite.reconfigure(model, config), "options changed"
         else:

@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass
 
 from . import __version__
+from .contract import Contract
 from .emit import RuntimeConfig
 from .errors import InternalError
 from .glue import CONFIG_PREFIX, DIGEST_BLANK, DIGEST_PREFIX, GLUE_LINE, Generation, Glue, digest_comment_text, first_error, parse
@@ -98,7 +99,7 @@ function __wbg_pool_module(url) {
     return f"""
 /* wbg-patch {__version__}: reads of `wasm` go through {ACCESSOR}, so a ThreadPoolManager can send
  * them to its pool; pool threads take their memory from workerData. Do not edit: re-run wbg-patch.
- * {GLUE_LINE}{glue.target}; {glue.generation.name} */
+ * {GLUE_LINE}{glue.target}; {glue.generation.name}; contract {glue.contract} */
 {config_comment(config)}
 {DIGEST_PREFIX}{DIGEST_BLANK} */
 let __wbg_pool_proxy;
@@ -136,9 +137,26 @@ function __wbg_finalization_registry(free) {{
 }};"""
 
 
-def edits(glue: Glue, config: RuntimeConfig) -> list[Edit]:
+# wasm-bindgen-rayon's `startWorkers` comes from a browser snippet (it reads
+# `self` on load, so Node cannot even load the glue): the patch binds it to the
+# runtime's, which the pool's host thread installs. A function declaration, so
+# it is bound before any statement runs, as the import was.
+SNIPPET_START_WORKERS = """function startWorkers(module, memory, builder) {
+    /* wbg-patch: wasm-bindgen-rayon's browser snippet replaced by the runtime's startWorkers */
+    const hooks = globalThis.__wbgPoolHooks;
+    if (hooks === undefined || typeof hooks.startWorkers !== 'function') {
+        throw new Error('wbg-patch: initThreadPool runs only in the pool of a ThreadPoolManager; call your exports inside manager.execute()');
+    }
+    return hooks.startWorkers(module, memory, builder);
+}"""
+
+
+def edits(glue: Glue, config: RuntimeConfig, contract: Contract) -> list[Edit]:
     assert glue.wasm_declaration is not None and glue.memory_site is not None
     result = [Edit(glue.wasm_declaration.end_byte, glue.wasm_declaration.end_byte, prelude(glue, config))]
+    if contract.snippet_binding is not None:
+        s = contract.snippet_binding
+        result.append(Edit(s.start_byte, s.end_byte, SNIPPET_START_WORKERS))
     if glue.module_format == "esm":
         result.append(Edit(glue.header_site, glue.header_site, header(glue)))
     result += [Edit(n.start_byte, n.end_byte, ACCESSOR) for n in glue.wasm_member_reads]
@@ -175,9 +193,9 @@ def apply(source: bytes, changes: list[Edit]) -> bytes:
     return b"".join(out)
 
 
-def patch(glue: Glue, config: RuntimeConfig) -> bytes:
+def patch(glue: Glue, config: RuntimeConfig, contract: Contract) -> bytes:
     """The patched glue; checked to parse cleanly before it is returned."""
-    return _sealed(glue, apply(glue.source, edits(glue, config)))
+    return _sealed(glue, apply(glue.source, edits(glue, config, contract)))
 
 
 def reconfigure(glue: Glue, config: RuntimeConfig) -> bytes:

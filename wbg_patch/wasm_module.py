@@ -1,18 +1,22 @@
-"""The one fact the patcher needs from the .wasm binary: its memory import.
+"""What the patcher needs from the .wasm binary: its memory import, and the
+names it imports and exports.
 
 The pool's shared memory must be created with the limits the module declares,
-so they are read from the module itself rather than assumed.
+so they are read from the module itself rather than assumed; the pool
+contract is checked against what the module really exports and imports, not
+only against what the glue says.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InputError, UnsupportedGlueError
 
 _MAGIC = b"\0asm\x01\0\0\0"
 _IMPORT_SECTION = 2
+_EXPORT_SECTION = 7
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,13 @@ class MemoryImport:
             parts.append(f"maximum: {self.maximum}")
         parts.append("shared: true")
         return "{ " + ", ".join(parts) + " }"
+
+
+@dataclass(frozen=True)
+class ModuleInterface:
+    memory: MemoryImport | None  # None when the module defines its own memory
+    function_imports: list[str] = field(default_factory=list)  # import names, any import module
+    exports: list[str] = field(default_factory=list)
 
 
 class _Reader:
@@ -80,8 +91,8 @@ class _Reader:
             raise UnsupportedGlueError(f"unknown import kind {kind} in the wasm module", self.path)
 
 
-def read_memory_import(path: Path) -> MemoryImport | None:
-    """The module's imported memory, or None when it defines its own."""
+def read_interface(path: Path) -> ModuleInterface:
+    """The module's imported memory and the names of its function imports and exports."""
     try:
         data = path.read_bytes()
     except OSError as e:
@@ -90,7 +101,7 @@ def read_memory_import(path: Path) -> MemoryImport | None:
         raise InputError("is not a WebAssembly module (bad magic number)", path)
     r = _Reader(data, path)
     r.pos = len(_MAGIC)
-    memory = None
+    memory, function_imports, exports = None, [], []
     # Every section is walked, not only the imports: a module cut short anywhere
     # would pass the patch and fail only when Node compiles it.
     while r.pos < len(data):
@@ -105,6 +116,13 @@ def read_memory_import(path: Path) -> MemoryImport | None:
                     initial, maximum, shared = r.limits()
                     memory = MemoryImport(module, name, initial, maximum, shared)
                 else:
+                    if kind == 0:
+                        function_imports.append(name)
                     r.skip_import_desc(kind)
+        elif section == _EXPORT_SECTION:
+            for _ in range(r.uleb()):
+                exports.append(r.name())
+                r.byte()  # kind
+                r.uleb()  # index
         r.pos = end
-    return memory
+    return ModuleInterface(memory, function_imports, exports)

@@ -5,10 +5,19 @@
 //
 // initThreadPool(n) calls back globalThis.__wbgPoolHooks.spawnWorkers(n,
 // receiver) from inside Rust; each worker then runs startWorker(receiver)
-// until exitThreadPool() drops the pool.
+// until exitThreadPool() drops the pool. Rust reports each pool thread's start
+// (with its Rayon index) through the threadStarted hook.
 
 module.exports = {
   kind: 'wbg-pool',
+  // Whether Rust reports each pool thread's start itself (threadStarted).
+  reportsThreadStart: true,
+  // Whether the pool can exit and start again on the same memory.
+  canStop: true,
+  // What the glue calls on the host besides the runtime's own hooks: nothing.
+  hostHooks() {
+    return { hooks: {}, globals: {} };
+  },
   startPool(glue, contract, numThreads) {
     glue[contract.init](numThreads);
   },

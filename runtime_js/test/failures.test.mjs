@@ -106,6 +106,40 @@ for (const [name, call, message, onHost] of [
   });
 }
 
+// SDKs install their own panic hook (console_error_panic_hook, often inside an
+// export) or a std::panic::set_hook of theirs, replacing wbg-pool's: the panic
+// must still arrive with its message and location.
+for (const [hook, kind] of [
+  ['console_error_panic_hook', 0],
+  ['a std::panic::set_hook that reports nothing', 1],
+]) {
+  for (const onPool of [false, true]) {
+    test(`${hook}, installed inside the panicking call on ${onPool ? 'a pool thread' : 'the host'}, keeps the panic typed`, async () => {
+      await expectFailure(
+        () => demo.panic_after_own_hook(kind, onPool),
+        (e) => {
+          assert.ok(e instanceof runtime.WasmPanicError, `got ${e && e.name}: ${e && e.message}`);
+          assert.equal(e.panicMessage, `panic after the crate installed hook ${kind}`);
+          assert.match(e.location.file, /demo\/src\/lib\.rs$/);
+          assert.ok(e.location.line > 0);
+          assert.equal(e.threadIndex === null, !onPool);
+        },
+      );
+    });
+  }
+  test(`${hook}, installed by an earlier call, keeps later panics typed`, async () => {
+    await manager.execute(() => demo.install_panic_hook(kind));
+    await expectFailure(
+      () => demo.panic_at(100, 42),
+      (e) => {
+        assert.ok(e instanceof runtime.WasmPanicError, `got ${e && e.name}: ${e && e.message}`);
+        assert.equal(e.panicMessage, 'demo panic at index 42');
+        assert.match(e.location.file, /demo\/src\/lib\.rs$/);
+      },
+    );
+  });
+}
+
 for (const [fn, kind] of [
   ['trap_out_of_bounds', 'memory_out_of_bounds'],
   ['trap_stack_overflow', 'stack_overflow'],

@@ -14,7 +14,7 @@ import pytest
 from conftest import FIXTURES, ROOT, WBG_PATCH, run_cli, snapshot
 from wbg_patch import __version__
 from wbg_patch.emit import runtime_files
-from wbg_patch.errors import AlreadyPatchedError, InputError, NotGlueError, UnsupportedGlueError
+from wbg_patch.errors import AlreadyPatchedError, ContractError, InputError, NotGlueError, UnsupportedGlueError
 
 
 def test_patch_writes_glue_and_runtime_then_is_a_no_op(unpatched: Path):
@@ -119,7 +119,7 @@ def test_the_readme_names_every_file_the_patch_writes():
 def test_inspect_reports_what_it_found(unpatched: Path):
     result = run_cli("inspect", unpatched)
     assert result.returncode == 0, result.stderr
-    for expected in ["generation: initSync", "memory import:", "initial 18 maximum 16384", "pool contract exports: initThreadPool, exitThreadPool, wbg_rayon_start_worker", "patched: no"]:
+    for expected in ["generation: initSync", "memory import:", "initial 18 maximum 16384", "pool contract: wbg-pool (initThreadPool(n), exitThreadPool()", "patched: no"]:
         assert expected in result.stdout
 
 
@@ -133,8 +133,8 @@ def test_package_json_lists_the_runtime(unpatched: Path):
 def test_other_export_names_must_exist(unpatched: Path):
     before = snapshot(unpatched)
     result = run_cli("patch", "--init-export", "init_pool", unpatched)
-    assert result.returncode == InputError.exit_code
-    assert "does not export init_pool" in result.stderr
+    assert result.returncode == ContractError.exit_code
+    assert "the glue does not export init_pool()" in result.stderr
     assert snapshot(unpatched) == before
 
 

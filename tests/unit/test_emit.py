@@ -25,19 +25,20 @@ CONFIG = emit.RuntimeConfig(
 
 @pytest.mark.parametrize("module_format", ["commonjs", "esm"])
 def test_every_runtime_file_is_valid_javascript_for_any_configuration(module_format: str):
-    files = emit.render(Path("/pkg/o1js_bindings.cjs"), module_format, CONFIG)
+    files = emit.render(Path("/pkg/o1js_bindings.cjs"), module_format, CONFIG, "poolbuilder-global")
     assert sorted(files) == sorted(emit.runtime_files(module_format))
     for name, content in files.items():
         if ".d." not in name:  # declarations are TypeScript
             assert glue.first_error(glue.parse(content).root_node) is None, name
     entry = files[emit.entry_files(module_format)[0]].decode()
     assert '"./o1js_bindings.cjs"' in entry
+    assert '"kind": "poolbuilder-global"' in entry
     assert '"init": "init_pool"' in entry and '"exit": "exit_pool"' in entry and '"startWorker": "start_pool_worker"' in entry
     assert '"heartbeatTimeoutMs": 1234' in entry and '"numThreads": 3' in entry and '"idleShutdownMs": 0' in entry
 
 
 def test_the_runtime_is_copied_as_is_and_the_templates_hold_no_logic():
-    files = emit.render(Path("/pkg/glue.js"), "commonjs", CONFIG)
+    files = emit.render(Path("/pkg/glue.js"), "commonjs", CONFIG, "wbg-pool")
     for name, content in files.items():
         if name.startswith("wbg-pool/"):
             assert content == (emit.RUNTIME_JS / name.removeprefix("wbg-pool/")).read_bytes(), name
@@ -57,12 +58,12 @@ def test_a_template_variable_that_is_missing_is_an_error(tmp_path: Path, monkeyp
     (tmp_path / "wbg-pool-manager.cjs.j2").write_text("const x = {{ no_such_setting }};\n")
     monkeypatch.setattr(emit, "TEMPLATES", tmp_path)
     with pytest.raises(InternalError, match="no_such_setting"):
-        emit.render(Path("/pkg/glue.js"), "commonjs", emit.RuntimeConfig())
+        emit.render(Path("/pkg/glue.js"), "commonjs", emit.RuntimeConfig(), "wbg-pool")
 
 
 def manifest_after(tmp_path: Path, data: object, module_format: str = "commonjs") -> dict:
     (tmp_path / "package.json").write_text(json.dumps(data))
-    planned = emit.plan(tmp_path / "glue.js", module_format, emit.RuntimeConfig())
+    planned = emit.plan(tmp_path / "glue.js", module_format, emit.RuntimeConfig(), "wbg-pool")
     return json.loads(planned[tmp_path / "package.json"])
 
 
@@ -81,7 +82,7 @@ def test_an_exports_map_gets_the_entry_under_its_file_name(tmp_path: Path):
 
 def test_a_package_without_files_or_exports_is_left_as_it_is(tmp_path: Path):
     (tmp_path / "package.json").write_text('{ "name": "sdk",   "main": "sdk.js" }')
-    planned = emit.plan(tmp_path / "glue.js", "commonjs", emit.RuntimeConfig())
+    planned = emit.plan(tmp_path / "glue.js", "commonjs", emit.RuntimeConfig(), "wbg-pool")
     assert planned[tmp_path / "package.json"] == b'{ "name": "sdk",   "main": "sdk.js" }'
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import run_cli, snapshot
 
-from wbg_patch import __version__, glue, rewrite
+from wbg_patch import __version__, contract, glue, rewrite
 from wbg_patch.emit import RuntimeConfig
 from wbg_patch.errors import UnsupportedGlueError
 from wbg_patch.glue import Generation
@@ -32,14 +32,32 @@ def _name(s: str) -> bytes:
     return _uleb(len(s)) + s.encode()
 
 
-def memory_only_module(module: str, name: str, initial: int, maximum: int | None, shared: bool) -> bytes:
-    """A wasm binary whose import section holds one memory import: the old
-    fixtures keep their memory import in memory.json instead of a 400 KB module."""
+# What the demo module exports that the patch checks: its pool contract.
+CONTRACT_EXPORTS = ("initThreadPool", "exitThreadPool", "wbg_rayon_start_worker")
+
+
+def interface_only_module(module: str, name: str, initial: int, maximum: int | None, shared: bool) -> bytes:
+    """A valid wasm binary with the demo's memory import and pool-contract
+    exports (empty functions) and nothing else: the old fixtures keep their
+    memory import in memory.json instead of a 400 KB module."""
+
+    def section(sid: int, entries: list[bytes]) -> bytes:
+        body = _uleb(len(entries)) + b"".join(entries)
+        return bytes([sid]) + _uleb(len(body)) + body
+
     flags = (1 if maximum is not None else 0) | (2 if shared else 0)
     limits = bytes([flags]) + _uleb(initial) + (_uleb(maximum) if maximum is not None else b"")
-    entry = _name(module) + _name(name) + b"\x02" + limits
-    section = _uleb(1) + entry
-    return b"\0asm\x01\0\0\0" + b"\x02" + _uleb(len(section)) + section
+    functions = range(len(CONTRACT_EXPORTS))
+    return b"".join(
+        [
+            b"\0asm\x01\0\0\0",
+            section(1, [b"\x60\x00\x00"]),  # one type: () -> ()
+            section(2, [_name(module) + _name(name) + b"\x02" + limits]),
+            section(3, [b"\x00" for _ in functions]),
+            section(7, [_name(n) + b"\x00" + _uleb(i) for i, n in enumerate(CONTRACT_EXPORTS)]),
+            section(10, [b"\x02\x00\x0b" for _ in functions]),  # empty bodies
+        ]
+    )
 
 
 def minor(version: str) -> int:
@@ -54,7 +72,7 @@ def target_fixture(version: str, target: str, tmp_path: Path) -> Path:
     shutil.copytree(FIXTURES / version / target, directory)
     wasm = directory / "wbg_demo_bg.wasm"
     if not wasm.exists():
-        wasm.write_bytes(memory_only_module(module, name, meta["initial"], meta["maximum"], meta["shared"]))
+        wasm.write_bytes(interface_only_module(module, name, meta["initial"], meta["maximum"], meta["shared"]))
     return directory / "wbg_demo.js"
 
 
@@ -100,8 +118,10 @@ def test_there_are_three_generations_of_fixtures():
 
 def test_patch_parses_cleanly_and_keeps_untouched_regions_byte_identical(fixture_glue: Path):
     model = glue.locate(glue.read(fixture_glue))
-    edits = rewrite.edits(model, RuntimeConfig())
-    patched = rewrite.patch(model, RuntimeConfig())
+    found = contract.detect(model, contract.Names("initThreadPool", "exitThreadPool", "wbg_rayon_start_worker"))
+    model.contract = found.kind.value
+    edits = rewrite.edits(model, RuntimeConfig(), found)
+    patched = rewrite.patch(model, RuntimeConfig(), found)
     assert glue.first_error(glue.parse(patched).root_node) is None
     # Every byte outside the edits is still there, in order.
     pos = 0
@@ -116,7 +136,7 @@ def test_patch_parses_cleanly_and_keeps_untouched_regions_byte_identical(fixture
     assert again.wasm_member_reads == []
     assert again.edited_after_patch() is None
     # What the glue was is kept in the marker: the patch removes some of what showed it.
-    assert (again.target, again.generation) == (model.target, model.generation)
+    assert (again.target, again.generation, again.contract) == (model.target, model.generation, "wbg-pool")
     assert patched.count(rewrite.ACCESSOR.encode()) == len(model.wasm_member_reads) + 2  # + prelude
 
 

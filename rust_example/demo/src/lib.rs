@@ -249,6 +249,37 @@ pub fn panic_with_number() {
     run_in_pool(|| rayon::join(|| std::panic::panic_any(42_i32), || ()));
 }
 
+/// Which panic hook the crate installs itself, as SDKs do inside their exports
+/// (replacing any hook installed before): 0 = console_error_panic_hook,
+/// 1 = a `std::panic::set_hook` that reports nothing.
+fn install_crate_hook(kind: u32) {
+    match kind {
+        0 => console_error_panic_hook::set_once(),
+        _ => std::panic::set_hook(Box::new(|_| {})),
+    }
+}
+
+/// Installs the crate's own panic hook (see `install_crate_hook`) and returns.
+#[wasm_bindgen]
+pub fn install_panic_hook(kind: u32) {
+    install_crate_hook(kind);
+}
+
+/// Installs the crate's own panic hook inside this call, on the host or on a
+/// pool thread, then panics right there.
+#[wasm_bindgen]
+pub fn panic_after_own_hook(kind: u32, on_pool_thread: bool) -> u32 {
+    let fail = move || -> u32 {
+        install_crate_hook(kind);
+        panic!("panic after the crate installed hook {kind}")
+    };
+    if on_pool_thread {
+        run_in_pool(|| rayon::join(|| 1, fail).1)
+    } else {
+        fail()
+    }
+}
+
 struct PanicsOnDrop;
 
 impl Drop for PanicsOnDrop {

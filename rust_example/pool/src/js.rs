@@ -72,28 +72,56 @@ pub fn wbg_rayon_start_worker(receiver: u32) -> bool {
     })
 }
 
+type Hook = Box<dyn Fn(&std::panic::PanicHookInfo<'_>) + Sync + Send + 'static>;
+
 /// Installs (once) a panic hook that reports message, location and pool
 /// thread index to the JS of the panicking thread, before `panic=abort` traps.
+/// It runs first and then calls the hook it found, and it stays first when the
+/// crate replaces it later (`console_error_panic_hook::set_once()` inside an
+/// export, or any `std::panic::set_hook`): the new hook is wrapped, not lost.
 pub fn set_panic_hook() {
     static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        std::panic::set_hook(Box::new(|info| {
-            let report = PanicReport::new(info.payload(), info.location(), ThreadRole::current());
-            let reported = call_hook(
-                "panic",
-                &[
-                    JsValue::from_str(&report.message),
-                    JsValue::from_str(&report.file),
-                    JsValue::from(report.line),
-                    JsValue::from(report.column),
-                    JsValue::from(report.thread.to_js()),
-                ],
-            );
-            if !reported {
-                console_error(&report.to_string());
-            }
-        }));
-    });
+    ONCE.call_once(|| install_reporting_hook(std::panic::take_hook()));
+}
+
+fn install_reporting_hook(next: Hook) {
+    let rewrap = RewrapOnReplace;
+    std::panic::set_hook(Box::new(move |info| {
+        let _keep = &rewrap;
+        report_panic(info);
+        next(info);
+    }));
+}
+
+/// Lives inside our hook. `set_hook` drops the hook it replaces only after it
+/// released its lock, so when ours is dropped because another hook took its
+/// place, that hook can be taken and wrapped in ours again.
+struct RewrapOnReplace;
+
+impl Drop for RewrapOnReplace {
+    fn drop(&mut self) {
+        // Hooks cannot change during a panic (std panics); nothing replaces ours then.
+        if !std::thread::panicking() {
+            install_reporting_hook(std::panic::take_hook());
+        }
+    }
+}
+
+fn report_panic(info: &std::panic::PanicHookInfo<'_>) {
+    let report = PanicReport::new(info.payload(), info.location(), ThreadRole::current());
+    let reported = call_hook(
+        "panic",
+        &[
+            JsValue::from_str(&report.message),
+            JsValue::from_str(&report.file),
+            JsValue::from(report.line),
+            JsValue::from(report.column),
+            JsValue::from(report.thread.to_js()),
+        ],
+    );
+    if !reported {
+        console_error(&report.to_string());
+    }
 }
 
 struct JsLogger;
