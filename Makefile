@@ -1,10 +1,12 @@
 # The two commands of the README: `make demo` and `make test`. Both set up and
 # build what they need first; a second run skips what is already there.
-.PHONY: setup build demo test test-rust lint test-js test-py fixtures bench
+.PHONY: setup build build-versions demo test test-rust lint test-js test-py fixtures bench
 
 # The demo packages scripts/build.sh writes, one per glue target: the runtime
 # behaviour tests run against each.
 PACKAGES = build/pkg build/pkg-experimental-nodejs-module build/pkg-module build/pkg-web
+# The demo as apps pinning older wasm-bindgen (and rayon) build it: the same tests run there.
+VERSION_PACKAGES = build/pkg-wasm-bindgen-0.2.106 build/pkg-wasm-bindgen-0.2.100
 
 setup:
 	@scripts/setup.sh
@@ -12,10 +14,14 @@ setup:
 build: setup
 	@scripts/build.sh
 
+build-versions: setup
+	@scripts/setup.sh versions
+	@scripts/build.sh versions
+
 demo: build
 	@node rust_example/demo/js/demo.cjs $(ARGS)
 
-test: build test-rust lint test-js test-py
+test: build build-versions test-rust lint test-js test-py
 
 # wbg-pool's host tests, and its crates.io package (built and verified on its own).
 test-rust: setup
@@ -28,11 +34,11 @@ lint: build
 	.venv/bin/python -m pyflakes wbg_patch tests bench
 	node_modules/.bin/eslint runtime_js bench rust_example/demo/js eslint.config.cjs $(foreach p,$(PACKAGES),$(wildcard $(p)/wbg-pool-manager.*js))
 
-test-js: build
+test-js: build build-versions
 	node --test runtime_js/test/unit/*.test.cjs
 	@echo "==> pool contract tests against build/pkg-wasm-bindgen-rayon and build/pkg-poolbuilder-global"
 	node --test runtime_js/test/contracts/*.test.mjs
-	@for pkg in $(PACKAGES); do \
+	@for pkg in $(PACKAGES) $(VERSION_PACKAGES); do \
 	  echo "==> runtime behaviour tests against $$pkg"; \
 	  WBG_PKG=$$pkg node --test runtime_js/test/*.test.mjs || exit 1; \
 	done

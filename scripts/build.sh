@@ -7,12 +7,53 @@
 #                                         the runtime tests run against each of them too
 #   build/pkg-wasm-bindgen-rayon          the crates of rust_example/contracts (--target nodejs),
 #   build/pkg-poolbuilder-global          which carry the other two pool contracts
+#
+# `scripts/build.sh versions` builds instead the demo as apps that pin their own
+# versions would (scripts/build-pinned.sh), proving wbg-pool's version ranges
+# and running the glue of older wasm-bindgen generations:
+#   build/pkg-wasm-bindgen-0.2.106        an SDK's pins: wasm-bindgen =0.2.106, rayon =1.10.0
+#   build/pkg-wasm-bindgen-0.2.100        the oldest the ranges admit: wasm-bindgen =0.2.100, rayon =1.8.0
+#   plus a compile (no glue) against the newest wasm-bindgen 0.2 and rayon 1 releases.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# package TARGET OUT WASM CLI: wasm-bindgen --target TARGET, patched, swapped into
+# OUT only when complete, so a failed step never leaves a half-built package.
+package() {
+  local target=$1 out=$2 wasm=$3 cli=$4
+  echo "==> $("$cli" --version) --target $target, wbg-patch -> $out"
+  rm -rf "$out.tmp"
+  "$cli" --target "$target" --out-dir "$out.tmp" "$wasm"
+  if [ "$target" = nodejs ]; then rm -rf "$out-unpatched" && cp -r "$out.tmp" "$out-unpatched"; fi
+  # An npm package of ES-module glue says so, as wasm-pack's do (experimental-nodejs-module
+  # glue comes with one); without it Node guesses the format from the code, with a warning.
+  [ -e "$out.tmp/package.json" ] || [ "$target" = nodejs ] || echo '{ "type": "module" }' >"$out.tmp/package.json"
+  .venv/bin/wbg-patch patch "$out.tmp" >/dev/null
+  rm -rf "$out" && mv "$out.tmp" "$out"
+}
+
+cli_of() {
+  local cli=.tools/wasm-bindgen-$1/bin/wasm-bindgen
+  [ -x "$cli" ] || { echo "build: $cli is missing: run scripts/setup.sh${2:+ $2}" >&2; exit 1; }
+  echo "$cli"
+}
+
+if [ "${1:-}" = versions ]; then
+  for pins in "0.2.106 1.10.0" "0.2.100 1.8.0"; do
+    set -- $pins
+    echo "==> cargo build wbg-demo pinning wasm-bindgen =$1, rayon =$2 (in build/pinned/)"
+    cli=$(cli_of "$1" versions)
+    wasm=$(scripts/build-pinned.sh "wasm-bindgen-$1" "=$1" "=$2")
+    package nodejs "build/pkg-wasm-bindgen-$1" "$wasm" "$cli"
+  done
+  echo "==> cargo build wbg-demo with the newest wasm-bindgen 0.2 and rayon 1 (compile only)"
+  scripts/build-pinned.sh newest 0.2 1 >/dev/null
+  echo "==> built build/pkg-wasm-bindgen-{0.2.106,0.2.100}"
+  exit 0
+fi
+
 wbg_version=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/"/,"",$3); print $3; exit}' rust_example/Cargo.lock)
-wasm_bindgen=.tools/wasm-bindgen-$wbg_version/bin/wasm-bindgen
-[ -x "$wasm_bindgen" ] || { echo "build: $wasm_bindgen is missing: run scripts/setup.sh (make setup)" >&2; exit 1; }
+cli=$(cli_of "$wbg_version")
 
 echo "==> cargo build (wasm32-unknown-unknown, release, atomics, build-std)"
 (cd rust_example && RUSTC_BOOTSTRAP=1 cargo +debian-web build --quiet --release \
@@ -24,25 +65,11 @@ echo "==> cargo build rust_example/contracts (the crates with their own pool con
   --target wasm32-unknown-unknown -Z build-std=panic_abort,std)
 contracts=rust_example/contracts/target/wasm32-unknown-unknown/release
 
-# package TARGET OUT [WASM]: wasm-bindgen --target TARGET, patched, swapped into
-# OUT only when complete, so a failed step never leaves a half-built package.
-package() {
-  local target=$1 out=$2 wasm=${3:-$wasm}
-  echo "==> wasm-bindgen $wbg_version --target $target, wbg-patch -> $out"
-  rm -rf "$out.tmp"
-  "$wasm_bindgen" --target "$target" --out-dir "$out.tmp" "$wasm"
-  if [ "$target" = nodejs ]; then rm -rf "$out-unpatched" && cp -r "$out.tmp" "$out-unpatched"; fi
-  # An npm package of ES-module glue says so, as wasm-pack's do (experimental-nodejs-module
-  # glue comes with one); without it Node guesses the format from the code, with a warning.
-  [ -e "$out.tmp/package.json" ] || [ "$target" = nodejs ] || echo '{ "type": "module" }' >"$out.tmp/package.json"
-  .venv/bin/wbg-patch patch "$out.tmp" >/dev/null
-  rm -rf "$out" && mv "$out.tmp" "$out"
-}
-package nodejs build/pkg
+package nodejs build/pkg "$wasm" "$cli"
 for target in experimental-nodejs-module module web; do
-  package "$target" "build/pkg-$target"
+  package "$target" "build/pkg-$target" "$wasm" "$cli"
 done
 for contract in wasm-bindgen-rayon poolbuilder-global; do
-  package nodejs "build/pkg-$contract" "$contracts/example_${contract//-/_}.wasm"
+  package nodejs "build/pkg-$contract" "$contracts/example_${contract//-/_}.wasm" "$cli"
 done
 echo "==> built build/pkg, build/pkg-{experimental-nodejs-module,module,web} and build/pkg-{wasm-bindgen-rayon,poolbuilder-global}"

@@ -37,15 +37,24 @@ else
   rustup toolchain link debian-web /usr
 fi
 
+install_cli() { # VERSION: wasm-bindgen-cli =VERSION into .tools/wasm-bindgen-VERSION (once)
+  local tools=.tools/wasm-bindgen-$1
+  if [ -x "$tools/bin/wasm-bindgen" ] && "$tools/bin/wasm-bindgen" --version | grep -q "$1"; then
+    step "wasm-bindgen-cli $1 present in $tools"
+  else
+    step "installing wasm-bindgen-cli $1 into $tools (a few minutes, once)"
+    cargo install --quiet wasm-bindgen-cli --version "=$1" --locked --root "$tools"
+  fi
+}
+
 # The CLI must equal the wasm-bindgen crate in Cargo.lock, to the patch version.
 wbg_version=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/"/,"",$3); print $3; exit}' rust_example/Cargo.lock)
 [ -n "$wbg_version" ] || die "cannot read the wasm-bindgen version from rust_example/Cargo.lock"
-tools=.tools/wasm-bindgen-$wbg_version
-if [ -x "$tools/bin/wasm-bindgen" ] && "$tools/bin/wasm-bindgen" --version | grep -q "$wbg_version"; then
-  step "wasm-bindgen-cli $wbg_version present in $tools"
-else
-  step "installing wasm-bindgen-cli $wbg_version into $tools (a few minutes, once)"
-  cargo install --quiet wasm-bindgen-cli --version "=$wbg_version" --locked --root "$tools"
+install_cli "$wbg_version"
+# `setup.sh versions`: the CLIs of the older generations the tests run (scripts/build.sh versions).
+if [ "${1:-}" = versions ]; then
+  install_cli 0.2.106
+  install_cli 0.2.100
 fi
 
 # wasm-pack, for the "your own crate" flow test; it finds the CLI above on PATH.

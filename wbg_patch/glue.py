@@ -54,6 +54,9 @@ class Generation(Enum):
     EXPLICIT_INIT = "initSync, called by the user (wasm-bindgen >= 0.2.109, --target web)"
     # wasm-bindgen >= 0.2.109, module: instantiated by the module's top-level code.
     ON_LOAD = "instantiated on load (wasm-bindgen >= 0.2.109, --target module)"
+    # wasm-bindgen 0.2.100-0.2.108, nodejs: the memory made by a top-level
+    # statement, the module instantiated by top-level code on require.
+    LOAD_TIME = "instantiated on require (wasm-bindgen 0.2.100-0.2.108, --target nodejs)"
     # wasm-bindgen <= 0.2.97: `imports['env'] = require('env')`, instantiated on require.
     LEGACY_ENV = "require('env') (wasm-bindgen <= 0.2.97)"
 
@@ -93,8 +96,11 @@ class Glue:
     module_variable: str | None = None
     init_sync: str | None = None  # how the prelude calls initSync: `exports.initSync` or `initSync`
     init_flag: str | None = None  # INIT_SYNC: the `if (flag) return wasm;` guard of initSync
-    instance: Node | None = None  # ON_LOAD: `new WebAssembly.Instance(...)`, run again on reset
+    instance: Node | None = None  # ON_LOAD, LOAD_TIME: `new WebAssembly.Instance(...)`, run again on reset
     instance_variable: str | None = None  # ON_LOAD: the `let` that holds that instance
+    memory_statement: Node | None = None  # LOAD_TIME: the top-level statement that makes the memory, run again on reset
+    exposes_instance: bool = False  # LOAD_TIME: the glue exports its instance's exports as `__wasm`
+    module_compile: Node | None = None  # LOAD_TIME: `new WebAssembly.Module(bytes)`, skipped where a module is given
     header_site: int = 0  # ESM: where the imports the prelude needs go
     memory: MemoryImport | None = None
     wasm_file: Path | None = None
@@ -276,6 +282,11 @@ def locate(glue: Glue) -> Glue:
             glue.init_flag = _find_init_flag(glue, init_sync_body)
     if glue.generation is Generation.ON_LOAD:
         glue.instance, glue.instance_variable = _find_top_level_instance(glue)
+    if glue.generation is Generation.LOAD_TIME:
+        glue.instance, glue.module_compile = _find_load_time_instantiation(glue)
+        glue.exposes_instance = any(
+            _is_member(n, "exports", "__wasm") or _is_member(n, "module.exports", "__wasm") for n in glue.nodes("member_expression")
+        )
     if glue.module_format == "esm":
         glue.header_site = next(c.start_byte for c in glue.tree.root_node.children if c.type != "comment")
     glue.finalization_registries = [n for n in glue.nodes("new_expression") if _is_new(n, "FinalizationRegistry")]
@@ -450,13 +461,32 @@ def _generation(glue: Glue, has_init_sync: bool) -> Generation:
         if env_require is not None:
             glue.memory_site = env_require
             return Generation.LEGACY_ENV
+        made = _find_load_time_memory(glue)
+        if made is not None:
+            glue.memory_statement, glue.memory_site = made
+            return Generation.LOAD_TIME
+    split = next(
+        (
+            n.child_by_field_name("source").text[1:-1].decode()
+            for n in glue.tree.root_node.children
+            if n.type == "import_statement" and n.child_by_field_name("source").text[1:-1].endswith(b"_bg.js")
+        ),
+        None,
+    )
+    if split is not None:
+        raise UnsupportedGlueError(
+            f"is `--target {glue.target}` glue split over two files (its memory is made in {split}), as wasm-bindgen "
+            "0.2.98-0.2.108 writes it; wbg-patch runs that generation as `--target nodejs` (CommonJS) only: build with "
+            "`wasm-bindgen --target nodejs`, or with wasm-bindgen 0.2.109 or newer for ES-module glue",
+            glue.path,
+        )
     if any(
         _is_new(n, "WebAssembly.Memory") and b"shared" in n.text for n in glue.nodes("new_expression")
     ) or any(n.text[1:-1] == b"env" for n in glue.nodes("string") if n.parent.type == "import_statement"):
         raise UnsupportedGlueError(
             f"is threaded `--target {glue.target}` glue of a wasm-bindgen generation wbg-patch does not know "
-            "(ES-module and web glue: wasm-bindgen >= 0.2.109; CommonJS: <= 0.2.97 or >= 0.2.109); "
-            "build with wasm-bindgen 0.2.109 or newer",
+            "(ES-module and web glue: wasm-bindgen >= 0.2.109; CommonJS: 0.2.89-0.2.97 and >= 0.2.100); "
+            "build with `--target nodejs`, or with wasm-bindgen 0.2.109 or newer",
             glue.path,
         )
     raise UnsupportedGlueError(
@@ -485,6 +515,39 @@ def _find_env_require(glue: Glue) -> Node | None:
             if left.type == "subscript_expression" and left.child_by_field_name("index").text[1:-1] == b"env":
                 return node.child_by_field_name("right")
     return None
+
+
+def _find_load_time_memory(glue: Glue) -> tuple[Node, Node] | None:
+    """A top-level statement that makes the shared memory: `exports.memory =
+    new WebAssembly.Memory(...)` (0.2.105+) or `imports.wbg = { memory: new
+    WebAssembly.Memory(...) }` (0.2.100); returns it and the `new` expression."""
+    for statement in glue.tree.root_node.children:
+        expr = statement.named_children[0] if statement.type == "expression_statement" and statement.named_children else None
+        if expr is None or expr.type != "assignment_expression":
+            continue
+        value = expr.child_by_field_name("right")
+        if _is_new(value, "WebAssembly.Memory"):
+            return statement, value
+        if value.type == "object":
+            for pair in value.named_children:
+                if pair.type == "pair" and pair.child_by_field_name("key").text == b"memory":
+                    if _is_new(pair.child_by_field_name("value"), "WebAssembly.Memory"):
+                        return statement, pair.child_by_field_name("value")
+    return None
+
+
+def _find_load_time_instantiation(glue: Glue) -> tuple[Node, Node | None]:
+    """`new WebAssembly.Instance(...)` outside any function (run again on reset),
+    and the top-level `new WebAssembly.Module(...)` that compiles the module."""
+    instances = [n for n in glue.nodes("new_expression") if _is_new(n, "WebAssembly.Instance") and _outside_functions(n)]
+    if len(instances) != 1:
+        raise UnsupportedGlueError(
+            f"instantiates its module on require, but with {len(instances)} top-level `new WebAssembly.Instance` "
+            "(expected one)",
+            glue.path,
+        )
+    compiles = [n for n in glue.nodes("new_expression") if _is_new(n, "WebAssembly.Module") and _outside_functions(n)]
+    return instances[0], compiles[0] if len(compiles) == 1 else None
 
 
 def _find_module_variable(glue: Glue) -> str:

@@ -43,7 +43,22 @@ def _init_and_reset(glue: Glue) -> str:
         # Instantiated at require time, on the memory __wbg_pool_memory() chose.
         return """init() { return wasm; },
     reset() { throw new Error('wbg-patch: recovery after a crash needs glue from wasm-bindgen >= 0.2.109'); },"""
-    if generation is Generation.ON_LOAD:
+    if generation is Generation.LOAD_TIME:
+        # Instantiated by top-level code on require (pool threads: on the memory
+        # and module workerData gives); a reset runs that code again.
+        assert glue.memory_statement is not None and glue.memory_site is not None and glue.instance is not None
+        st, site = glue.memory_statement, glue.memory_site
+        make_memory = (
+            glue.source[st.start_byte : site.start_byte] + b"__wbg_pool_memory()" + glue.source[site.end_byte : st.end_byte]
+        ).decode()
+        expose = "\n            module.exports.__wasm = wasm;" if glue.exposes_instance else ""
+        fresh = f"""{make_memory}
+            const instance = {glue.text(glue.instance)};
+            wasm = instance.exports;{expose}
+            instance.exports.__wbindgen_start();
+            return wasm;"""
+        init = "init() { return wasm; },"
+    elif generation is Generation.ON_LOAD:
         # Pool threads instantiated the module when they loaded the glue, on the
         # memory and module __wbg_pool_memory() and __wbg_pool_module() chose.
         fresh = f"""const instance = {glue.text(glue.instance)};
@@ -90,11 +105,11 @@ def prelude(glue: Glue, config: RuntimeConfig) -> str:
     handle = "export const __wbg_pool =" if esm else "exports.__wbg_pool ="
     stale = "__wbg_pool.staleFinalizations++" if esm else "exports.__wbg_pool.staleFinalizations++"
     module_selection = ""
-    if glue.source_imports:
+    if glue.source_imports or glue.module_compile is not None:
         module_selection = """
-function __wbg_pool_module(url) {
+function __wbg_pool_module(compile) {
     const given = __wbg_pool_given('__wbgPoolModule');
-    return given instanceof WebAssembly.Module ? given : new WebAssembly.Module(__wbg_read_file(url));
+    return given instanceof WebAssembly.Module ? given : compile();
 }"""
     return f"""
 /* wbg-patch {__version__}: reads of `wasm` go through {ACCESSOR}, so a ThreadPoolManager can send
@@ -170,10 +185,18 @@ def edits(glue: Glue, config: RuntimeConfig, contract: Contract) -> list[Edit]:
         Edit(
             s.statement.start_byte,
             s.statement.end_byte,
-            f"const {s.name} = __wbg_pool_module(new URL({json.dumps(s.specifier)}, import.meta.url));",
+            f"const {s.name} = __wbg_pool_module(() => new WebAssembly.Module(__wbg_read_file(new URL({json.dumps(s.specifier)}, import.meta.url))));",
         )
         for s in glue.source_imports
     ]
+    if glue.module_compile is not None:
+        # A pool thread instantiates the module it is given instead of compiling its own.
+        c = glue.module_compile
+        result += [Edit(c.start_byte, c.start_byte, "__wbg_pool_module(() => "), Edit(c.end_byte, c.end_byte, ")")]
+    keyword = glue.wasm_declaration.child(0)
+    if keyword.type == "const":
+        # `const wasm = … new WebAssembly.Instance(…)`: a reset must assign it again.
+        result.append(Edit(keyword.start_byte, keyword.end_byte, "let"))
     site = glue.memory_site
     if glue.generation is Generation.LEGACY_ENV:
         result.append(Edit(site.start_byte, site.end_byte, "{ memory: __wbg_pool_memory() }"))

@@ -82,7 +82,10 @@ def nodejs_fixture(version: str, tmp_path: Path) -> Path:
 
 # What each patchable fixture is, by (version, target): the rest is refused.
 EXPECTED = {
-    **{(v, "nodejs"): Generation.INIT_SYNC if minor(v) >= 109 else Generation.LEGACY_ENV for v in VERSIONS},
+    **{
+        (v, "nodejs"): Generation.INIT_SYNC if minor(v) >= 109 else Generation.LOAD_TIME if minor(v) >= 100 else Generation.LEGACY_ENV
+        for v in VERSIONS
+    },
     **{
         (v, t): generation
         for v in VERSIONS
@@ -168,7 +171,7 @@ def test_glue_that_cannot_run_in_node_is_refused_with_what_to_build(version: str
     if target in ("bundler", "deno", "no-modules"):
         assert f"`--target {target}` glue" in message and "wasm-pack build --target nodejs" in message
     else:  # an ES-module generation from before initSync
-        assert "wasm-bindgen 0.2.109 or newer" in message
+        assert "wasm-bindgen 0.2.109 or newer" in message and "--target nodejs" in message
 
 
 def test_the_refused_fixtures_cover_every_target_not_for_node():
