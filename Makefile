@@ -44,7 +44,7 @@ test-js: build build-versions
 	done
 
 # pytest exits 5 when it collected nothing: that is a broken suite, not a pass.
-test-py: build
+test-py: build build-versions
 	@.venv/bin/python -m pytest tests || { rc=$$?; [ $$rc -ne 5 ] || echo "pytest collected no tests" >&2; exit $$rc; }
 
 fixtures: setup

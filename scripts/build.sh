@@ -5,14 +5,16 @@
 #   build/pkg-unpatched                   the same before wbg-patch, for comparisons
 #   build/pkg-<target>                    experimental-nodejs-module, module, web (ES modules):
 #                                         the runtime tests run against each of them too
-#   build/pkg-wasm-bindgen-rayon          the crates of rust_example/contracts (--target nodejs),
-#   build/pkg-poolbuilder-global          which carry the other two pool contracts
+#   build/pkg-wasm-bindgen-rayon          rust_example/contracts/wasm-bindgen-rayon (--target nodejs):
+#                                         a crate on wasm-bindgen-rayon, the pool contract tests use it
 #
 # `scripts/build.sh versions` builds instead the demo as apps that pin their own
 # versions would (scripts/build-pinned.sh), proving wbg-pool's version ranges
 # and running the glue of older wasm-bindgen generations:
 #   build/pkg-wasm-bindgen-0.2.106        an SDK's pins: wasm-bindgen =0.2.106, rayon =1.10.0
 #   build/pkg-wasm-bindgen-0.2.100        the oldest the ranges admit: wasm-bindgen =0.2.100, rayon =1.8.0
+#   build/pkg-poolbuilder-global          rust_example/contracts/poolbuilder-global, an SDK-like crate
+#                                         with its own pool contract and pins (wasm-bindgen =0.2.106)
 #   plus a compile (no glue) against the newest wasm-bindgen 0.2 and rayon 1 releases.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +34,19 @@ package() {
   rm -rf "$out" && mv "$out.tmp" "$out"
 }
 
+locked_wasm_bindgen() { # Cargo.lock -> the wasm-bindgen version it holds (the CLI must equal it)
+  awk '/^name = "wasm-bindgen"$/{getline; gsub(/"/,"",$3); print $3; exit}' "$1"
+}
+
+# contract CRATE: builds rust_example/contracts/CRATE (a crate of its own, with
+# its own lock) into the target dir the contract crates share; prints the .wasm.
+contract() {
+  echo "==> cargo build rust_example/contracts/$1 (a crate with its own pool contract)" >&2
+  (cd "rust_example/contracts/$1" && RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=../target cargo +debian-web build --quiet \
+    --release --target wasm32-unknown-unknown -Z build-std=panic_abort,std)
+  echo "rust_example/contracts/target/wasm32-unknown-unknown/release/example_${1//-/_}.wasm"
+}
+
 cli_of() {
   local cli=.tools/wasm-bindgen-$1/bin/wasm-bindgen
   [ -x "$cli" ] || { echo "build: $cli is missing: run scripts/setup.sh${2:+ $2}" >&2; exit 1; }
@@ -46,30 +61,26 @@ if [ "${1:-}" = versions ]; then
     wasm=$(scripts/build-pinned.sh "wasm-bindgen-$1" "=$1" "=$2")
     package nodejs "build/pkg-wasm-bindgen-$1" "$wasm" "$cli"
   done
+  wasm=$(contract poolbuilder-global)
+  cli=$(cli_of "$(locked_wasm_bindgen rust_example/contracts/poolbuilder-global/Cargo.lock)" versions)
+  package nodejs build/pkg-poolbuilder-global "$wasm" "$cli"
   echo "==> cargo build wbg-demo with the newest wasm-bindgen 0.2 and rayon 1 (compile only)"
   scripts/build-pinned.sh newest 0.2 1 >/dev/null
-  echo "==> built build/pkg-wasm-bindgen-{0.2.106,0.2.100}"
+  echo "==> built build/pkg-wasm-bindgen-{0.2.106,0.2.100} and build/pkg-poolbuilder-global"
   exit 0
 fi
 
-wbg_version=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/"/,"",$3); print $3; exit}' rust_example/Cargo.lock)
-cli=$(cli_of "$wbg_version")
+cli=$(cli_of "$(locked_wasm_bindgen rust_example/Cargo.lock)")
 
 echo "==> cargo build (wasm32-unknown-unknown, release, atomics, build-std)"
 (cd rust_example && RUSTC_BOOTSTRAP=1 cargo +debian-web build --quiet --release \
   --target wasm32-unknown-unknown -Z build-std=panic_abort,std -p wbg-demo)
 wasm=rust_example/target/wasm32-unknown-unknown/release/wbg_demo.wasm
 
-echo "==> cargo build rust_example/contracts (the crates with their own pool contracts)"
-(cd rust_example/contracts && RUSTC_BOOTSTRAP=1 cargo +debian-web build --quiet --release \
-  --target wasm32-unknown-unknown -Z build-std=panic_abort,std)
-contracts=rust_example/contracts/target/wasm32-unknown-unknown/release
-
 package nodejs build/pkg "$wasm" "$cli"
 for target in experimental-nodejs-module module web; do
   package "$target" "build/pkg-$target" "$wasm" "$cli"
 done
-for contract in wasm-bindgen-rayon poolbuilder-global; do
-  package nodejs "build/pkg-$contract" "$contracts/example_${contract//-/_}.wasm" "$cli"
-done
-echo "==> built build/pkg, build/pkg-{experimental-nodejs-module,module,web} and build/pkg-{wasm-bindgen-rayon,poolbuilder-global}"
+wasm=$(contract wasm-bindgen-rayon)
+package nodejs build/pkg-wasm-bindgen-rayon "$wasm" "$(cli_of "$(locked_wasm_bindgen rust_example/contracts/wasm-bindgen-rayon/Cargo.lock)")"
+echo "==> built build/pkg, build/pkg-{experimental-nodejs-module,module,web} and build/pkg-wasm-bindgen-rayon"

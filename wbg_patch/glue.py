@@ -350,8 +350,8 @@ def _target(glue: Glue) -> str:
     if any(
         spec.child_by_field_name("alias") is not None and spec.child_by_field_name("alias").text == b"default"
         for spec in glue.nodes("export_specifier")
-    ):
-        return "web"  # `export { initSync, __wbg_init as default }`
+    ) or any(stmt.type == "export_statement" and any(c.type == "default" for c in stmt.children) for stmt in glue.tree.root_node.children):
+        return "web"  # `export { initSync, __wbg_init as default }`, or (<= 0.2.108) `export default __wbg_init`
     return "experimental-nodejs-module"
 
 
@@ -476,8 +476,8 @@ def _generation(glue: Glue, has_init_sync: bool) -> Generation:
     if split is not None:
         raise UnsupportedGlueError(
             f"is `--target {glue.target}` glue split over two files (its memory is made in {split}), as wasm-bindgen "
-            "0.2.98-0.2.108 writes it; wbg-patch runs that generation as `--target nodejs` (CommonJS) only: build with "
-            "`wasm-bindgen --target nodejs`, or with wasm-bindgen 0.2.109 or newer for ES-module glue",
+            "before 0.2.109 writes it; wbg-patch runs those generations as `--target nodejs` (CommonJS) only: build "
+            "with `wasm-bindgen --target nodejs`, or with wasm-bindgen 0.2.109 or newer for ES-module glue",
             glue.path,
         )
     if any(
