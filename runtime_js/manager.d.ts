@@ -46,6 +46,8 @@ export class WasmPanicError extends WbgPoolError {
   readonly panicMessage: string;
   readonly location: { file: string; line: number; column: number } | null;
   readonly threadIndex: number | null;
+  /** The stack the crate's own panic hook printed, or the trap's when no hook reported the panic. */
+  readonly wasmStack?: string;
 }
 
 export class WasmTrapError extends WbgPoolError {
