@@ -15,7 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from wbg_patch import glue, rewrite  # noqa: E402
+from wbg_patch import glue, pipeline, rewrite  # noqa: E402
 from wbg_patch.emit import RuntimeConfig  # noqa: E402
 
 MANY = ROOT / "build" / "bench-many"
@@ -29,10 +29,17 @@ def progress(text: str) -> None:
 def many_exports_glue() -> Path:
     """Builds (once) a cdylib with EXPORTS string/bytes exports and returns its glue."""
     out = MANY / "pkg" / "many_exports.js"
-    if out.is_file():
+    src = MANY / "src"
+    body = ["use wasm_bindgen::prelude::*;", "pub use wbg_pool::{exit_thread_pool, init_thread_pool};"]
+    for i in range(EXPORTS):
+        body.append(
+            f"#[wasm_bindgen] pub fn export_{i}(name: &str, count: u32, data: &[u8]) -> String "
+            f'{{ format!("{{name}}{{count}}{{}}", data.len() + {i}) }}'
+        )
+    source = "\n".join(body) + "\n"
+    if out.is_file() and (src / "lib.rs").is_file() and (src / "lib.rs").read_text() == source:
         return out
     progress(f"building a crate with {EXPORTS} exports for a large glue file (once, ~2 min)")
-    src = MANY / "src"
     src.mkdir(parents=True, exist_ok=True)
     (MANY / "Cargo.toml").write_text(
         '[package]\nname = "many-exports"\nversion = "0.0.0"\nedition = "2021"\n\n[lib]\ncrate-type = ["cdylib"]\n\n'
@@ -40,13 +47,7 @@ def many_exports_glue() -> Path:
         '[profile.release]\npanic = "abort"\n\n[workspace]\n'
     )
     shutil.copy(ROOT / "rust_example/Cargo.lock", MANY / "Cargo.lock")
-    body = ["use wasm_bindgen::prelude::*;", "pub use wbg_pool::init_thread_pool;"]
-    for i in range(EXPORTS):
-        body.append(
-            f"#[wasm_bindgen] pub fn export_{i}(name: &str, count: u32, data: &[u8]) -> String "
-            f'{{ format!("{{name}}{{count}}{{}}", data.len() + {i}) }}'
-        )
-    (src / "lib.rs").write_text("\n".join(body) + "\n")
+    (src / "lib.rs").write_text(source)
     env = dict(os.environ, RUSTC_BOOTSTRAP="1")
     subprocess.run(
         ["cargo", "+debian-web", "build", "--quiet", "--release", "--target", "wasm32-unknown-unknown",
@@ -76,6 +77,12 @@ def figure(label: str, samples: list[float], note: str = "") -> dict:
             "n": len(samples), "unit": "ms", "note": note}
 
 
+def patch_in_process(path: Path) -> bytes:
+    """read -> locate -> contract -> rewrite, as `wbg-patch patch` does, without writing."""
+    model, config = glue.locate(glue.read(path)), RuntimeConfig()
+    return rewrite.patch(model, config, pipeline.contract_of(model, config))
+
+
 def main() -> None:
     # The demo's own glue, as the 0.2.129 nodejs fixture is (the fixtures keep no .wasm).
     largest_fixture = ROOT / "build/pkg-unpatched/wbg_demo.js"
@@ -83,7 +90,7 @@ def main() -> None:
     figures = {}
     for key, path in (("fixture", largest_fixture), ("large", large)):
         size = f"{path.stat().st_size // 1024} KB"
-        in_process = timed(lambda: rewrite.patch(glue.locate(glue.read(path)), RuntimeConfig()), 20)
+        in_process = timed(lambda: patch_in_process(path), 20)
         figures[f"patch_inprocess_{key}_ms"] = figure(f"patch in-process, {path.name} ({size})", in_process)
         cli = timed(lambda: subprocess.run([str(ROOT / ".venv/bin/wbg-patch"), "patch", "--dry-run", str(path)],
                                            check=True, capture_output=True), 5)

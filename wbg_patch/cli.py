@@ -134,11 +134,9 @@ def inspect(path: Path = typer.Argument(..., help="A wasm-bindgen output directo
         if model.memory_site is not None:
             typer.echo(f"  memory site: line {model.line(model.memory_site)}: {model.text(model.memory_site)}")
         config = emit.RuntimeConfig.resolve({}, model.patch_config)
-        names = contract.Names(config.init_export, config.exit_export, config.start_worker_export)
         refused = None
         try:
-            kind = contract.check_patched(model, names) if model.patched_by is not None else contract.detect(model, names).kind
-            typer.echo(f"  pool contract: {contract.DESCRIPTION[kind]}")
+            typer.echo(f"  pool contract: {contract.DESCRIPTION[pipeline.contract_of(model, config).kind]}")
         except PatchError as e:
             refused = e
             typer.echo(f"  pool contract: refused: {e}")

@@ -48,6 +48,18 @@ def find_glue(path: Path) -> list[Path]:
     return [path] if not path.is_dir() else found
 
 
+def contract_of(model: glue.Glue, config: emit.RuntimeConfig) -> contract.Contract:
+    """The pool contract of a located glue: detected in unpatched glue (and
+    recorded in the model, for the marker), read from the marker of patched
+    glue; raises ContractError for one the runtime could not drive."""
+    names = contract.Names(config.init_export, config.exit_export, config.start_worker_export)
+    if model.patched_by is not None:
+        return contract.Contract(contract.check_patched(model, names))
+    found = contract.detect(model, names)
+    model.contract = found.kind.value
+    return found
+
+
 def run(file: Path, overrides: dict[str, object], mode: Mode, with_diff: bool = False) -> Outcome:
     with directory_lock(file.parent):
         model = glue.locate(glue.read(file))
@@ -59,12 +71,7 @@ def run(file: Path, overrides: dict[str, object], mode: Mode, with_diff: bool = 
         if edited is not None and mode is not Mode.CHECK:
             raise AlreadyPatchedError(f"{edited}; regenerate it with wasm-bindgen and patch again", file)
         config = emit.RuntimeConfig.resolve(overrides, model.patch_config)
-        names = contract.Names(config.init_export, config.exit_export, config.start_worker_export)
-        if model.patched_by is None:
-            found = contract.detect(model, names)
-            model.contract = found.kind.value
-        else:
-            found = contract.Contract(contract.check_patched(model, names))
+        found = contract_of(model, config)
         runtime = emit.plan(file, model.module_format, config, found.kind.value)
 
         if model.patched_by is None:

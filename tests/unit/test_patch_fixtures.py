@@ -10,7 +10,7 @@ import pytest
 
 from conftest import run_cli, snapshot
 
-from wbg_patch import __version__, contract, glue, rewrite
+from wbg_patch import __version__, glue, pipeline, rewrite
 from wbg_patch.emit import RuntimeConfig
 from wbg_patch.errors import UnsupportedGlueError
 from wbg_patch.glue import Generation
@@ -121,8 +121,7 @@ def test_there_are_three_generations_of_fixtures():
 
 def test_patch_parses_cleanly_and_keeps_untouched_regions_byte_identical(fixture_glue: Path):
     model = glue.locate(glue.read(fixture_glue))
-    found = contract.detect(model, contract.Names("initThreadPool", "exitThreadPool", "wbg_rayon_start_worker"))
-    model.contract = found.kind.value
+    found = pipeline.contract_of(model, RuntimeConfig())
     edits = rewrite.edits(model, RuntimeConfig(), found)
     patched = rewrite.patch(model, RuntimeConfig(), found)
     assert glue.first_error(glue.parse(patched).root_node) is None
