@@ -10,7 +10,6 @@ const path = require('path');
 const { Worker, workerData, receiveMessageOnPort } = require('worker_threads');
 const { MessageType, Slot, HOST_THREAD, postReply, postEvent, waitForChange, kernelThreadId, releaseThread, loadGlue } = require('./protocol.cjs');
 const errors = require('./errors.cjs');
-const { watchPanicReports } = require('./reports.cjs');
 
 const { requests, responses, events, workerPorts, numThreads, contract } = workerData;
 const adapter = require(`./contracts/${contract.kind}.cjs`);
@@ -67,8 +66,11 @@ globalThis.__wbgPoolHooks = {
     send({ type: MessageType.LOG, thread, level, target, message, time: Date.now() });
   },
 };
-// A crate's own panic hook (console_error_panic_hook) prints its report: it becomes the panic report.
-watchPanicReports((report) => send({ type: MessageType.PANIC, thread: HOST_THREAD, ...report }));
+// A crate's own panic hook (console_error_panic_hook) prints its report: it becomes the panic
+// report. wbg-pool's Rust hook reports every panic itself, whatever hook the crate adds.
+if (!adapter.reportsPanics) {
+  require('./reports.cjs').watchPanicReports((report) => send({ type: MessageType.PANIC, thread: HOST_THREAD, ...report }));
+}
 
 async function start() {
   const glue = await loadGlue(workerData);

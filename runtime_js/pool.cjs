@@ -165,7 +165,10 @@ class Pool {
     this.rejectFailed(error);
     this.rejectReady(error);
     this.pendingWasmRequests.clear();
-    this.terminated = this.host.terminate();
+    // Terminating a worker can hold this thread for a millisecond or more on a busy machine: the
+    // caller hears of the failure first, the threads go right after (they can do no harm: the
+    // memory they share is no longer the local instance's).
+    this.terminated = new Promise((resolve) => setImmediate(() => resolve(this.host.terminate())));
     this.manager.onPoolFailed(this, error);
   }
 

@@ -7,7 +7,6 @@
 const { workerData } = require('worker_threads');
 const { MessageType, postEvent, kernelThreadId, releaseThread, loadGlue } = require('./protocol.cjs');
 const errors = require('./errors.cjs');
-const { watchPanicReports } = require('./reports.cjs');
 
 const { events, receiver, ordinal, contract } = workerData;
 const adapter = require(`./contracts/${contract.kind}.cjs`);
@@ -29,7 +28,11 @@ globalThis.__wbgPoolHooks = {
   },
 };
 
-watchPanicReports((report) => send({ type: MessageType.PANIC, thread: threadIndex, ...report }));
+// A crate's own panic hook (console_error_panic_hook) prints its report: it becomes the panic
+// report. wbg-pool's Rust hook reports every panic itself, whatever hook the crate adds.
+if (!adapter.reportsPanics) {
+  require('./reports.cjs').watchPanicReports((report) => send({ type: MessageType.PANIC, thread: threadIndex, ...report }));
+}
 
 // Say why this thread ends before it goes (a panic was already reported by the hook).
 const crashed = (error) => send({ type: MessageType.CRASH, thread: threadIndex, error: errors.serialize(error, threadIndex) });

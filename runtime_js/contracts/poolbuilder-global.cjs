@@ -8,6 +8,9 @@ const { startWorkersWith } = require('./builder.cjs');
 
 module.exports = {
   kind: 'poolbuilder-global',
+  // Whether a panic hook in the module reports every panic (the runtime then does not watch
+  // console.error for the report a crate's own hook prints).
+  reportsPanics: false,
   reportsThreadStart: false,
   canStop: true,
   hostHooks(spawnWorkers, kept) {

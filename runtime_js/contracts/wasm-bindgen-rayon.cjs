@@ -10,6 +10,9 @@ const { startWorkersWith } = require('./builder.cjs');
 
 module.exports = {
   kind: 'wasm-bindgen-rayon',
+  // Whether a panic hook in the module reports every panic (the runtime then does not watch
+  // console.error for the report a crate's own hook prints).
+  reportsPanics: false,
   reportsThreadStart: false,
   canStop: false,
   hostHooks(spawnWorkers, kept) {

@@ -11,6 +11,9 @@
 module.exports = {
   kind: 'wbg-pool',
   // Whether Rust reports each pool thread's start itself (threadStarted).
+  // Whether a panic hook in the module reports every panic (the runtime then does not watch
+  // console.error for the report a crate's own hook prints).
+  reportsPanics: true,
   reportsThreadStart: true,
   // Whether the pool can exit and start again on the same memory.
   canStop: true,
