@@ -68,7 +68,7 @@ globalThis.__wbgPoolHooks = {
 };
 // A crate's own panic hook (console_error_panic_hook) prints its report: it becomes the panic
 // report. wbg-pool's Rust hook reports every panic itself, whatever hook the crate adds.
-if (!adapter.reportsPanics) {
+if (!adapter.rustReports) {
   require('./reports.cjs').watchPanicReports((report) => send({ type: MessageType.PANIC, thread: HOST_THREAD, ...report }));
 }
 

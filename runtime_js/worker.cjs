@@ -30,7 +30,7 @@ globalThis.__wbgPoolHooks = {
 
 // A crate's own panic hook (console_error_panic_hook) prints its report: it becomes the panic
 // report. wbg-pool's Rust hook reports every panic itself, whatever hook the crate adds.
-if (!adapter.reportsPanics) {
+if (!adapter.rustReports) {
   require('./reports.cjs').watchPanicReports((report) => send({ type: MessageType.PANIC, thread: threadIndex, ...report }));
 }
 
@@ -41,7 +41,7 @@ loadGlue(workerData).then((glue) => {
   try {
     const raw = glue.__wbg_pool.init(workerData.__wbgPoolModule, workerData.__wbgPoolMemory);
     // Contracts whose Rust side does not report the thread's start: it runs from here on.
-    if (!adapter.reportsThreadStart) send({ type: MessageType.READY, thread: threadIndex, tid: kernelThreadId() });
+    if (!adapter.rustReports) send({ type: MessageType.READY, thread: threadIndex, tid: kernelThreadId() });
     adapter.runWorker(glue, contract, receiver);
     releaseThread(raw);
   } catch (error) {

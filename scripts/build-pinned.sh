@@ -10,6 +10,7 @@
 # Work in build/pinned/NAME/ (a shared target dir, so std is built once).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 [ $# -eq 3 ] || { echo "usage: $0 NAME WASM_BINDGEN_REQ RAYON_REQ" >&2; exit 2; }
 name=$1 wasm_bindgen=$2 rayon=$3
 ws=build/pinned/$name
@@ -23,7 +24,7 @@ rm "$ws/Cargo.lock"
 # The config in rust_example/.cargo/config.toml must win.
 unset RUSTFLAGS CARGO_ENCODED_RUSTFLAGS CARGO_BUILD_RUSTFLAGS
 (cd "$ws" && cargo +debian-web generate-lockfile --quiet)
-locked() { awk -v n="$1" '$0 == "name = \"" n "\"" { getline; gsub(/version = |"/, ""); print; exit }' "$ws/Cargo.lock"; }
+locked() { locked_version "$ws/Cargo.lock" "$1"; }
 echo "  $name: wasm-bindgen $(locked wasm-bindgen), js-sys $(locked js-sys), rayon $(locked rayon), rayon-core $(locked rayon-core)" >&2
 (cd "$ws" && RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR="$PWD/../target" cargo +debian-web build --quiet --release \
   --target wasm32-unknown-unknown -Z build-std=panic_abort,std -p wbg-demo)

@@ -18,6 +18,11 @@
 #   plus a compile (no glue) against the newest wasm-bindgen 0.2 and rayon 1 releases.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
+case "${1:-}" in
+  "" | versions) ;;
+  *) echo "usage: $0 [versions]" >&2; exit 2 ;;
+esac
 
 # package TARGET OUT WASM CLI: wasm-bindgen --target TARGET, patched, swapped into
 # OUT only when complete, so a failed step never leaves a half-built package.
@@ -34,9 +39,7 @@ package() {
   rm -rf "$out" && mv "$out.tmp" "$out"
 }
 
-locked_wasm_bindgen() { # Cargo.lock -> the wasm-bindgen version it holds (the CLI must equal it)
-  awk '/^name = "wasm-bindgen"$/{getline; gsub(/"/,"",$3); print $3; exit}' "$1"
-}
+locked_wasm_bindgen() { locked_version "$1" wasm-bindgen; }
 
 # contract CRATE: builds rust_example/contracts/CRATE (a crate of its own, with
 # its own lock) into the target dir the contract crates share; prints the .wasm.

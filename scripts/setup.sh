@@ -3,6 +3,11 @@
 # Idempotent: each step checks first and says what it does or why it skips.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
+case "${1:-}" in
+  "" | versions) ;;
+  *) echo "usage: $0 [versions]" >&2; exit 2 ;;
+esac
 
 step() { printf '==> %s\n' "$*"; }
 die() { printf 'setup: %s\n' "$*" >&2; exit 1; }
@@ -48,7 +53,7 @@ install_cli() { # VERSION: wasm-bindgen-cli =VERSION into .tools/wasm-bindgen-VE
 }
 
 # The CLI must equal the wasm-bindgen crate in Cargo.lock, to the patch version.
-wbg_version=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/"/,"",$3); print $3; exit}' rust_example/Cargo.lock)
+wbg_version=$(locked_version rust_example/Cargo.lock wasm-bindgen)
 [ -n "$wbg_version" ] || die "cannot read the wasm-bindgen version from rust_example/Cargo.lock"
 install_cli "$wbg_version"
 # `setup.sh versions`: the CLIs of the older generations the tests run (scripts/build.sh versions).

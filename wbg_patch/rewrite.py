@@ -43,29 +43,26 @@ def _init_and_reset(glue: Glue) -> str:
         # Instantiated at require time, on the memory __wbg_pool_memory() chose.
         return """init() { return wasm; },
     reset() { throw new Error('wbg-patch: recovery after a crash needs glue from wasm-bindgen >= 0.2.109'); },"""
-    if generation is Generation.LOAD_TIME:
-        # Instantiated by top-level code on require (pool threads: on the memory
-        # and module workerData gives); a reset runs that code again.
-        assert glue.memory_statement is not None and glue.memory_site is not None and glue.instance is not None
-        st, site = glue.memory_statement, glue.memory_site
-        make_memory = (
-            glue.source[st.start_byte : site.start_byte] + b"__wbg_pool_memory()" + glue.source[site.end_byte : st.end_byte]
-        ).decode()
-        expose = "\n            module.exports.__wasm = wasm;" if glue.exposes_instance else ""
-        fresh = f"""{make_memory}
-            const instance = {glue.text(glue.instance)};
-            wasm = instance.exports;{expose}
-            instance.exports.__wbindgen_start();
-            return wasm;"""
-        init = "init() { return wasm; },"
-    elif generation is Generation.ON_LOAD:
-        # Pool threads instantiated the module when they loaded the glue, on the
-        # memory and module __wbg_pool_memory() and __wbg_pool_module() chose.
-        fresh = f"""const instance = {glue.text(glue.instance)};
-            {glue.instance_variable} = instance;
-            wasm = instance.exports;
-            instance.exports.__wbindgen_start();
-            return wasm;"""
+    if generation in (Generation.LOAD_TIME, Generation.ON_LOAD):
+        # Instantiated by the glue's top-level code on load (pool threads: on the
+        # memory and module workerData gives); a reset runs that code again.
+        assert glue.instance is not None
+        lines = []
+        if generation is Generation.LOAD_TIME:
+            # The memory is made by a statement of its own (in ON_LOAD, inside the instance's imports).
+            st, site = glue.memory_statement, glue.memory_site
+            assert st is not None and site is not None
+            lines.append(
+                (glue.source[st.start_byte : site.start_byte] + b"__wbg_pool_memory()" + glue.source[site.end_byte : st.end_byte]).decode()
+            )
+        lines.append(f"const instance = {glue.text(glue.instance)};")
+        if glue.instance_variable is not None:
+            lines.append(f"{glue.instance_variable} = instance;")
+        lines.append("wasm = instance.exports;")
+        if glue.exposes_instance:
+            lines.append("module.exports.__wasm = wasm;")
+        lines += ["instance.exports.__wbindgen_start();", "return wasm;"]
+        fresh = "\n            ".join(lines)
         init = "init() { return wasm; },"
     elif generation is Generation.INIT_SYNC:
         fresh = f"""{glue.init_flag} = false;

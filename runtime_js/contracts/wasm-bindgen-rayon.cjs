@@ -10,10 +10,10 @@ const { startWorkersWith } = require('./builder.cjs');
 
 module.exports = {
   kind: 'wasm-bindgen-rayon',
-  // Whether a panic hook in the module reports every panic (the runtime then does not watch
-  // console.error for the report a crate's own hook prints).
-  reportsPanics: false,
-  reportsThreadStart: false,
+  // Whether the Rust side reports to __wbgPoolHooks itself: each pool thread's start
+  // (threadStarted) and every panic, whatever hook the crate adds. Without it the
+  // runtime says when a worker starts and reads the report a crate's own hook prints.
+  rustReports: false,
   canStop: false,
   hostHooks(spawnWorkers, kept) {
     return { hooks: { startWorkers: startWorkersWith(spawnWorkers, kept) }, globals: {} };

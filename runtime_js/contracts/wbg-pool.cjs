@@ -10,11 +10,10 @@
 
 module.exports = {
   kind: 'wbg-pool',
-  // Whether Rust reports each pool thread's start itself (threadStarted).
-  // Whether a panic hook in the module reports every panic (the runtime then does not watch
-  // console.error for the report a crate's own hook prints).
-  reportsPanics: true,
-  reportsThreadStart: true,
+  // Whether the Rust side reports to __wbgPoolHooks itself: each pool thread's start
+  // (threadStarted) and every panic, whatever hook the crate adds. Without it the
+  // runtime says when a worker starts and reads the report a crate's own hook prints.
+  rustReports: true,
   // Whether the pool can exit and start again on the same memory.
   canStop: true,
   // What the glue calls on the host besides the runtime's own hooks: nothing.

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli, snapshot, wasm_bindgen_output
+from wbg_patch import glue
 from wbg_patch.errors import ContractError
 
 KINDS = {"pkg": "wbg-pool", "pkg-wasm-bindgen-rayon": "wasm-bindgen-rayon", "pkg-poolbuilder-global": "poolbuilder-global"}
@@ -21,8 +22,8 @@ def package(tmp_path: Path, name: str) -> Path:
 
 
 def glue_of(directory: Path) -> Path:
-    (glue,) = [p for p in directory.glob("*.js") if (directory / f"{p.stem}_bg.wasm").is_file()]
-    return glue
+    (found,) = glue.find_glue_files(directory)
+    return found
 
 
 @pytest.mark.parametrize("name", KINDS)
@@ -84,15 +85,15 @@ BROKEN = {
 def test_a_contract_wbg_patch_cannot_drive_is_refused_with_what_is_missing(tmp_path: Path, case: str):
     name, change, expected = BROKEN[case]
     pkg = package(tmp_path, name)
-    glue = glue_of(pkg)
-    text = glue.read_text()
+    glue_file = glue_of(pkg)
+    text = glue_file.read_text()
     if change is None:
         for export in ("initThreadPool", "exitThreadPool", "wbg_rayon_start_worker"):
             text = text.replace(f"exports.{export} = ", f"exports.renamed_{export} = ")
     else:
         assert change[0] in text, f"the fixture no longer has {change[0]!r}"
         text = text.replace(change[0], change[1])
-    glue.write_text(text)
+    glue_file.write_text(text)
     before = snapshot(pkg)
     result = run_cli("patch", pkg)
     assert result.returncode == ContractError.exit_code, result.stdout + result.stderr
