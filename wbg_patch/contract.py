@@ -79,8 +79,8 @@ class _Facts:
     classes: dict[str, set[str]]  # top-level class -> its method names
     calls: dict[str, set[int]]  # startWorkers / terminateWorkers -> argument counts at the call sites
     start_workers_binding: _Binding | None  # where `startWorkers` comes from, when not a global
-    module_exports: set[str] | None  # None for glue patched before: its module was not read
-    module_imports: list[str] | None
+    module_exports: set[str]
+    module_imports: list[str]
 
 
 def detect(glue: Glue, names: Names) -> Contract:
@@ -160,7 +160,7 @@ def _missing(kind: Kind, facts: _Facts, names: Names) -> list[str]:
             problems.append(f"the glue does not export {name}()")
         elif facts.functions[name] != arity:
             problems.append(f"{name} takes {facts.functions[name]} argument(s), the contract passes {arity}")
-        elif facts.module_exports is not None and name not in facts.module_exports:
+        elif name not in facts.module_exports:
             problems.append(f"the module does not export {name} (the glue and the module do not belong together)")
     builder = {Kind.WASM_BINDGEN_RAYON: "wbg_rayon_PoolBuilder", Kind.POOLBUILDER_GLOBAL: "PoolBuilder"}.get(kind)
     if builder is not None:
@@ -187,7 +187,7 @@ def _check_call(facts: _Facts, name: str, arity: int) -> list[str]:
         return [f"nothing imports {name}"]
     if counts != {arity}:
         return [f"{name} is called with {'/'.join(map(str, sorted(counts)))} argument(s), the contract has {arity}"]
-    if facts.module_imports is not None and not any(n.startswith(f"__wbg_{name}_") for n in facts.module_imports):
+    if not any(n.startswith(f"__wbg_{name}_") for n in facts.module_imports):
         return [f"the module does not import {name}"]
     return []
 
@@ -223,13 +223,14 @@ def _facts(glue: Glue) -> _Facts:
         if callee is not None and callee.type == "identifier" and callee.text in (b"startWorkers", b"terminateWorkers"):
             calls.setdefault(callee.text.decode(), set()).add(len(call.child_by_field_name("arguments").named_children))
     interface = glue.module_interface
+    assert interface is not None, "detect() needs a located, unpatched glue (its module is read then)"
     return _Facts(
         functions=functions,
         classes=classes,
         calls=calls,
         start_workers_binding=_start_workers_binding(glue),
-        module_exports=set(interface.exports) if interface is not None else None,
-        module_imports=list(interface.function_imports) if interface is not None else None,
+        module_exports=set(interface.exports),
+        module_imports=list(interface.function_imports),
     )
 
 
