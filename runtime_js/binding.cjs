@@ -4,10 +4,12 @@
 // entry file (wbg-pool-manager.cjs or .mjs) registers that glue here before the
 // user's code can reach ThreadPoolManager. Everything that differs per package
 // arrives through register(); the runtime files themselves are the same for all.
-const { WbgPoolError } = require('./errors.cjs');
+const { WbgPoolError, StaleObjectError } = require('./errors.cjs');
 const { RUNTIME_VERSION } = require('./protocol.cjs');
 
 let current = null;
+// Why the memory was last reset: named by the StaleObjectError of an object made before.
+let lastResetReason = null;
 
 /**
  * @param {object} binding
@@ -35,7 +37,17 @@ function register(binding) {
       'ERR_GLUE_NOT_PATCHED',
     );
   }
+  handle.staleObject = (object) => {
+    throw new StaleObjectError(object?.constructor?.name, lastResetReason);
+  };
   current = Object.freeze({ ...binding, handle });
+}
+
+// Starts the glue's local instance again on fresh memory; every object made
+// before is stale from here on (the glue checks each use of an address).
+function resetMemory(reason) {
+  lastResetReason = reason;
+  binding().handle.reset();
 }
 
 function binding() {
@@ -49,4 +61,4 @@ function binding() {
   return current;
 }
 
-module.exports = { register, binding };
+module.exports = { register, binding, resetMemory };

@@ -35,13 +35,15 @@ const TRAP_TEXT = {
   // std::process::abort is inlined into its caller: the trap looks like any other
   // `unreachable`, so the two cannot be told apart.
   abort: 'aborted (std::process::abort, or an unreachable instruction)',
+  // Rust code was left mid-way without its destructors running (locks held, state half-written).
+  js_exception: 'was left by a JS exception that an imported function threw through its frames',
   runtime_error: 'trapped',
 };
 
 /** A trap without a panic: out-of-bounds access, stack overflow, out of memory, abort. */
 class WasmTrapError extends WbgPoolError {
-  constructor({ kind, message, stack, threadIndex }) {
-    super(`wasm ${TRAP_TEXT[kind] ?? 'trapped'} on ${threadLabel(threadIndex)}: ${message}`, 'ERR_WASM_TRAP');
+  constructor({ kind, message, stack, threadIndex, cause }) {
+    super(`wasm ${TRAP_TEXT[kind] ?? 'trapped'} on ${threadLabel(threadIndex)}: ${message}`, 'ERR_WASM_TRAP', cause === undefined ? undefined : { cause });
     this.kind = kind;
     this.threadIndex = threadIndex ?? null;
     if (stack) this.wasmStack = stack;
@@ -74,6 +76,31 @@ class PoolStartError extends WbgPoolError {
   }
 }
 
+/** An execute() call ran longer than its callTimeoutMs (a spinning or livelocked pool, or just too slow). */
+class CallTimeoutError extends WbgPoolError {
+  constructor({ timeoutMs, call }) {
+    super(
+      `the execute() call ran longer than its callTimeoutMs (${timeoutMs} ms)${call ? ` and was still in ${call}()` : ''}` +
+        (call ? ': the pool was torn down' : ': it was rejected (the pool was not working for it, and keeps running)'),
+      'ERR_CALL_TIMEOUT',
+    );
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** A wasm object (a class instance of the glue) made before the wasm memory was reset. */
+class StaleObjectError extends WbgPoolError {
+  constructor(className, resetReason) {
+    super(
+      `this ${className || 'wasm object'} was made before the wasm memory was reset` +
+        (resetReason ? ` (after: ${resetReason})` : '') +
+        ': what it pointed to is gone, and the fresh memory holds other data there; make the object again',
+      'ERR_STALE_OBJECT',
+    );
+    this.className = className || null;
+  }
+}
+
 /** A value that cannot be copied between threads (a JS function, say). */
 class NotTransferableError extends WbgPoolError {
   constructor(message, options) {
@@ -102,9 +129,15 @@ function trapKind(error) {
   return 'runtime_error';
 }
 
-// Plain data for an error about to cross threads.
-function serialize(error, threadIndex) {
-  const kind = trapKind(error);
+// Plain data for an error about to cross threads. `throughWasm`: it came out of
+// wasm code (a raw export, a pool thread's loop), so even a JS exception left
+// that instance mid-way and counts as a trap.
+function serialize(error, threadIndex, throughWasm = false) {
+  const kind = trapKind(error) ?? (throughWasm ? 'js_exception' : null);
+  if (kind === 'js_exception') {
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    return { name: 'WasmTrapError', kind, message, stack: String(error && error.stack), threadIndex, cause: error instanceof Error ? error : undefined };
+  }
   if (kind !== null) {
     return { name: 'WasmTrapError', kind, message: String(error.message), stack: String(error.stack), threadIndex };
   }
@@ -138,6 +171,8 @@ module.exports = {
   PoolClosedError,
   PoolStartError,
   NotTransferableError,
+  CallTimeoutError,
+  StaleObjectError,
   trapKind,
   serialize,
   deserialize,

@@ -8,7 +8,18 @@
 // queue of undelivered messages.
 const path = require('path');
 const { Worker, workerData, receiveMessageOnPort } = require('worker_threads');
-const { MessageType, Slot, HOST_THREAD, postReply, postEvent, waitForChange, kernelThreadId, releaseThread, loadGlue } = require('./protocol.cjs');
+const {
+  MessageType,
+  Slot,
+  HOST_THREAD,
+  postReply,
+  postEvent,
+  waitForChange,
+  forwardOutput,
+  kernelThreadId,
+  releaseThread,
+  loadGlue,
+} = require('./protocol.cjs');
 const errors = require('./errors.cjs');
 
 const { requests, responses, events, workerPorts, numThreads, contract } = workerData;
@@ -19,6 +30,7 @@ const control = new Int32Array(workerData.control);
 const send = (message) => postEvent(events, control, message);
 const reply = (message) => postReply(responses, control, message);
 const IDLE_WAIT_MS = 100;
+forwardOutput(send, () => HOST_THREAD);
 
 const workers = [];
 // Spawns the pool's ThreadPoolWorkers; each runs the contract's start-worker
@@ -113,7 +125,11 @@ function serve(instance) {
       try {
         message = { type: MessageType.RESULT, id: request.id, value: handle(instance, request) };
       } catch (error) {
-        message = { type: MessageType.RESULT, id: request.id, error: errors.serialize(error, null) };
+        // A raw export throws only from inside wasm (the glue converted its
+        // arguments on the main thread): a JS exception an import threw through
+        // its frames skipped Rust's destructors, so it is a trap like any other.
+        const throughWasm = request.type === MessageType.CALL || request.type === MessageType.STOP;
+        message = { type: MessageType.RESULT, id: request.id, error: errors.serialize(error, null, throughWasm) };
         if (message.error.name === 'WasmTrapError') {
           // A trapped instance is not trusted again: answer, then stop serving.
           reply(message);

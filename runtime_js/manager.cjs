@@ -5,20 +5,24 @@
 // living in a ThreadPoolHost worker (the engine is in pool.cjs). The pool
 // starts on the first call, stops when idle, and is replaced after a failure.
 const os = require('os');
-const { binding } = require('./binding.cjs');
-const { Pool, session } = require('./pool.cjs');
+const { binding, resetMemory } = require('./binding.cjs');
+const { Pool, session, MIN_HEARTBEAT_MS } = require('./pool.cjs');
 const { HOST_THREAD } = require('./protocol.cjs');
 const {
   WbgPoolError,
   WasmPanicError,
   WasmTrapError,
   HeartbeatTimeoutError,
+  CallTimeoutError,
+  StaleObjectError,
   PoolClosedError,
   PoolStartError,
   NotTransferableError,
   threadLabel,
 } = require('./errors.cjs');
 
+// How often an idle pool that still uses CPU is looked at again before it stops.
+const IDLE_RECHECK_MS = 100;
 const LEVELS = ['off', 'error', 'warn', 'info', 'debug', 'trace'];
 // One manager per glue module: pools of one glue share its memory and its
 // proxy slot, so two managers would pull them from under each other.
@@ -32,21 +36,44 @@ function warn(message, code) {
   process.emitWarning(`wbg-pool: ${message}`, { code });
 }
 
+// Node turns a longer timer into 1 ms, without a word.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+// Loading a pool takes ~25 ms per thread here, seconds on a loaded machine.
+const RUNTIME_DEFAULTS = { startTimeoutMs: 30000, callTimeoutMs: Infinity };
+
+// A duration option: milliseconds from `min` to what a Node timer can wait, or Infinity for "never".
+function checkDuration(name, value, min) {
+  if (value === Infinity) return;
+  if (typeof value !== 'number' || Number.isNaN(value) || value < min) {
+    throw new RangeError(`options.${name} must be a number of milliseconds >= ${min}, or Infinity for "never"; got ${String(value)}`);
+  }
+  if (value > MAX_TIMER_MS) {
+    throw new RangeError(
+      `options.${name} is ${value} ms, longer than a Node timer can wait (2^31-1 = ${MAX_TIMER_MS} ms, ~24.8 days); ` +
+        'use Infinity for "never"',
+    );
+  }
+}
+
 function checkOptions(options, defaults) {
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
-  const o = { ...defaults, onLog: defaultLog, ...options };
+  const o = { ...RUNTIME_DEFAULTS, ...defaults, onLog: defaultLog, ...options };
   if (o.numThreads === 0 || o.numThreads === null || o.numThreads === undefined) {
     o.numThreads = Math.max(1, (os.availableParallelism ? os.availableParallelism() : os.cpus().length) - 1);
   }
   if (!Number.isInteger(o.numThreads) || o.numThreads < 1 || o.numThreads > 256) {
     throw new RangeError(`options.numThreads must be an integer from 1 to 256, got ${o.numThreads}`);
   }
-  if (!(Number.isFinite(o.heartbeatTimeoutMs) && o.heartbeatTimeoutMs > 0)) {
-    throw new RangeError(`options.heartbeatTimeoutMs must be a positive number, got ${o.heartbeatTimeoutMs}`);
+  if (typeof o.heartbeatTimeoutMs === 'number' && o.heartbeatTimeoutMs < MIN_HEARTBEAT_MS) {
+    throw new RangeError(
+      `options.heartbeatTimeoutMs must be at least ${MIN_HEARTBEAT_MS} ms, got ${o.heartbeatTimeoutMs}: progress is measured in ` +
+        'CPU ticks of 10 ms, so a shorter timeout would fail busy calls that are making progress',
+    );
   }
-  if (!(Number.isFinite(o.idleShutdownMs) && o.idleShutdownMs >= 0)) {
-    throw new RangeError(`options.idleShutdownMs must be a number >= 0, got ${o.idleShutdownMs}`);
-  }
+  checkDuration('heartbeatTimeoutMs', o.heartbeatTimeoutMs, MIN_HEARTBEAT_MS);
+  checkDuration('startTimeoutMs', o.startTimeoutMs, 1);
+  checkDuration('callTimeoutMs', o.callTimeoutMs, 1);
+  checkDuration('idleShutdownMs', o.idleShutdownMs, 0);
   if (typeof o.onLog !== 'function') throw new TypeError('options.onLog must be a function');
   return o;
 }
@@ -56,6 +83,8 @@ class ThreadPoolManager {
    * @param {object} [options]
    * @param {number} [options.numThreads] pool threads (default: available parallelism - 1, at least 1)
    * @param {number} [options.heartbeatTimeoutMs] fail a call when the pool makes no progress this long
+   * @param {number} [options.callTimeoutMs] fail an execute() that runs longer than this (default: Infinity)
+   * @param {number} [options.startTimeoutMs] fail a pool that is not running this long after it was started
    * @param {number} [options.idleShutdownMs] stop the pool this long after the last execute()
    * @param {(entry: object) => void} [options.onLog] receives every log record of the pool threads
    */
@@ -78,9 +107,15 @@ class ThreadPoolManager {
     this.stopping = null;
   }
 
-  /** Runs `fn` with the pool; resolves with its result, rejects on any pool failure. */
-  async execute(fn) {
+  /**
+   * Runs `fn` with the pool; resolves with its result, rejects on any pool failure.
+   * @param {{callTimeoutMs?: number}} [options] overrides the manager's callTimeoutMs for this call
+   */
+  async execute(fn, options = {}) {
     if (typeof fn !== 'function') throw new TypeError('execute(fn): fn must be a function');
+    if (options === null || typeof options !== 'object') throw new TypeError('execute(fn, options): options must be an object');
+    const callTimeoutMs = options.callTimeoutMs ?? this.options.callTimeoutMs;
+    checkDuration('callTimeoutMs', callTimeoutMs, 1);
     if (this.closed) throw new PoolClosedError();
     this.active++;
     this.cancelIdleShutdown();
@@ -100,7 +135,10 @@ class ThreadPoolManager {
       await pool.ready;
       this.binding.handle.setProxy(pool.proxy);
       this.running++;
-      const run = session.run(pool, () => Promise.resolve().then(fn));
+      // The call's own context: its pool, and its deadline, which the pool checks
+      // while the main thread waits in one of its wasm calls.
+      const call = { pool, timeoutMs: callTimeoutMs, deadline: performance.now() + callTimeoutMs, failure: null };
+      const run = session.run(call, () => Promise.resolve().then(fn));
       // On a pool failure execute() rejects at once, but fn may go on: the proxy
       // stays installed until fn settles, so its later wasm calls fail loudly
       // instead of quietly running on the local instance.
@@ -108,7 +146,18 @@ class ThreadPoolManager {
         if (--this.running === 0) this.binding.handle.setProxy(undefined);
       };
       run.then(finished, finished);
-      return await Promise.race([run, pool.failed]);
+      let timer;
+      // A timer fires only while no wasm call waits (the main thread is free): the
+      // pool is not working for this call then, so only the call is rejected.
+      const timedOut = new Promise((_, reject) => {
+        if (callTimeoutMs === Infinity) return;
+        timer = setTimeout(() => reject((call.failure = new CallTimeoutError({ timeoutMs: callTimeoutMs }))), callTimeoutMs);
+      });
+      try {
+        return await Promise.race([run, pool.failed, timedOut]);
+      } finally {
+        clearTimeout(timer);
+      }
     } finally {
       if (--this.active === 0) {
         if (this.pool !== null) this.pool.host.unref();
@@ -161,20 +210,25 @@ class ThreadPoolManager {
 
   onPoolFailed(pool, error) {
     if (this.pool === pool) this.pool = null;
+    if (this.pool !== null) return;
     // Memory a crashed thread wrote to is not trusted (locks it held stay held):
     // the local instance starts again on fresh memory before the next pool.
-    if (this.pool === null) this.resetMemory(this.active > 0 ? null : `the pool failed while no execute() was running: ${error.message}`);
+    // Only a rejected execute() tells the user why; other resets are warned of.
+    let why = null;
+    if (this.active === 0) why = `the pool failed while no execute() was running: ${error.message}`;
+    else if (this.closed) why = 'close() was called during an execute(), which was rejected; its pool was terminated';
+    this.resetMemory(why, error.message);
   }
 
   // `why` is for a reset that no rejected execute() explains to the user.
-  resetMemory(why) {
+  resetMemory(why, reason = why) {
     try {
-      this.binding.handle.reset();
+      resetMemory(reason);
     } catch (error) {
       warn(`could not start the local instance again on fresh memory: ${error.message}`, 'WBG_POOL_RESET');
       return;
     }
-    if (why) warn(`${why}; the wasm memory was reset, so wasm objects made before are invalid`, 'WBG_POOL_RESET');
+    if (why) warn(`${why}; the wasm memory was reset, so wasm objects made before throw StaleObjectError`, 'WBG_POOL_RESET');
   }
 
   deliverLog({ thread, level, target, message, time }) {
@@ -188,13 +242,23 @@ class ThreadPoolManager {
     }
   }
 
-  scheduleIdleShutdown() {
+  scheduleIdleShutdown(afterMs = this.options.idleShutdownMs) {
     // A pool that cannot exit lives until close(): stopping it would cost the memory.
-    if (this.pool === null || this.closed || !this.pool.adapter.canStop) return;
+    if (this.pool === null || this.closed || !this.pool.adapter.canStop || afterMs === Infinity) return;
     this.idleTimer = setTimeout(() => {
       this.idleTimer = null;
-      if (this.pool !== null && this.active === 0) this.stopPool();
-    }, this.options.idleShutdownMs);
+      if (this.pool === null || this.active > 0) return;
+      // A job the pool spawned (rayon::spawn) may still run with no execute()
+      // waiting: stopping now would cut it off. Its CPU use shows it; wait it out.
+      let worked;
+      try {
+        worked = this.pool.worked(performance.now());
+      } catch {
+        return; // a thread is gone: the pool failed, and that was handled
+      }
+      if (worked === false) this.stopPool();
+      else this.scheduleIdleShutdown(IDLE_RECHECK_MS);
+    }, afterMs);
     this.idleTimer.unref();
   }
 
@@ -210,6 +274,8 @@ module.exports = {
   WasmPanicError,
   WasmTrapError,
   HeartbeatTimeoutError,
+  CallTimeoutError,
+  StaleObjectError,
   PoolClosedError,
   PoolStartError,
   NotTransferableError,

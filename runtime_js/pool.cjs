@@ -13,14 +13,22 @@ const { AsyncLocalStorage } = require('async_hooks');
 const { Worker, MessageChannel, receiveMessageOnPort } = require('worker_threads');
 const { MessageType, Slot, HOST_THREAD, waitForChange } = require('./protocol.cjs');
 const errors = require('./errors.cjs');
-const { WbgPoolError, WasmPanicError, HeartbeatTimeoutError, PoolClosedError, PoolStartError, NotTransferableError, threadLabel } = errors;
+const { WbgPoolError, WasmPanicError, HeartbeatTimeoutError, CallTimeoutError, PoolClosedError, PoolStartError, NotTransferableError, threadLabel } =
+  errors;
 
 // The longest the main thread sleeps between checks while it waits for the pool.
 const SLICE_MS = 5;
 const STOP_GRACE_MS = 1000;
+// Liveness is read from CPU ticks (10 ms each) at most this often; the check is
+// what makes a deadlock known within the heartbeat timeout + two of these.
+const CHECK_EVERY_MS = 25;
+// A shorter heartbeat would see a busy pool make no measurable progress
+// (fewer than ~4 checks of a few ticks each) and fail it.
+const MIN_HEARTBEAT_MS = 100;
 
-// Which pool the running execute() fn belongs to: its wasm calls, also after
-// an await, go there; calls from anywhere else stay on the local instance.
+// Which execute() call the running code belongs to ({ pool, deadline, failure }):
+// its wasm calls, also after an await, go to that call's pool; calls from
+// anywhere else stay on the local instance.
 const session = new AsyncLocalStorage();
 
 // CPU time (clock ticks) a thread has used, from /proc; null if unreadable.
@@ -53,7 +61,8 @@ class Pool {
     this.tids = new Map(); // thread index -> kernel tid, as threads report ready
     this.controlBuffer = new SharedArrayBuffer(Slot.LENGTH * 4);
     this.control = new Int32Array(this.controlBuffer);
-    const { numThreads, heartbeatTimeoutMs } = manager.options;
+    const { numThreads, startTimeoutMs } = manager.options;
+    this.call = null; // the execute() call whose wasm call is on its way (see makeProxy)
     const requests = new MessageChannel();
     const responses = new MessageChannel();
     const hostEvents = new MessageChannel();
@@ -70,11 +79,16 @@ class Pool {
     this.ready.catch(() => {});
     // The pool is ready when the host and every pool thread run; a thread that
     // never gets there is a failed start, not a later mystery hang.
-    this.startTimer = setTimeout(() => {
-      const missing = numThreads + 1 - this.started.size;
-      this.fail(new PoolStartError(`${missing} of ${numThreads + 1} threads (host and pool) did not start within ${heartbeatTimeoutMs} ms`));
-    }, heartbeatTimeoutMs);
-    this.startTimer.unref();
+    this.startTimer = undefined;
+    if (startTimeoutMs !== Infinity) {
+      this.startTimer = setTimeout(() => {
+        const missing = numThreads + 1 - this.started.size;
+        this.fail(
+          new PoolStartError(`${missing} of ${numThreads + 1} threads (host and pool) did not start within ${startTimeoutMs} ms (startTimeoutMs)`),
+        );
+      }, startTimeoutMs);
+      this.startTimer.unref();
+    }
     this.started = new Set(); // thread indexes that reported READY
     this.host = new Worker(path.join(__dirname, 'host.cjs'), {
       workerData: {
@@ -120,6 +134,12 @@ class Pool {
         break;
       case MessageType.LOG:
         this.manager.deliverLog(message);
+        break;
+      case MessageType.OUTPUT:
+        // Written here, in order with the log records of the same thread, while the
+        // call still runs (the thread's own stdout waits for an event loop that
+        // does not turn while it works).
+        (message.fd === 2 ? process.stderr : process.stdout).write(message.text);
         break;
       case MessageType.PANIC:
         this.fail(new WasmPanicError({ ...message, threadIndex: message.thread === HOST_THREAD ? null : message.thread }));
@@ -203,7 +223,8 @@ class Pool {
 
   awaitAnswer(id, name) {
     const timeoutMs = this.manager.options.heartbeatTimeoutMs;
-    const checkEvery = Math.min(250, timeoutMs / 4);
+    const checkEvery = Math.min(CHECK_EVERY_MS, timeoutMs / 4);
+    const call = this.call;
     // CPU ticks are read only at checks (a /proc read costs more than a whole
     // call): the first check sets the baseline.
     const liveness = { at: performance.now(), beat: Atomics.load(this.control, Slot.BEAT) };
@@ -229,6 +250,12 @@ class Pool {
         throw thrown;
       }
       const now = performance.now();
+      if (call !== null && now >= call.deadline) {
+        // Busy or stuck, the pool is still inside this call: only tearing it down ends it.
+        call.failure = new CallTimeoutError({ timeoutMs: call.timeoutMs, call: name });
+        this.fail(call.failure);
+        throw this.failure;
+      }
       if (now >= nextCheck) {
         nextCheck = now + checkEvery;
         const beat = Atomics.load(this.control, Slot.BEAT);
@@ -313,13 +340,15 @@ class Pool {
     // may not report other values for a frozen target's properties.
     return new Proxy(Object.create(null), {
       get: (_, name) => {
-        const store = session.getStore();
-        if (store !== pool && store !== undefined) {
-          // fn of an execute() whose pool failed or was replaced: never run it elsewhere.
-          throw store.failure ?? new PoolClosedError('the pool of this execute() call is gone');
-        }
+        const call = session.getStore();
         // Calls made outside execute() (a timer, a finalizer, onLog) stay on the local instance.
-        if (store === undefined || typeof name !== 'string' || name === 'memory') return handle.raw()[name];
+        if (call === undefined) return handle.raw()[name];
+        if (call.pool !== pool || call.failure !== null) {
+          // fn of an execute() that failed, timed out, or whose pool was replaced: never run it elsewhere.
+          throw call.failure ?? call.pool.failure ?? new PoolClosedError('the pool of this execute() call is gone');
+        }
+        if (typeof name !== 'string' || name === 'memory') return handle.raw()[name];
+        pool.call = call;
         let value = cache.get(name);
         if (value === undefined) cache.set(name, (value = remote(name)));
         return value;
@@ -352,4 +381,4 @@ class Pool {
   }
 }
 
-module.exports = { Pool, session };
+module.exports = { Pool, session, MIN_HEARTBEAT_MS };

@@ -23,6 +23,7 @@ const MessageType = Object.freeze({
   // host or worker -> main, on that thread's events port
   READY: 'wbg-pool:ready', // { thread, tid }: thread runs; tid for the liveness check
   LOG: 'wbg-pool:log', // { thread, level, target, message, time }
+  OUTPUT: 'wbg-pool:output', // { thread, fd, text }: what the thread wrote to stdout (1) or stderr (2)
   PANIC: 'wbg-pool:panic', // { thread, message, file, line, column }
   CRASH: 'wbg-pool:crash', // { thread, error }: the thread ends on a trap or a JS error (errors.serialize)
 });
@@ -67,6 +68,22 @@ function waitForChange(control, slot, seen, timeoutMs) {
   if (Atomics.load(control, slot) === seen) Atomics.wait(control, slot, seen, timeoutMs);
 }
 
+// Sends what this thread writes to stdout and stderr (console.log, console.error)
+// to the main thread as events: a worker's own streams are carried by its
+// parent's event loop, which does not turn while the pool works, so the output
+// would appear only after the pool stopped, out of order with the logs.
+function forwardOutput(send, thread) {
+  for (const [stream, fd] of [[process.stdout, 1], [process.stderr, 2]]) {
+    stream.write = function write(chunk, encoding, callback) {
+      const done = typeof encoding === 'function' ? encoding : callback;
+      const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString(typeof encoding === 'string' ? encoding : 'utf8');
+      send({ type: MessageType.OUTPUT, thread: thread(), fd, text });
+      if (typeof done === 'function') process.nextTick(done);
+      return true;
+    };
+  }
+}
+
 // The kernel thread id of the calling thread, for the CPU-time liveness check;
 // null where /proc is not there (the check then relies on host beats alone).
 function kernelThreadId() {
@@ -90,4 +107,16 @@ async function loadGlue({ gluePath, format }) {
   return format === 'esm' ? import(pathToFileURL(gluePath).href) : require(gluePath);
 }
 
-module.exports = { RUNTIME_VERSION, loadGlue, MessageType, Slot, HOST_THREAD, postReply, postEvent, waitForChange, kernelThreadId, releaseThread };
+module.exports = {
+  RUNTIME_VERSION,
+  loadGlue,
+  MessageType,
+  Slot,
+  HOST_THREAD,
+  postReply,
+  postEvent,
+  waitForChange,
+  forwardOutput,
+  kernelThreadId,
+  releaseThread,
+};

@@ -5,7 +5,7 @@
 // host that spawned it is blocked inside wasm while the pool works, so nothing
 // routed through the host (console.log included) would arrive in time.
 const { workerData } = require('worker_threads');
-const { MessageType, postEvent, kernelThreadId, releaseThread, loadGlue } = require('./protocol.cjs');
+const { MessageType, postEvent, forwardOutput, kernelThreadId, releaseThread, loadGlue } = require('./protocol.cjs');
 const errors = require('./errors.cjs');
 
 const { events, receiver, ordinal, contract } = workerData;
@@ -14,6 +14,7 @@ const control = new Int32Array(workerData.control);
 const send = (message) => postEvent(events, control, message);
 // Rayon's index once the thread runs; until then, the order it was spawned in.
 let threadIndex = ordinal;
+forwardOutput(send, () => threadIndex);
 
 globalThis.__wbgPoolHooks = {
   threadStarted(index) {
@@ -34,15 +35,23 @@ if (!adapter.rustReports) {
   require('./reports.cjs').watchPanicReports((report) => send({ type: MessageType.PANIC, thread: threadIndex, ...report }));
 }
 
-// Say why this thread ends before it goes (a panic was already reported by the hook).
-const crashed = (error) => send({ type: MessageType.CRASH, thread: threadIndex, error: errors.serialize(error, threadIndex) });
+// Say why this thread ends before it goes (a panic was already reported by the
+// hook). `throughWasm`: the error came out of the pool's wasm loop, which it
+// left mid-way, so even a JS exception counts as a trap.
+const crashed = (error, throughWasm = false) =>
+  send({ type: MessageType.CRASH, thread: threadIndex, error: errors.serialize(error, threadIndex, throughWasm) });
 
 loadGlue(workerData).then((glue) => {
   try {
     const raw = glue.__wbg_pool.init(workerData.__wbgPoolModule, workerData.__wbgPoolMemory);
     // Contracts whose Rust side does not report the thread's start: it runs from here on.
     if (!adapter.rustReports) send({ type: MessageType.READY, thread: threadIndex, tid: kernelThreadId() });
-    adapter.runWorker(glue, contract, receiver);
+    try {
+      adapter.runWorker(glue, contract, receiver);
+    } catch (error) {
+      crashed(error, true);
+      return;
+    }
     releaseThread(raw);
   } catch (error) {
     crashed(error);

@@ -93,6 +93,9 @@ class Glue:
     wasm_member_reads: list[Node] = field(default_factory=list)
     memory_site: Node | None = None  # the expression that makes (or fails to make) the memory
     finalization_registries: list[Node] = field(default_factory=list)  # `new FinalizationRegistry(...)`
+    # `x.__wbg_ptr` of the glue's classes: every use of an object's address, and where it is set
+    pointer_reads: list[Node] = field(default_factory=list)
+    pointer_writes: list[Node] = field(default_factory=list)  # `x.__wbg_ptr = value` assignments
     module_variable: str | None = None
     init_sync: str | None = None  # how the prelude calls initSync: `exports.initSync` or `initSync`
     init_flag: str | None = None  # INIT_SYNC: the `if (flag) return wasm;` guard of initSync
@@ -290,9 +293,38 @@ def locate(glue: Glue) -> Glue:
     if glue.module_format == "esm":
         glue.header_site = next(c.start_byte for c in glue.tree.root_node.children if c.type != "comment")
     glue.finalization_registries = [n for n in glue.nodes("new_expression") if _is_new(n, "FinalizationRegistry")]
+    _locate_pointers(glue)
     glue.wasm_file = _find_wasm_file(glue)
     glue.memory = _memory_limits(glue)
     return glue
+
+
+def _locate_pointers(glue: Glue) -> None:
+    """Every `x.__wbg_ptr` of the glue's classes: the object's address in the
+    memory. Reads (a method, a getter, `free()`, the object passed as an
+    argument) and the assignments that give an object its address."""
+    for node in glue.nodes("member_expression"):
+        prop = node.child_by_field_name("property")
+        if prop is None or prop.text != b"__wbg_ptr":
+            continue
+        parent = node.parent
+        if parent.type == "assignment_expression" and parent.child_by_field_name("left") == node:
+            glue.pointer_writes.append(parent)
+        elif parent.type in ("augmented_assignment_expression", "update_expression") or (
+            parent.type == "unary_expression" and parent.child(0).type == "delete"
+        ):
+            raise UnsupportedGlueError(
+                f"changes an object's address in place at line {glue.line(node)} (`{glue.text(parent)}`), "
+                "which wasm-bindgen does not generate; the stale-object check could not follow it",
+                glue.path,
+            )
+        elif b"?." in glue.source[node.child_by_field_name("object").end_byte : prop.start_byte]:
+            raise UnsupportedGlueError(
+                f"reads an address with optional chaining at line {glue.line(node)}, which wasm-bindgen does not generate",
+                glue.path,
+            )
+        else:
+            glue.pointer_reads.append(node)
 
 
 def _marker_version(glue: Glue) -> str | None:

@@ -4,7 +4,8 @@ The edits: a prelude after the `wasm` declaration (the accessor, memory and
 module selection, and the `__wbg_pool` handle the runtime uses), every
 `wasm.<x>` read routed through the accessor, the memory import made
 selectable, the glue's finalization registries made to skip objects from a
-discarded memory, and for ES modules the imports the prelude needs (plus, for
+discarded memory, every use of an object's address checked to be from the
+current memory, and for ES modules the imports the prelude needs (plus, for
 `--target module`, the source-phase import of the .wasm, which Node 20 cannot
 load, replaced by a compile of the same file).
 """
@@ -100,7 +101,7 @@ def prelude(glue: Glue, config: RuntimeConfig) -> str:
     esm = glue.module_format == "esm"
     threads = "__wbg_worker_threads" if esm else "require('worker_threads')"
     handle = "export const __wbg_pool =" if esm else "exports.__wbg_pool ="
-    stale = "__wbg_pool.staleFinalizations++" if esm else "exports.__wbg_pool.staleFinalizations++"
+    pool_handle = "__wbg_pool" if esm else "exports.__wbg_pool"
     module_selection = ""
     if glue.source_imports or glue.module_compile is not None:
         module_selection = """
@@ -132,16 +133,30 @@ let __wbg_memory_epoch = 0;
 function __wbg_finalization_registry(free) {{
     const registry = new FinalizationRegistry(({{ held, epoch }}) => {{
         if (epoch === __wbg_memory_epoch) free(held);
-        else {stale};
+        else {pool_handle}.staleFinalizations++;
     }});
     return {{
         register(target, held, token) {{ registry.register(target, {{ held, epoch: __wbg_memory_epoch }}, token); }},
         unregister(token) {{ return registry.unregister(token); }},
     }};
 }}
+// Every use of an object's address goes through these, so an object made
+// before a reset (its address points into the discarded memory, where the
+// fresh memory now holds someone else's data) throws instead of touching it.
+function __wbg_live_ptr(object) {{
+    if (object.__wbg_epoch !== __wbg_memory_epoch) {pool_handle}.staleObject(object);
+    return object.__wbg_ptr;
+}}
+function __wbg_set_ptr(object, ptr) {{
+    object.__wbg_epoch = __wbg_memory_epoch;
+    return (object.__wbg_ptr = ptr);
+}}
 {handle} {{
     version: '{__version__}',
     staleFinalizations: 0,
+    // Throws the runtime's StaleObjectError (set when the runtime binds this glue;
+    // only the runtime resets the memory, so only it can make an object stale).
+    staleObject(object) {{ throw new Error(`wbg-patch: a ${{object.constructor.name}} made before the wasm memory was reset cannot be used`); }},
     setProxy(proxy) {{ __wbg_pool_proxy = proxy; }},
     raw() {{ return wasm; }},
     module() {{ return {glue.module_variable}; }},
@@ -172,6 +187,19 @@ def edits(glue: Glue, config: RuntimeConfig, contract: Contract) -> list[Edit]:
     if glue.module_format == "esm":
         result.append(Edit(glue.header_site, glue.header_site, header(glue)))
     result += [Edit(n.start_byte, n.end_byte, ACCESSOR) for n in glue.wasm_member_reads]
+    # `x.__wbg_ptr` -> `__wbg_live_ptr(x)`, `x.__wbg_ptr = v` -> `__wbg_set_ptr(x, v)`: inserted around
+    # `x` and `v`, so edits inside them stay where they are.
+    for n in glue.pointer_reads:
+        obj = n.child_by_field_name("object")
+        result += [Edit(obj.start_byte, obj.start_byte, "__wbg_live_ptr("), Edit(obj.end_byte, n.end_byte, ")")]
+    for n in glue.pointer_writes:
+        obj = n.child_by_field_name("left").child_by_field_name("object")
+        value = n.child_by_field_name("right")
+        result += [
+            Edit(n.start_byte, n.start_byte, "__wbg_set_ptr("),
+            Edit(obj.end_byte, value.start_byte, ", "),
+            Edit(value.end_byte, value.end_byte, ")"),
+        ]
     # `new FinalizationRegistry(cb)` -> `__wbg_finalization_registry(cb)`, arguments untouched.
     result += [
         Edit(n.start_byte, n.child_by_field_name("arguments").start_byte, "__wbg_finalization_registry")

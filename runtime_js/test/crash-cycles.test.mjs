@@ -1,5 +1,6 @@
 // 200 consecutive crash/recover cycles in one process: every cycle a pool
-// thread panics and the next call must work on a fresh pool. Nothing may pile
+// thread panics and the next call must work on a fresh pool, while a handle
+// cached from before the first crash throws StaleObjectError at every use. Nothing may pile
 // up: no worker, no handle, and memory stays bounded.
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,10 +26,20 @@ test(`${CYCLES} crash/recover cycles leave no worker, no handle and bounded memo
 
   const expected = demo.collatz_sum(100);
   const cycling = new runtime.ThreadPoolManager({ numThreads: 2, onLog() {} });
+  // A handle an SDK caches for the whole process (a proving key, say), made before the first crash.
+  const cached = await cycling.execute(() => new demo.Histogram(4));
+  cached.add(new Uint8Array(64));
+  const stale = (e) => e instanceof runtime.StaleObjectError;
   for (let i = 0; i < CYCLES; i++) {
     await assert.rejects(cycling.execute(() => demo.panic_at(8, i % 8)), runtime.WasmPanicError);
     assert.equal(await cycling.execute(() => demo.collatz_sum(100)), expected);
+    // Every use throws, locally and in the pool; none returns data from the fresh memory.
+    assert.throws(() => cached.total, stale);
+    assert.throws(() => cached.add(new Uint8Array(1)), stale);
+    await assert.rejects(cycling.execute(() => cached.bucket(0)), stale);
+    await assert.rejects(cycling.execute(() => demo.merge_histograms(cached, cached)), stale);
   }
+  assert.throws(() => cached.free(), stale);
   await cycling.close();
   const seconds = (performance.now() - started) / 1000;
 

@@ -248,14 +248,58 @@ test('logs from every pool thread arrive while the host is blocked, in per-threa
   }
 });
 
-test('a JS exception that ends a pool thread fails the call with PoolClosedError, not a start error', async () => {
-  await expectFailure(
-    () => demo.throw_js_on_pool_thread(),
-    (e) => {
-      assert.ok(e instanceof runtime.PoolClosedError, `got ${e && e.name}: ${e && e.message}`);
-      assert.ok(e.cause instanceof SyntaxError, `cause: ${e.cause}`);
-    },
-  );
+// A JS exception thrown through wasm frames skips Rust's destructors: like a trap, it fails the pool.
+const isJsException = (e) => {
+  assert.ok(e instanceof runtime.WasmTrapError, `got ${e && e.name}: ${e && e.message}`);
+  assert.equal(e.kind, 'js_exception');
+  assert.ok(e.cause instanceof SyntaxError, `cause: ${e.cause}`);
+  assert.match(e.message, /JS exception.*SyntaxError/);
+};
+
+test('a JS exception that ends a pool thread fails the call with WasmTrapError, not a start error', async () => {
+  await expectFailure(() => demo.throw_js_on_pool_thread(), isJsException);
+});
+
+test('a JS exception through wasm frames on the host fails the pool: the lock it left held blocks no later call', async () => {
+  await expectFailure(() => demo.throw_js_holding_lock(), isJsException);
+  // On the kept instance this would wait on the lock until the heartbeat timeout.
+  const started = performance.now();
+  assert.equal(await manager.execute(() => demo.bump_shared_state()), 1);
+  assert.ok(performance.now() - started < HEARTBEAT_MS / 2);
+});
+
+test('console output of the host and of pool threads reaches stdout and stderr during the call, in order with the logs', async () => {
+  // Printed lines go into `logs` too, so the order of both shows in one list.
+  const writes = { stdout: process.stdout.write, stderr: process.stderr.write };
+  let returned = false;
+  let printedLate = 0;
+  const capture = (stream) =>
+    function write(chunk, ...rest) {
+      if (!/console\.(log|error)/.test(String(chunk))) return writes[stream].call(this, chunk, ...rest);
+      logs.push({ message: `${stream}: ${String(chunk).trim()}` });
+      if (returned) printedLate++;
+      return true;
+    };
+  logs.length = 0;
+  process.stdout.write = capture('stdout');
+  process.stderr.write = capture('stderr');
+  try {
+    await manager.execute(() => {
+      const threads = demo.print_between_logs(300);
+      returned = true;
+      return threads;
+    });
+  } finally {
+    process.stdout.write = writes.stdout;
+    process.stderr.write = writes.stderr;
+  }
+  assert.equal(printedLate, 0, 'all output arrived before the call returned');
+  const order = (prefix) => logs.map((e) => e.message).filter((m) => m.startsWith(prefix) || m.includes(`: ${prefix}`));
+  assert.deepEqual(order('host'), ['host log before', 'stdout: host console.log', 'stderr: host console.error', 'host log after']);
+  for (let thread = 0; thread < 3; thread++) {
+    const t = `thread ${thread}`;
+    assert.deepEqual(order(t), [`${t} log before`, `stdout: ${t} console.log`, `${t} log after`]);
+  }
 });
 
 test('right after a failure, the local instance works without any execute() in between', async () => {

@@ -69,18 +69,53 @@ test('execute() after close() and with a non-function reject clearly', async () 
   await assert.rejects(manager.execute(() => 1), (e) => e instanceof runtime.PoolClosedError && e.code === 'ERR_POOL_CLOSED');
 });
 
-test('close() during a running call rejects it with PoolClosedError and leaves no worker', async () => {
+// The WBG_POOL_RESET warnings emitted while `fn` runs.
+async function resetWarnings(fn) {
+  const warnings = [];
+  const listener = (w) => w.code === 'WBG_POOL_RESET' && warnings.push(w.message);
+  process.on('warning', listener);
+  try {
+    await fn();
+    await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+  } finally {
+    process.off('warning', listener);
+  }
+  return warnings;
+}
+
+test('close() during a running call rejects it with PoolClosedError, warns of the reset and leaves no worker', async () => {
   const before = threadCount();
   const manager = new runtime.ThreadPoolManager({ numThreads: 2, onLog() {} });
-  const running = manager.execute(async () => {
-    await new Promise((r) => setTimeout(r, 100));
-    return demo.collatz_sum(10);
+  const made = new demo.Histogram(1);
+  const warnings = await resetWarnings(async () => {
+    const running = manager.execute(async () => {
+      await new Promise((r) => setTimeout(r, 100));
+      return demo.collatz_sum(10);
+    });
+    const outcome = assert.rejects(running, runtime.PoolClosedError);
+    await new Promise((r) => setTimeout(r, 30));
+    await manager.close();
+    await outcome;
   });
-  const outcome = assert.rejects(running, runtime.PoolClosedError);
-  await new Promise((r) => setTimeout(r, 30));
-  await manager.close();
-  await outcome;
+  assert.equal(warnings.length, 1, warnings.join('\n'));
+  assert.match(warnings[0], /close\(\) was called during an execute\(\).*memory was reset/);
+  assert.throws(() => made.total, runtime.StaleObjectError);
   await assertNoWorkersLeft(before);
+});
+
+test('an idle shutdown waits for a job the pool spawned: it finishes on the kept memory', { timeout: 20000 }, async () => {
+  const manager = new runtime.ThreadPoolManager({ numThreads: 2, idleShutdownMs: 100, onLog() {} });
+  const done = demo.detached_jobs_done();
+  const warnings = await resetWarnings(async () => {
+    await manager.execute(() => demo.spawn_detached_busy(1500));
+    await new Promise((r) => setTimeout(r, 800));
+    assert.notEqual(manager.pool, null, 'the pool is kept while its job runs');
+    await waitFor(() => demo.detached_jobs_done() === done + 1, 5000, 'the detached job');
+    await waitFor(() => manager.pool === null && manager.stopping === null, 3000, 'the idle shutdown after the job');
+  });
+  assert.deepEqual(warnings, []);
+  assert.equal(demo.detached_jobs_done(), done + 1, 'the memory was kept');
+  await manager.close();
 });
 
 test('a script that used the pool exits by itself within 2 s of its last call', () => {

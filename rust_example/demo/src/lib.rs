@@ -22,6 +22,10 @@ extern "C" {
     // Throws on invalid JSON; without `catch`, the exception unwinds through wasm.
     #[wasm_bindgen(js_namespace = JSON, js_name = parse)]
     fn json_parse(text: &str) -> JsValue;
+    #[wasm_bindgen(js_namespace = console, js_name = log)]
+    fn console_log(text: &str);
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    fn console_error(text: &str);
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -166,6 +170,18 @@ impl Histogram {
     }
 }
 
+/// Two histograms added bucket by bucket (the longer one's buckets): a struct
+/// passed as an argument and one returned.
+#[wasm_bindgen]
+pub fn merge_histograms(a: &Histogram, b: &Histogram) -> Histogram {
+    let (long, short) = if a.counts.len() >= b.counts.len() { (a, b) } else { (b, a) };
+    let mut counts = long.counts.clone();
+    for (total, add) in counts.iter_mut().zip(&short.counts) {
+        *total += add;
+    }
+    Histogram { counts }
+}
+
 /// Logs `lines` numbered lines from every pool thread, then returns the
 /// number of threads that logged.
 #[wasm_bindgen]
@@ -178,6 +194,25 @@ pub fn log_from_every_thread(lines: u32) -> u32 {
         })
         .len() as u32
     })
+}
+
+/// Prints with console.log and console.error between two log records, on the
+/// host and then on every pool thread, and keeps the pool busy for `ms`
+/// milliseconds after: the output must reach the terminal during the call.
+#[wasm_bindgen]
+pub fn print_between_logs(ms: f64) -> u32 {
+    log::info!("host log before");
+    console_log("host console.log");
+    console_error("host console.error");
+    log::info!("host log after");
+    run_in_pool(|| {
+        rayon::broadcast(|ctx| {
+            log::info!("thread {} log before", ctx.index());
+            console_log(&format!("thread {} console.log", ctx.index()));
+            log::info!("thread {} log after", ctx.index());
+        });
+    });
+    busy(ms)
 }
 
 /// Panics on the pool thread that reaches `index` of `0..len`, after logging.
@@ -335,6 +370,46 @@ pub fn deadlock() {
     });
 }
 
+static NEVER_SET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Spin-waits on every pool thread for a flag nobody sets, as a livelock or
+/// an SDK's own spin-wait gone wrong would: the pool uses CPU, so it looks
+/// alive; only a call timeout can end it.
+#[wasm_bindgen]
+pub fn spin_forever() {
+    run_in_pool(|| {
+        rayon::broadcast(|_| {
+            while !NEVER_SET.load(std::sync::atomic::Ordering::Relaxed) {
+                std::hint::spin_loop();
+            }
+        });
+    });
+}
+
+static DETACHED_DONE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// Starts a detached job (`rayon::spawn`) that keeps a pool thread busy for
+/// `ms` milliseconds and then counts itself done; returns at once.
+#[wasm_bindgen]
+pub fn spawn_detached_busy(ms: f64) {
+    run_in_pool(|| {
+        rayon::spawn(move || {
+            let deadline = now() + ms;
+            let mut spins = 0u64;
+            while now() < deadline {
+                spins = black_box(spins + 1);
+            }
+            DETACHED_DONE.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        })
+    });
+}
+
+/// How many jobs started by [`spawn_detached_busy`] have finished.
+#[wasm_bindgen]
+pub fn detached_jobs_done() -> u32 {
+    DETACHED_DONE.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 static SHARED_STATE: std::sync::Mutex<u32> = std::sync::Mutex::new(0);
 
 /// Panics on a pool thread while holding a lock that [`bump_shared_state`]
@@ -350,6 +425,15 @@ pub fn panic_holding_lock() {
             || (),
         )
     });
+}
+
+/// An imported JS function throws while this thread (the host) holds the lock
+/// that [`bump_shared_state`] needs: the exception unwinds through the wasm
+/// frames without running Rust's destructors, so the lock stays held.
+#[wasm_bindgen]
+pub fn throw_js_holding_lock() -> u32 {
+    let _guard = SHARED_STATE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    json_parse("{ not json").is_undefined() as u32
 }
 
 /// Takes the lock [`panic_holding_lock`] leaves held, and counts calls.

@@ -1,0 +1,147 @@
+// Time limits: the call timeout ends a spinning pool (which the heartbeat, that
+// watches for no progress, cannot tell from work), the pool start has its own
+// deadline, a deadlock is known within the heartbeat + 100 ms, and every
+// duration option says what it accepts.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { LOAD_PACKAGE, runtime, demo, threadCount, assertNoWorkersLeft } from './helpers.mjs';
+
+const runChild = (script, timeout) =>
+  spawnSync(process.execPath, ['--input-type=module', '-e', LOAD_PACKAGE + script], { encoding: 'utf8', timeout });
+
+// Runs `fn` with the pool; resolves with how long until it settled and how.
+async function timed(manager, fn, options) {
+  const started = performance.now();
+  try {
+    return { value: await manager.execute(fn, options), ms: performance.now() - started };
+  } catch (error) {
+    return { error, ms: performance.now() - started };
+  }
+}
+
+test('a spinning pool fails with CallTimeoutError after callTimeoutMs, and the next call works', async () => {
+  const before = threadCount();
+  const manager = new runtime.ThreadPoolManager({ numThreads: 2, callTimeoutMs: 400, onLog() {} });
+  await manager.execute(() => demo.noop()); // the pool is up: the timeout measures the call alone
+  const { error, ms } = await timed(manager, () => demo.spin_forever());
+  assert.ok(error instanceof runtime.CallTimeoutError, `got ${error && error.name}: ${error && error.message}`);
+  assert.equal(error.code, 'ERR_CALL_TIMEOUT');
+  assert.equal(error.timeoutMs, 400);
+  assert.match(error.message, /spin_forever\(\).*torn down/);
+  assert.ok(ms >= 400 && ms < 400 + 100, `the spin was ended after ${ms.toFixed(0)} ms`);
+  await assertNoWorkersLeft(before);
+  assert.equal(await manager.execute(() => demo.collatz_sum(1000)), 59542);
+  // A per-call override: this one may take longer than the manager's 400 ms.
+  assert.equal(await manager.execute(() => demo.busy(600), { callTimeoutMs: 5000 }), 2);
+  await manager.close();
+});
+
+test('a call timing out while its fn awaits is rejected; its later wasm calls throw, other calls go on', async () => {
+  const manager = new runtime.ThreadPoolManager({ numThreads: 2, onLog() {} });
+  let late;
+  const { error } = await timed(
+    manager,
+    async () => {
+      await new Promise((r) => setTimeout(r, 300));
+      try {
+        demo.noop();
+      } catch (e) {
+        late = e;
+      }
+    },
+    { callTimeoutMs: 100 },
+  );
+  assert.ok(error instanceof runtime.CallTimeoutError, `got ${error && error.name}`);
+  assert.match(error.message, /rejected/);
+  const pool = manager.pool;
+  await new Promise((r) => setTimeout(r, 300));
+  assert.ok(late instanceof runtime.CallTimeoutError, 'the fn went on, and its wasm call threw the timeout');
+  assert.equal(manager.pool, pool, 'the pool was not working for that call: it was kept');
+  assert.equal(await manager.execute(() => demo.pool_threads()), 2);
+  await manager.close();
+});
+
+test('a script whose export spins exits with CallTimeoutError within 1.5 s, by itself', () => {
+  const script = `
+    const manager = new runtime.ThreadPoolManager({ numThreads: 2, callTimeoutMs: 1000, onLog() {} });
+    const started = Date.now();
+    manager.execute(() => demo.spin_forever()).catch((e) => {
+      process.stdout.write(JSON.stringify({ name: e.name, code: e.code, ms: Date.now() - started }));
+      globalThis.failedAt = Date.now();
+      process.on('exit', () => process.stderr.write(\`exited \${Date.now() - globalThis.failedAt} ms after\`));
+    });`;
+  const child = runChild(script, 10000);
+  assert.equal(child.status, 0, child.stderr);
+  const result = JSON.parse(child.stdout);
+  assert.deepEqual([result.name, result.code], ['CallTimeoutError', 'ERR_CALL_TIMEOUT']);
+  assert.ok(result.ms < 1500, `the call failed after ${result.ms} ms`);
+  const exited = /exited (\d+) ms after/.exec(child.stderr);
+  assert.ok(exited && Number(exited[1]) < 1000, child.stderr);
+});
+
+test('a deadlock is reported within heartbeatTimeoutMs + 100 ms', async () => {
+  const manager = new runtime.ThreadPoolManager({ numThreads: 2, heartbeatTimeoutMs: 300, onLog() {} });
+  await manager.execute(() => demo.noop());
+  for (let i = 0; i < 3; i++) {
+    const { error, ms } = await timed(manager, () => demo.deadlock());
+    assert.ok(error instanceof runtime.HeartbeatTimeoutError, `got ${error && error.name}`);
+    assert.ok(ms >= 300 && ms < 300 + 100, `reported after ${ms.toFixed(0)} ms`);
+  }
+  await manager.close();
+});
+
+test('the pool start has its own deadline: a short heartbeat does not fail a slow start', async () => {
+  // 16 threads take ~200 ms to start on a 2-core machine: with the heartbeat as the
+  // start deadline, as it was, every call failed with PoolStartError.
+  const manager = new runtime.ThreadPoolManager({ numThreads: 16, heartbeatTimeoutMs: 100, onLog() {} });
+  const started = performance.now();
+  assert.equal(await manager.execute(() => demo.pool_threads()), 16);
+  const ms = performance.now() - started;
+  await manager.close();
+  assert.ok(ms > 100, `the pool started in ${ms.toFixed(0)} ms: too fast to show the start deadline is its own`);
+  const strict = new runtime.ThreadPoolManager({ numThreads: 6, startTimeoutMs: 1, onLog() {} });
+  await assert.rejects(strict.execute(() => demo.noop()), (e) => e instanceof runtime.PoolStartError && /startTimeoutMs/.test(e.message));
+  await strict.close();
+});
+
+test('durations accept Infinity, refuse what a Node timer cannot wait, and a heartbeat too short to measure', async () => {
+  const never = new runtime.ThreadPoolManager({
+    numThreads: 1,
+    heartbeatTimeoutMs: Infinity,
+    startTimeoutMs: Infinity,
+    callTimeoutMs: Infinity,
+    idleShutdownMs: Infinity,
+    onLog() {},
+  });
+  assert.equal(await never.execute(() => demo.busy(50)), 1);
+  assert.notEqual(never.pool, null);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.notEqual(never.pool, null, 'idleShutdownMs: Infinity keeps the pool');
+  await never.close();
+  for (const name of ['heartbeatTimeoutMs', 'startTimeoutMs', 'callTimeoutMs', 'idleShutdownMs']) {
+    assert.throws(
+      () => new runtime.ThreadPoolManager({ [name]: 2 ** 31 }),
+      (e) => e instanceof RangeError && e.message.includes(`options.${name}`) && /2\^31-1/.test(e.message) && /Infinity/.test(e.message),
+    );
+    assert.throws(() => new runtime.ThreadPoolManager({ [name]: NaN }), RangeError);
+    assert.throws(() => new runtime.ThreadPoolManager({ [name]: '100' }), RangeError);
+  }
+  assert.throws(() => new runtime.ThreadPoolManager({ heartbeatTimeoutMs: 50 }), (e) => e instanceof RangeError && /at least 100 ms/.test(e.message));
+  const manager = new runtime.ThreadPoolManager({ numThreads: 1, onLog() {} });
+  await assert.rejects(manager.execute(() => 1, { callTimeoutMs: 2 ** 31 }), RangeError);
+  await assert.rejects(manager.execute(() => 1, { callTimeoutMs: 0 }), RangeError);
+  await manager.close();
+});
+
+test('under a CPU hog on every core, a busy 3 s call with the default heartbeat completes', { timeout: 30000 }, async () => {
+  const hogs = Array.from({ length: 2 }, () => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
+  try {
+    await new Promise((r) => setTimeout(r, 200));
+    const manager = new runtime.ThreadPoolManager({ numThreads: 2, onLog() {} });
+    assert.equal(await manager.execute(() => demo.busy(3000)), 2);
+    await manager.close();
+  } finally {
+    for (const hog of hogs) hog.kill('SIGKILL');
+  }
+});
