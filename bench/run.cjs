@@ -10,7 +10,7 @@ const { execFileSync, spawnSync } = require('child_process');
 
 const ROOT = path.join(__dirname, '..');
 const PKG = path.join(ROOT, 'build/pkg');
-const { ThreadPoolManager, WasmPanicError, HeartbeatTimeoutError } = require(path.join(PKG, 'wbg-pool-manager.cjs'));
+const { ThreadPoolManager, WasmPanicError, HeartbeatTimeoutError, CallTimeoutError } = require(path.join(PKG, 'wbg-pool-manager.cjs'));
 const demo = require(path.join(PKG, 'wbg_demo.js'));
 const CORES = os.availableParallelism();
 const rows = [];
@@ -103,8 +103,33 @@ async function proxyCost() {
   await manager.close();
 }
 
+// The glue's check on every use of an object's address (stale after a memory
+// reset): a method call on the patched glue against the same glue without the
+// check, and against the unpatched glue, alternating batches so drift hits all.
+function staleCheckCost() {
+  progress('stale-object check cost (method call: patched, patched without the check, unpatched)');
+  const check = 'if (object.__wbg_epoch !== __wbg_memory_epoch) exports.__wbg_pool.staleObject(object);';
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wbg-bench-'));
+  fs.cpSync(PKG, dir, { recursive: true });
+  const glue = fs.readFileSync(path.join(dir, 'wbg_demo.js'), 'utf8');
+  if (!glue.includes(check)) throw new Error('bench: the patched glue has no stale-object check to remove; update the bench');
+  fs.writeFileSync(path.join(dir, 'wbg_demo.js'), glue.replace(check, ''));
+  const variants = { patched: demo, unchecked: require(path.join(dir, 'wbg_demo.js')), unpatched: require(path.join(ROOT, 'build/pkg-unpatched/wbg_demo.js')) };
+  const objects = Object.fromEntries(Object.entries(variants).map(([k, glue]) => [k, new glue.Histogram(4)]));
+  const samples = { patched: [], unchecked: [], unpatched: [] };
+  for (let round = 0; round < 100; round++) {
+    for (const k of Object.keys(samples)) samples[k].push(...perCall(() => objects[k].bucket(1), 1, 20000).map((us) => us * 1000));
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+  const patched = record('method_patched_ns', 'method call h.bucket(1), patched glue (local)', samples.patched, 'ns');
+  const unchecked = record('method_unchecked_ns', 'the same, patched glue without the stale check', samples.unchecked, 'ns');
+  const unpatched = record('method_unpatched_ns', 'the same, unpatched glue', samples.unpatched, 'ns');
+  ratio('stale_check_cost', 'stale check: with / without, median per call', patched.median / unchecked.median, 'target <= 1.05');
+  ratio('patch_cost_method', 'patched / unpatched glue, median per call', patched.median / unpatched.median);
+}
+
 async function failureDetection() {
-  progress('failure detection (panic x20, deadlock x5)');
+  progress('failure detection (panic x20, deadlock x5, spin x5)');
   const manager = new ThreadPoolManager({ numThreads: 2, heartbeatTimeoutMs: 500, onLog() {} });
   await manager.execute(() => demo.log_from_every_thread(0));
   const panics = [];
@@ -124,6 +149,7 @@ async function failureDetection() {
   record('recovery_ms', 'next execute() after a panic (fresh pool, all threads up)', recoveries, 'ms');
   const hangs = [];
   for (let i = 0; i < 5; i++) {
+    await manager.execute(() => demo.noop()); // a running pool: its start is not timed
     const t = performance.now();
     await manager.execute(() => demo.deadlock()).catch((e) => {
       if (!(e instanceof HeartbeatTimeoutError)) throw e;
@@ -131,6 +157,16 @@ async function failureDetection() {
     hangs.push(performance.now() - t - 500);
   }
   record('deadlock_over_timeout_ms', 'deadlock -> HeartbeatTimeoutError, minus the 500 ms timeout', hangs, 'ms');
+  const spins = [];
+  for (let i = 0; i < 5; i++) {
+    await manager.execute(() => demo.noop()); // a running pool: its start is not timed
+    const t = performance.now();
+    await manager.execute(() => demo.spin_forever(), { callTimeoutMs: 500 }).catch((e) => {
+      if (!(e instanceof CallTimeoutError)) throw e;
+    });
+    spins.push(performance.now() - t - 500);
+  }
+  record('spin_over_timeout_ms', 'spinning pool -> CallTimeoutError, minus callTimeoutMs 500', spins, 'ms');
   await manager.close();
 }
 
@@ -239,6 +275,7 @@ function printTable() {
 
 (async () => {
   await proxyCost();
+  staleCheckCost();
   await failureDetection();
   await speedup();
   await poolStart();

@@ -4,7 +4,7 @@
 // entry file (wbg-pool-manager.cjs or .mjs) registers that glue here before the
 // user's code can reach ThreadPoolManager. Everything that differs per package
 // arrives through register(); the runtime files themselves are the same for all.
-const { WbgPoolError, StaleObjectError } = require('./errors.cjs');
+const { WbgPoolError, StaleObjectError, ForeignJsValueError } = require('./errors.cjs');
 const { RUNTIME_VERSION } = require('./protocol.cjs');
 
 let current = null;
@@ -39,6 +39,9 @@ function register(binding) {
   }
   handle.staleObject = (object) => {
     throw new StaleObjectError(object?.constructor?.name, lastResetReason);
+  };
+  handle.foreignJsValue = () => {
+    throw new ForeignJsValueError();
   };
   current = Object.freeze({ ...binding, handle });
 }

@@ -8,6 +8,11 @@ function threadLabel(threadIndex) {
   return threadIndex === null || threadIndex === undefined || threadIndex < 0 ? 'the pool host' : `pool thread ${threadIndex}`;
 }
 
+// The rule behind ForeignJsValueError and traps of kind foreign_js_value.
+const JS_VALUE_RULE =
+  'a JS value held in wasm state belongs to the side that made it: the main thread (outside execute()) or the ' +
+  'pool (inside); use (and free) the object that holds it on that side';
+
 class WbgPoolError extends Error {
   constructor(message, code, options) {
     super(message, options);
@@ -37,6 +42,7 @@ const TRAP_TEXT = {
   abort: 'aborted (std::process::abort, or an unreachable instruction)',
   // Rust code was left mid-way without its destructors running (locks held, state half-written).
   js_exception: 'was left by a JS exception that an imported function threw through its frames',
+  foreign_js_value: `used a JS value made on another instance (${JS_VALUE_RULE})`,
   runtime_error: 'trapped',
 };
 
@@ -101,6 +107,13 @@ class StaleObjectError extends WbgPoolError {
   }
 }
 
+/** A JS value held in wasm state by another instance (made in the pool, used outside execute(), or the reverse). */
+class ForeignJsValueError extends WbgPoolError {
+  constructor() {
+    super(`this JS value was made on another instance than the main thread's, which cannot read it: ${JS_VALUE_RULE}`, 'ERR_FOREIGN_JS_VALUE');
+  }
+}
+
 /** A value that cannot be copied between threads (a JS function, say). */
 class NotTransferableError extends WbgPoolError {
   constructor(message, options) {
@@ -120,6 +133,8 @@ function trapKind(error) {
   if (error instanceof RangeError && /call stack/i.test(message)) return 'stack_overflow';
   if (!(error instanceof WebAssembly.RuntimeError)) return null;
   if (/out of bounds/i.test(message) && /memory/i.test(message)) return 'memory_out_of_bounds';
+  // The glue's own table accesses stay in bounds; an index past the end is another instance's JS value.
+  if (/table index is out of bounds/i.test(message)) return 'foreign_js_value';
   if (/unreachable/i.test(message)) {
     // The name section keeps std's function names in the trap's stack.
     if (/rust_oom|__rust_alloc_error_handler|handle_alloc_error/.test(stack)) return 'out_of_memory';
@@ -133,7 +148,9 @@ function trapKind(error) {
 // wasm code (a raw export, a pool thread's loop), so even a JS exception left
 // that instance mid-way and counts as a trap.
 function serialize(error, threadIndex, throughWasm = false) {
-  const kind = trapKind(error) ?? (throughWasm ? 'js_exception' : null);
+  // The glue's value in the slots of other instances' JS values throws this code at any use.
+  const foreign = error?.code === 'ERR_FOREIGN_JS_VALUE' ? 'foreign_js_value' : null;
+  const kind = trapKind(error) ?? foreign ?? (throughWasm ? 'js_exception' : null);
   if (kind === 'js_exception') {
     const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     return { name: 'WasmTrapError', kind, message, stack: String(error && error.stack), threadIndex, cause: error instanceof Error ? error : undefined };
@@ -173,6 +190,7 @@ module.exports = {
   NotTransferableError,
   CallTimeoutError,
   StaleObjectError,
+  ForeignJsValueError,
   trapKind,
   serialize,
   deserialize,

@@ -45,6 +45,8 @@ function spawnWorkers(count, receiver) {
       workerData: {
         __wbgPoolMemory: memory,
         __wbgPoolModule: wasmModule,
+        // Pool thread n takes JS value slots from (2 + n) ranges on (the host has the first).
+        __wbgPoolExternrefStart: workerData.__wbgPoolExternrefStart && (2 + ordinal) * workerData.__wbgPoolExternrefStart,
         gluePath: workerData.gluePath,
         format: workerData.format,
         contract,
@@ -88,8 +90,30 @@ async function start() {
   const glue = await loadGlue(workerData);
   const raw = glue.__wbg_pool.init(wasmModule, memory);
   await adapter.startPool(glue, contract, numThreads);
+  heldAtStart = countHeldJsValues(glue, raw);
   send({ type: MessageType.READY, thread: HOST_THREAD, tid: kernelThreadId() });
   return { glue, raw };
+}
+
+// The JS values this host's wasm state holds: the used slots of its own range of
+// the externref table (a freed slot is set to null). They live only in this
+// instance, so stopping the host would lose them. Those held once the pool
+// runs (the crate's and wasm-bindgen's own caches) do not count.
+let heldAtStart = 0;
+function heldJsValues(glue, raw) {
+  return countHeldJsValues(glue, raw) - heldAtStart;
+}
+
+function countHeldJsValues(glue, raw) {
+  const externrefs = glue.__wbg_pool.externrefs;
+  if (externrefs === null) return 0;
+  const table = raw[externrefs.table];
+  let held = 0;
+  for (let i = workerData.__wbgPoolExternrefStart; i < table.length; i++) {
+    const value = table.get(i);
+    if (value !== null && value !== externrefs.foreign) held++;
+  }
+  return held;
 }
 
 function handle({ glue, raw }, { type, id, name, args }) {
@@ -106,6 +130,8 @@ function handle({ glue, raw }, { type, id, name, args }) {
       return raw[name].length;
     case MessageType.GLOBAL_GET:
       return raw[name].value;
+    case MessageType.HELD_JS_VALUES:
+      return heldJsValues(glue, raw);
     case MessageType.STOP:
       adapter.stopPool(glue, contract);
       return undefined;

@@ -7,7 +7,7 @@
 const os = require('os');
 const { binding, resetMemory } = require('./binding.cjs');
 const { Pool, session, MIN_HEARTBEAT_MS } = require('./pool.cjs');
-const { HOST_THREAD } = require('./protocol.cjs');
+const { HOST_THREAD, MessageType } = require('./protocol.cjs');
 const {
   WbgPoolError,
   WasmPanicError,
@@ -15,6 +15,7 @@ const {
   HeartbeatTimeoutError,
   CallTimeoutError,
   StaleObjectError,
+  ForeignJsValueError,
   PoolClosedError,
   PoolStartError,
   NotTransferableError,
@@ -250,14 +251,18 @@ class ThreadPoolManager {
       if (this.pool === null || this.active > 0) return;
       // A job the pool spawned (rayon::spawn) may still run with no execute()
       // waiting: stopping now would cut it off. Its CPU use shows it; wait it out.
+      // JS values held in the host's wasm state would be lost: keep the pool for them.
       let worked;
+      let heldJsValues;
       try {
         worked = this.pool.worked(performance.now());
+        heldJsValues = worked === false ? this.pool.request(MessageType.HELD_JS_VALUES, 'idle shutdown', []) : 0;
       } catch {
         return; // a thread is gone: the pool failed, and that was handled
       }
-      if (worked === false) this.stopPool();
-      else this.scheduleIdleShutdown(IDLE_RECHECK_MS);
+      if (worked !== false) this.scheduleIdleShutdown(IDLE_RECHECK_MS);
+      else if (heldJsValues > 0) this.scheduleIdleShutdown();
+      else this.stopPool();
     }, afterMs);
     this.idleTimer.unref();
   }
@@ -276,6 +281,7 @@ module.exports = {
   HeartbeatTimeoutError,
   CallTimeoutError,
   StaleObjectError,
+  ForeignJsValueError,
   PoolClosedError,
   PoolStartError,
   NotTransferableError,

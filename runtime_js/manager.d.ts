@@ -16,18 +16,37 @@ export interface LogEntry {
 export interface ThreadPoolManagerOptions {
   /** Pool threads; default: available parallelism - 1, at least 1. */
   numThreads?: number;
-  /** A call fails with HeartbeatTimeoutError when the pool makes no progress this long. */
+  /**
+   * A call fails with HeartbeatTimeoutError when the pool makes no progress (uses no CPU) this long:
+   * a deadlock. At least 100 ms; Infinity: never.
+   */
   heartbeatTimeoutMs?: number;
-  /** The pool stops this long after the last execute() ends, and restarts on the next. */
+  /**
+   * An execute() fails with CallTimeoutError when it runs longer than this, busy or not: the answer to
+   * a pool that spins forever. Default Infinity; overridable per execute().
+   */
+  callTimeoutMs?: number;
+  /** A pool that is not running this long after it was started fails with PoolStartError. Default 30000. */
+  startTimeoutMs?: number;
+  /** The pool stops this long after the last execute() ends, and restarts on the next. Infinity: never. */
   idleShutdownMs?: number;
   /** Receives every log record of the pool; default: one line on stderr. */
   onLog?: (entry: LogEntry) => void;
 }
 
+/**
+ * Durations are milliseconds up to 2^31-1 (what a Node timer can wait), or Infinity for "never";
+ * anything else is a RangeError.
+ */
+export interface ExecuteOptions {
+  /** This call's callTimeoutMs, instead of the manager's. */
+  callTimeoutMs?: number;
+}
+
 export class ThreadPoolManager {
   constructor(options?: ThreadPoolManagerOptions);
   /** Runs fn with the pool: wasm calls made inside go to the pool's host. */
-  execute<T>(fn: () => T | Promise<T>): Promise<T>;
+  execute<T>(fn: () => T | Promise<T>, options?: ExecuteOptions): Promise<T>;
   /** Stops the pool; running and later calls reject with PoolClosedError. */
   close(): Promise<void>;
   readonly numThreads: number;
@@ -52,7 +71,8 @@ export class WasmPanicError extends WbgPoolError {
 
 export class WasmTrapError extends WbgPoolError {
   readonly code: 'ERR_WASM_TRAP';
-  readonly kind: 'out_of_memory' | 'stack_overflow' | 'memory_out_of_bounds' | 'abort' | 'runtime_error';
+  /** js_exception: an imported JS function threw through the wasm frames (the original error is `cause`). */
+  readonly kind: 'out_of_memory' | 'stack_overflow' | 'memory_out_of_bounds' | 'abort' | 'js_exception' | 'runtime_error';
   readonly threadIndex: number | null;
   readonly wasmStack?: string;
 }
@@ -60,6 +80,18 @@ export class WasmTrapError extends WbgPoolError {
 export class HeartbeatTimeoutError extends WbgPoolError {
   readonly code: 'ERR_HEARTBEAT_TIMEOUT';
   readonly timeoutMs: number;
+}
+
+export class CallTimeoutError extends WbgPoolError {
+  readonly code: 'ERR_CALL_TIMEOUT';
+  readonly timeoutMs: number;
+}
+
+/** A wasm object (an instance of a glue class) made before the wasm memory was reset by a failure. */
+export class StaleObjectError extends WbgPoolError {
+  readonly code: 'ERR_STALE_OBJECT';
+  /** The object's class, e.g. 'Histogram'. */
+  readonly className: string | null;
 }
 
 export class PoolClosedError extends WbgPoolError {

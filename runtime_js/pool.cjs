@@ -94,6 +94,8 @@ class Pool {
       workerData: {
         __wbgPoolMemory: binding.handle.raw().memory,
         __wbgPoolModule: binding.handle.module(),
+        // The host's own range of JS value slots; the host gives each pool thread the next ones.
+        __wbgPoolExternrefStart: binding.handle.externrefs?.range,
         gluePath: binding.gluePath,
         format: binding.format,
         contract: binding.contract,
@@ -201,6 +203,9 @@ class Pool {
       // take the answer meant for the waiting one.
       throw new WbgPoolError(`${name}() was called while ${[...this.pendingWasmRequests.values()]}() waits for the pool`, 'ERR_REENTRANT_CALL');
     }
+    // The execute() call this request belongs to (set by the proxy): null for the runtime's own.
+    const call = this.call;
+    this.call = null;
     const id = ++this.nextId;
     try {
       this.requests.postMessage({ type, id, name, args });
@@ -215,16 +220,15 @@ class Pool {
     try {
       Atomics.add(this.control, Slot.REQUEST, 1);
       Atomics.notify(this.control, Slot.REQUEST);
-      return this.awaitAnswer(id, name);
+      return this.awaitAnswer(id, name, call);
     } finally {
       this.pendingWasmRequests.delete(id);
     }
   }
 
-  awaitAnswer(id, name) {
+  awaitAnswer(id, name, call) {
     const timeoutMs = this.manager.options.heartbeatTimeoutMs;
     const checkEvery = Math.min(CHECK_EVERY_MS, timeoutMs / 4);
-    const call = this.call;
     // CPU ticks are read only at checks (a /proc read costs more than a whole
     // call): the first check sets the baseline.
     const liveness = { at: performance.now(), beat: Atomics.load(this.control, Slot.BEAT) };

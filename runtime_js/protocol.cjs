@@ -17,6 +17,7 @@ const MessageType = Object.freeze({
   TABLE_GROW: 'wbg-pool:table-grow', // { id, name, args: [delta, init?] }
   TABLE_LENGTH: 'wbg-pool:table-length', // { id, name }
   GLOBAL_GET: 'wbg-pool:global-get', // { id, name }
+  HELD_JS_VALUES: 'wbg-pool:held-js-values', // { id }: how many JS values the host's wasm state holds
   STOP: 'wbg-pool:stop', // { id }: exit the pool and the host
   // host -> main, on the responses port
   RESULT: 'wbg-pool:result', // { id, value } or { id, error }

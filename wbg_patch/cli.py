@@ -66,6 +66,12 @@ def _main(
     pass
 
 
+# The runtime's limits (runtime_js/manager.cjs, pool.cjs): the longest a Node timer
+# waits, and the shortest heartbeat whose progress CPU ticks can measure.
+MAX_TIMER_MS = 2**31 - 1
+MIN_HEARTBEAT_MS = 100
+
+
 @app.command()
 @_reports_errors
 def patch(
@@ -73,8 +79,12 @@ def patch(
     check: bool = typer.Option(False, "--check", help="Change nothing; exit 1 unless patched by this version, with these options and its runtime."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Change nothing; say what would change."),
     diff: bool = typer.Option(False, "--diff", help="With --dry-run: print the glue's unified diff."),
-    heartbeat_timeout_ms: Optional[int] = typer.Option(None, min=1, help="Default heartbeatTimeoutMs of the manager (default: 5000)."),
-    idle_shutdown_ms: Optional[int] = typer.Option(None, min=0, help="Default idleShutdownMs: pool lifetime after the last execute() (default: 1000)."),
+    heartbeat_timeout_ms: Optional[int] = typer.Option(
+        None, min=MIN_HEARTBEAT_MS, max=MAX_TIMER_MS, help="Default heartbeatTimeoutMs of the manager (default: 5000)."
+    ),
+    idle_shutdown_ms: Optional[int] = typer.Option(
+        None, min=0, max=MAX_TIMER_MS, help="Default idleShutdownMs: pool lifetime after the last execute() (default: 1000)."
+    ),
     num_threads: Optional[int] = typer.Option(None, min=0, max=256, help="Default numThreads; 0: available parallelism - 1 (default: 0)."),
     init_export: Optional[str] = typer.Option(None, help="Export that builds the pool (default: initThreadPool)."),
     exit_export: Optional[str] = typer.Option(None, help="Export that drops the pool (default: exitThreadPool)."),

@@ -93,6 +93,11 @@ class Glue:
     wasm_member_reads: list[Node] = field(default_factory=list)
     memory_site: Node | None = None  # the expression that makes (or fails to make) the memory
     finalization_registries: list[Node] = field(default_factory=list)  # `new FinalizationRegistry(...)`
+    # The statement block of `__wbindgen_init_externref_table`, and its table variable (glue whose
+    # module keeps JS values in an externref table): where each instance reserves its own slots
+    externref_init: Node | None = None
+    externref_table_variable: str | None = None
+    externref_table: str | None = None  # the table's export name, e.g. `__wbindgen_externrefs`
     # `x.__wbg_ptr` of the glue's classes: every use of an object's address, and where it is set
     pointer_reads: list[Node] = field(default_factory=list)
     pointer_writes: list[Node] = field(default_factory=list)  # `x.__wbg_ptr = value` assignments
@@ -294,6 +299,7 @@ def locate(glue: Glue) -> Glue:
         glue.header_site = next(c.start_byte for c in glue.tree.root_node.children if c.type != "comment")
     glue.finalization_registries = [n for n in glue.nodes("new_expression") if _is_new(n, "FinalizationRegistry")]
     _locate_pointers(glue)
+    _locate_externref_init(glue)
     glue.wasm_file = _find_wasm_file(glue)
     glue.memory = _memory_limits(glue)
     return glue
@@ -325,6 +331,45 @@ def _locate_pointers(glue: Glue) -> None:
             )
         else:
             glue.pointer_reads.append(node)
+
+
+EXTERNREF_INIT = "__wbindgen_init_externref_table"
+
+
+def _function_name(fn: Node) -> str | None:
+    """The name a function is known by: declared, a property key, or the member it is assigned to."""
+    name = fn.child_by_field_name("name")
+    parent = fn.parent
+    if name is None and parent.type == "pair" and parent.child_by_field_name("value") == fn:
+        name = parent.child_by_field_name("key")
+    if name is None and parent.type == "assignment_expression" and parent.child_by_field_name("right") == fn:
+        left = parent.child_by_field_name("left")
+        name = left.child_by_field_name("property") if left.type == "member_expression" else left
+    return name.text.decode() if name is not None else None
+
+
+def _locate_externref_init(glue: Glue) -> None:
+    """wasm-bindgen's `__wbindgen_init_externref_table` import, which every
+    instance runs first: `const table = wasm.<table>; const offset = table.grow(4); …`.
+    The patch lets each instance reserve its own range of table slots there."""
+    found = [n for n in glue.nodes("function_expression", "function", "function_declaration") if _function_name(n) == EXTERNREF_INIT]
+    if not found:
+        return
+    if len(found) > 1:
+        raise UnsupportedGlueError(f"defines {EXTERNREF_INIT} {len(found)} times (lines {', '.join(str(glue.line(n)) for n in found)})", glue.path)
+    body = found[0].child_by_field_name("body")
+    first = body.named_children[0] if body.named_children else None
+    declarator = first.named_children[0] if first is not None and first.type == "lexical_declaration" else None
+    value = declarator.child_by_field_name("value") if declarator is not None else None
+    if value is None or not (value.type == "member_expression" and _is_ident(value.child_by_field_name("object"), "wasm")):
+        raise UnsupportedGlueError(
+            f"has {EXTERNREF_INIT} at line {glue.line(found[0])}, but it does not start with `const table = wasm.<table>;` "
+            "as wasm-bindgen writes it; the per-instance JS value slots could not be set up",
+            glue.path,
+        )
+    glue.externref_init = body
+    glue.externref_table_variable = declarator.child_by_field_name("name").text.decode()
+    glue.externref_table = value.child_by_field_name("property").text.decode()
 
 
 def _marker_version(glue: Glue) -> str | None:

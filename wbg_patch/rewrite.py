@@ -102,6 +102,7 @@ def prelude(glue: Glue, config: RuntimeConfig) -> str:
     threads = "__wbg_worker_threads" if esm else "require('worker_threads')"
     handle = "export const __wbg_pool =" if esm else "exports.__wbg_pool ="
     pool_handle = "__wbg_pool" if esm else "exports.__wbg_pool"
+    externrefs = _externref_ranges(glue, pool_handle)
     module_selection = ""
     if glue.source_imports or glue.module_compile is not None:
         module_selection = """
@@ -126,7 +127,7 @@ function __wbg_pool_given(key) {{
 function __wbg_pool_memory() {{
     const given = __wbg_pool_given('__wbgPoolMemory');
     return given instanceof WebAssembly.Memory ? given : {memory};
-}}{module_selection}
+}}{module_selection}{externrefs}
 // Objects made before a reset point into memory that was thrown away: their
 // finalizers must not free those addresses in the fresh memory.
 let __wbg_memory_epoch = 0;
@@ -157,11 +158,53 @@ function __wbg_set_ptr(object, ptr) {{
     // Throws the runtime's StaleObjectError (set when the runtime binds this glue;
     // only the runtime resets the memory, so only it can make an object stale).
     staleObject(object) {{ throw new Error(`wbg-patch: a ${{object.constructor.name}} made before the wasm memory was reset cannot be used`); }},
+    // Throws the runtime's ForeignJsValueError on the main thread (set when the runtime binds
+    // this glue); on the pool's threads, an error the runtime reports as a trap of that kind.
+    foreignJsValue() {{ throw Object.assign(new Error('wbg-patch: a JS value kept by another instance was used'), {{ code: 'ERR_FOREIGN_JS_VALUE' }}); }},
+    externrefs: {_externrefs_handle(glue)},
     setProxy(proxy) {{ __wbg_pool_proxy = proxy; }},
     raw() {{ return wasm; }},
     module() {{ return {glue.module_variable}; }},
     {_init_and_reset(glue)}
 }};"""
+
+
+# JS values held in wasm state live in the externref table of the instance that
+# made them, at indices its own allocator (thread-local in Rust) hands out. Each
+# instance takes its indices from a range of its own: the pool host from
+# EXTERNREF_RANGE, pool thread i from (2 + i) * EXTERNREF_RANGE, the main thread
+# above all of them (up to 256 pool threads); it fills the slots below its range
+# with a value whose every use throws. So a JS value used on another instance
+# than the one that made it reads that value (main thread: ForeignJsValueError
+# at its first use) or is out of the table's bounds (pool: a trap), never null
+# by accident, never another object.
+EXTERNREF_RANGE = 1024
+MAIN_EXTERNREF_START = (2 + 256) * EXTERNREF_RANGE
+
+
+def _externref_ranges(glue: Glue, pool_handle: str) -> str:
+    if glue.externref_init is None:
+        return ""
+    return f"""
+const __wbg_foreign_value = new Proxy(
+    Object.freeze({{ [Symbol.toStringTag]: 'ForeignJsValue' }}),
+    // Every trap (get, has, ownKeys, getPrototypeOf, …) throws.
+    new Proxy({{}}, {{ get: () => () => {pool_handle}.foreignJsValue() }}),
+);
+function __wbg_reserve_externrefs(table) {{
+    const start = __wbg_pool_given('__wbgPoolExternrefStart') ?? {MAIN_EXTERNREF_START};
+    if (table.length < start) table.grow(start - table.length, __wbg_foreign_value);
+}}"""
+
+
+def _externrefs_handle(glue: Glue) -> str:
+    """What the runtime needs to know of the ranges: null for glue without an externref table."""
+    if glue.externref_init is None:
+        return "null"
+    return (
+        f"{{ table: '{glue.externref_table}', range: {EXTERNREF_RANGE}, mainStart: {MAIN_EXTERNREF_START}, "
+        "foreign: __wbg_foreign_value }"
+    )
 
 
 # wasm-bindgen-rayon's `startWorkers` comes from a browser snippet (it reads
@@ -192,6 +235,11 @@ def edits(glue: Glue, config: RuntimeConfig, contract: Contract) -> list[Edit]:
     for n in glue.pointer_reads:
         obj = n.child_by_field_name("object")
         result += [Edit(obj.start_byte, obj.start_byte, "__wbg_live_ptr("), Edit(obj.end_byte, n.end_byte, ")")]
+    if glue.externref_init is not None:
+        # Last in `__wbindgen_init_externref_table`, which every instance runs before anything else.
+        statements = glue.externref_init.named_children
+        last, indent = statements[-1].end_byte, " " * statements[0].start_point[1]
+        result.append(Edit(last, last, f"\n{indent}__wbg_reserve_externrefs({glue.externref_table_variable});"))
     for n in glue.pointer_writes:
         obj = n.child_by_field_name("left").child_by_field_name("object")
         value = n.child_by_field_name("right")

@@ -10,6 +10,17 @@ import { LOAD_PACKAGE, runtime, demo, threadCount, assertNoWorkersLeft } from '.
 const runChild = (script, timeout) =>
   spawnSync(process.execPath, ['--input-type=module', '-e', LOAD_PACKAGE + script], { encoding: 'utf8', timeout });
 
+// Managers made by a test are closed after it, also when it fails: the next test needs its own.
+const made = [];
+const make = (options) => {
+  const manager = new runtime.ThreadPoolManager(options);
+  made.push(manager);
+  return manager;
+};
+test.afterEach(async () => {
+  while (made.length > 0) await made.pop().close();
+});
+
 // Runs `fn` with the pool; resolves with how long until it settled and how.
 async function timed(manager, fn, options) {
   const started = performance.now();
@@ -22,7 +33,7 @@ async function timed(manager, fn, options) {
 
 test('a spinning pool fails with CallTimeoutError after callTimeoutMs, and the next call works', async () => {
   const before = threadCount();
-  const manager = new runtime.ThreadPoolManager({ numThreads: 2, callTimeoutMs: 400, onLog() {} });
+  const manager = make({ numThreads: 2, callTimeoutMs: 400, onLog() {} });
   await manager.execute(() => demo.noop()); // the pool is up: the timeout measures the call alone
   const { error, ms } = await timed(manager, () => demo.spin_forever());
   assert.ok(error instanceof runtime.CallTimeoutError, `got ${error && error.name}: ${error && error.message}`);
@@ -38,7 +49,7 @@ test('a spinning pool fails with CallTimeoutError after callTimeoutMs, and the n
 });
 
 test('a call timing out while its fn awaits is rejected; its later wasm calls throw, other calls go on', async () => {
-  const manager = new runtime.ThreadPoolManager({ numThreads: 2, onLog() {} });
+  const manager = make({ numThreads: 2, onLog() {} });
   let late;
   const { error } = await timed(
     manager,
@@ -62,6 +73,21 @@ test('a call timing out while its fn awaits is rejected; its later wasm calls th
   await manager.close();
 });
 
+test('the call timeout is the calls\' alone: the runtime\'s own requests (the idle check) never time out', async () => {
+  const manager = make({ numThreads: 2, callTimeoutMs: 100, idleShutdownMs: 300, onLog() {} });
+  const warnings = [];
+  const listener = (w) => warnings.push(w.message);
+  process.on('warning', listener);
+  try {
+    assert.equal(await manager.execute(() => demo.pool_threads()), 2);
+    await new Promise((r) => setTimeout(r, 600));
+    assert.equal(manager.pool, null, 'stopped when idle');
+    assert.deepEqual(warnings, []);
+  } finally {
+    process.off('warning', listener);
+  }
+});
+
 test('a script whose export spins exits with CallTimeoutError within 1.5 s, by itself', () => {
   const script = `
     const manager = new runtime.ThreadPoolManager({ numThreads: 2, callTimeoutMs: 1000, onLog() {} });
@@ -81,9 +107,9 @@ test('a script whose export spins exits with CallTimeoutError within 1.5 s, by i
 });
 
 test('a deadlock is reported within heartbeatTimeoutMs + 100 ms', async () => {
-  const manager = new runtime.ThreadPoolManager({ numThreads: 2, heartbeatTimeoutMs: 300, onLog() {} });
-  await manager.execute(() => demo.noop());
+  const manager = make({ numThreads: 2, heartbeatTimeoutMs: 300, onLog() {} });
   for (let i = 0; i < 3; i++) {
+    await manager.execute(() => demo.noop()); // a running pool: its start is not part of the time
     const { error, ms } = await timed(manager, () => demo.deadlock());
     assert.ok(error instanceof runtime.HeartbeatTimeoutError, `got ${error && error.name}`);
     assert.ok(ms >= 300 && ms < 300 + 100, `reported after ${ms.toFixed(0)} ms`);
@@ -94,19 +120,19 @@ test('a deadlock is reported within heartbeatTimeoutMs + 100 ms', async () => {
 test('the pool start has its own deadline: a short heartbeat does not fail a slow start', async () => {
   // 16 threads take ~200 ms to start on a 2-core machine: with the heartbeat as the
   // start deadline, as it was, every call failed with PoolStartError.
-  const manager = new runtime.ThreadPoolManager({ numThreads: 16, heartbeatTimeoutMs: 100, onLog() {} });
+  const manager = make({ numThreads: 16, heartbeatTimeoutMs: 100, onLog() {} });
   const started = performance.now();
   assert.equal(await manager.execute(() => demo.pool_threads()), 16);
   const ms = performance.now() - started;
   await manager.close();
   assert.ok(ms > 100, `the pool started in ${ms.toFixed(0)} ms: too fast to show the start deadline is its own`);
-  const strict = new runtime.ThreadPoolManager({ numThreads: 6, startTimeoutMs: 1, onLog() {} });
+  const strict = make({ numThreads: 6, startTimeoutMs: 1, onLog() {} });
   await assert.rejects(strict.execute(() => demo.noop()), (e) => e instanceof runtime.PoolStartError && /startTimeoutMs/.test(e.message));
   await strict.close();
 });
 
 test('durations accept Infinity, refuse what a Node timer cannot wait, and a heartbeat too short to measure', async () => {
-  const never = new runtime.ThreadPoolManager({
+  const never = make({
     numThreads: 1,
     heartbeatTimeoutMs: Infinity,
     startTimeoutMs: Infinity,
@@ -121,14 +147,14 @@ test('durations accept Infinity, refuse what a Node timer cannot wait, and a hea
   await never.close();
   for (const name of ['heartbeatTimeoutMs', 'startTimeoutMs', 'callTimeoutMs', 'idleShutdownMs']) {
     assert.throws(
-      () => new runtime.ThreadPoolManager({ [name]: 2 ** 31 }),
+      () => make({ [name]: 2 ** 31 }),
       (e) => e instanceof RangeError && e.message.includes(`options.${name}`) && /2\^31-1/.test(e.message) && /Infinity/.test(e.message),
     );
-    assert.throws(() => new runtime.ThreadPoolManager({ [name]: NaN }), RangeError);
-    assert.throws(() => new runtime.ThreadPoolManager({ [name]: '100' }), RangeError);
+    assert.throws(() => make({ [name]: NaN }), RangeError);
+    assert.throws(() => make({ [name]: '100' }), RangeError);
   }
-  assert.throws(() => new runtime.ThreadPoolManager({ heartbeatTimeoutMs: 50 }), (e) => e instanceof RangeError && /at least 100 ms/.test(e.message));
-  const manager = new runtime.ThreadPoolManager({ numThreads: 1, onLog() {} });
+  assert.throws(() => make({ heartbeatTimeoutMs: 50 }), (e) => e instanceof RangeError && /at least 100 ms/.test(e.message));
+  const manager = make({ numThreads: 1, onLog() {} });
   await assert.rejects(manager.execute(() => 1, { callTimeoutMs: 2 ** 31 }), RangeError);
   await assert.rejects(manager.execute(() => 1, { callTimeoutMs: 0 }), RangeError);
   await manager.close();
@@ -138,7 +164,7 @@ test('under a CPU hog on every core, a busy 3 s call with the default heartbeat 
   const hogs = Array.from({ length: 2 }, () => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
   try {
     await new Promise((r) => setTimeout(r, 200));
-    const manager = new runtime.ThreadPoolManager({ numThreads: 2, onLog() {} });
+    const manager = make({ numThreads: 2, onLog() {} });
     assert.equal(await manager.execute(() => demo.busy(3000)), 2);
     await manager.close();
   } finally {

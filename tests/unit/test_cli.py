@@ -344,6 +344,10 @@ def test_a_truncated_wasm_module_is_named_as_such(unpatched: Path):
     "args, says",
     [
         (["--heartbeat-timeout-ms", "0"], "--heartbeat-timeout-ms"),
+        # Below the runtime's measurable minimum, and past what a Node timer can wait.
+        (["--heartbeat-timeout-ms", "99"], "--heartbeat-timeout-ms"),
+        (["--heartbeat-timeout-ms", str(2**31)], "--heartbeat-timeout-ms"),
+        (["--idle-shutdown-ms", str(2**31)], "--idle-shutdown-ms"),
         (["--idle-shutdown-ms", "-1"], "--idle-shutdown-ms"),
         (["--num-threads", "257"], "--num-threads"),
         (["--num-threads", "two"], "--num-threads"),

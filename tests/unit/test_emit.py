@@ -52,6 +52,13 @@ def test_the_runtime_version_is_the_patcher_version():
     assert f"const RUNTIME_VERSION = '{__version__}';" in protocol
 
 
+def test_the_cli_limits_on_durations_are_the_runtimes():
+    from wbg_patch import cli
+
+    assert f"const MIN_HEARTBEAT_MS = {cli.MIN_HEARTBEAT_MS};" in (emit.RUNTIME_JS / "pool.cjs").read_text()
+    assert cli.MAX_TIMER_MS == 2**31 - 1 and "const MAX_TIMER_MS = 2 ** 31 - 1;" in (emit.RUNTIME_JS / "manager.cjs").read_text()
+
+
 def test_a_template_variable_that_is_missing_is_an_error(tmp_path: Path, monkeypatch):
     for template in emit.TEMPLATES.iterdir():
         shutil.copy(template, tmp_path)

@@ -170,6 +170,28 @@ impl Histogram {
     }
 }
 
+/// A struct holding a JS value in wasm state, as SDKs keep callbacks, options
+/// or JS objects next to their Rust data.
+#[wasm_bindgen]
+pub struct JsHolder {
+    value: JsValue,
+}
+
+#[wasm_bindgen]
+impl JsHolder {
+    /// Keeps `value`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(value: JsValue) -> JsHolder {
+        JsHolder { value }
+    }
+
+    /// The value kept.
+    #[wasm_bindgen(getter)]
+    pub fn value(&self) -> JsValue {
+        self.value.clone()
+    }
+}
+
 /// Two histograms added bucket by bucket (the longer one's buckets): a struct
 /// passed as an argument and one returned.
 #[wasm_bindgen]

@@ -1,0 +1,57 @@
+// JS values held in wasm state (a struct with a JsValue field) belong to the
+// instance that made them. Used on that side they keep their value, also across
+// an idle time; used on the other side they throw a typed error: never null by
+// accident, never another object.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { runtime, demo } from './helpers.mjs';
+
+const isForeign = (e) => e instanceof runtime.ForeignJsValueError && e.code === 'ERR_FOREIGN_JS_VALUE' && /belongs to the side that made it/.test(e.message);
+
+test('a JsValue kept by an object made in the pool keeps its value there, and throws ForeignJsValueError outside', async () => {
+  const manager = new runtime.ThreadPoolManager({ numThreads: 2, onLog() {} });
+  // Values made on the main thread first, at the indices a confused lookup would hit.
+  const locals = Array.from({ length: 8 }, (_, i) => new demo.JsHolder({ who: `local ${i}` }));
+  const inPool = await manager.execute(() => new demo.JsHolder({ who: 'pool' }));
+  assert.deepEqual(await manager.execute(() => inPool.value), { who: 'pool' });
+  const outside = inPool.value; // read on the main thread's instance
+  assert.notEqual(outside, null, 'never null by accident');
+  for (const h of locals) assert.notEqual(outside, h.value, 'never another object');
+  assert.throws(() => outside.who, isForeign);
+  assert.throws(() => JSON.stringify(outside), isForeign);
+  assert.throws(() => Object.keys(outside), isForeign);
+  assert.throws(() => `${outside}`, isForeign);
+  // The main thread's own values are untouched, identity included.
+  const mine = { who: 'mine' };
+  const holder = new demo.JsHolder(mine);
+  assert.equal(holder.value, mine);
+  locals.forEach((h, i) => assert.deepEqual(h.value, { who: `local ${i}` }));
+  await manager.execute(() => inPool.free());
+  for (const h of [...locals, holder]) h.free();
+  await manager.close();
+});
+
+test('a JsValue kept by an object made on the main thread fails a pool call with a typed trap, and the next call works', async () => {
+  const manager = new runtime.ThreadPoolManager({ numThreads: 2, onLog() {} });
+  await manager.execute(() => new demo.JsHolder('a value the pool keeps').free());
+  const local = new demo.JsHolder({ who: 'local' });
+  await assert.rejects(
+    manager.execute(() => local.value),
+    (e) => e instanceof runtime.WasmTrapError && e.kind === 'foreign_js_value' && /belongs to the side that made it/.test(e.message),
+  );
+  assert.equal(await manager.execute(() => demo.collatz_sum(1000)), 59542);
+  await manager.close();
+});
+
+test('the pool is kept past idleShutdownMs while its wasm state holds JS values, so they keep their value', async () => {
+  const manager = new runtime.ThreadPoolManager({ numThreads: 2, idleShutdownMs: 50, onLog() {} });
+  const held = await manager.execute(() => new demo.JsHolder({ who: 'held' }));
+  const pool = manager.pool;
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(manager.pool, pool, 'not stopped: its host holds a JS value');
+  assert.deepEqual(await manager.execute(() => held.value), { who: 'held' });
+  await manager.execute(() => held.free());
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(manager.pool, null, 'stopped once nothing is held');
+  await manager.close();
+});
