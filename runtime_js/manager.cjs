@@ -6,7 +6,7 @@
 // starts on the first call, stops when idle, and is replaced after a failure.
 const os = require('os');
 const { binding, resetMemory } = require('./binding.cjs');
-const { Pool, session, MIN_HEARTBEAT_MS } = require('./pool.cjs');
+const { Pool, session, currentPool, finalizeIn, MIN_HEARTBEAT_MS } = require('./pool.cjs');
 const { HOST_THREAD, MessageType } = require('./protocol.cjs');
 const {
   WbgPoolError,
@@ -100,6 +100,8 @@ class ThreadPoolManager {
       );
     }
     openManager = this;
+    // The glue records the pool each object is made in, for its finalizer.
+    Object.assign(this.binding.handle, { madeIn: currentPool, finalize: (free, held, pool) => finalizeIn(pool, free, held, warn) });
     this.pool = null;
     this.active = 0; // execute() calls not settled: they keep the pool up and the process alive
     this.running = 0; // their fns not settled: the proxy stays installed for them
@@ -138,7 +140,9 @@ class ThreadPoolManager {
       this.running++;
       // The call's own context: its pool, and its deadline, which the pool checks
       // while the main thread waits in one of its wasm calls.
-      const call = { pool, timeoutMs: callTimeoutMs, deadline: performance.now() + callTimeoutMs, failure: null };
+      const call = { pool, timeoutMs: callTimeoutMs, deadline: performance.now() + callTimeoutMs, failure: null, reject: null };
+      // Rejected by a failure of the pool (Pool.fail), or by the call timeout.
+      const stopped = new Promise((_, reject) => (call.reject = reject));
       const run = session.run(call, () => Promise.resolve().then(fn));
       // On a pool failure execute() rejects at once, but fn may go on: the proxy
       // stays installed until fn settles, so its later wasm calls fail loudly
@@ -147,16 +151,17 @@ class ThreadPoolManager {
         if (--this.running === 0) this.binding.handle.setProxy(undefined);
       };
       run.then(finished, finished);
-      let timer;
       // A timer fires only while no wasm call waits (the main thread is free): the
       // pool is not working for this call then, so only the call is rejected.
-      const timedOut = new Promise((_, reject) => {
-        if (callTimeoutMs === Infinity) return;
-        timer = setTimeout(() => reject((call.failure = new CallTimeoutError({ timeoutMs: callTimeoutMs }))), callTimeoutMs);
-      });
+      const timer =
+        callTimeoutMs === Infinity
+          ? undefined
+          : setTimeout(() => call.reject((call.failure = new CallTimeoutError({ timeoutMs: callTimeoutMs }))), callTimeoutMs);
+      pool.calls.add(call);
       try {
-        return await Promise.race([run, pool.failed, timedOut]);
+        return await Promise.race([run, stopped]);
       } finally {
+        pool.calls.delete(call);
         clearTimeout(timer);
       }
     } finally {

@@ -71,8 +71,18 @@ export class WasmPanicError extends WbgPoolError {
 
 export class WasmTrapError extends WbgPoolError {
   readonly code: 'ERR_WASM_TRAP';
-  /** js_exception: an imported JS function threw through the wasm frames (the original error is `cause`). */
-  readonly kind: 'out_of_memory' | 'stack_overflow' | 'memory_out_of_bounds' | 'abort' | 'js_exception' | 'runtime_error';
+  /**
+   * js_exception: an imported JS function threw through the wasm frames (the original error is `cause`);
+   * foreign_js_value: a JS value kept by an object made outside execute() was used in the pool.
+   */
+  readonly kind:
+    | 'out_of_memory'
+    | 'stack_overflow'
+    | 'memory_out_of_bounds'
+    | 'abort'
+    | 'js_exception'
+    | 'foreign_js_value'
+    | 'runtime_error';
   readonly threadIndex: number | null;
   readonly wasmStack?: string;
 }
@@ -92,6 +102,11 @@ export class StaleObjectError extends WbgPoolError {
   readonly code: 'ERR_STALE_OBJECT';
   /** The object's class, e.g. 'Histogram'. */
   readonly className: string | null;
+}
+
+/** A JS value kept by an object made in the pool, used on the main thread (thrown at its first use). */
+export class ForeignJsValueError extends WbgPoolError {
+  readonly code: 'ERR_FOREIGN_JS_VALUE';
 }
 
 export class PoolClosedError extends WbgPoolError {

@@ -70,8 +70,10 @@ class Pool {
     this.requests = requests.port1;
     this.responses = responses.port2;
     this.eventPorts = [hostEvents.port2, ...workerChannels.map((c) => c.port2)];
-    this.failed = new Promise((_, reject) => (this.rejectFailed = reject));
-    this.failed.catch(() => {});
+    // The execute() calls running on this pool: a failure rejects each at once. (One
+    // promise per call, not one per pool: a pending promise keeps every call that
+    // raced it, and so their results, alive as long as the pool.)
+    this.calls = new Set();
     this.ready = new Promise((resolve, reject) => {
       this.resolveReady = resolve;
       this.rejectReady = reject;
@@ -184,7 +186,7 @@ class Pool {
     this.failure = error;
     this.closing = true;
     clearTimeout(this.startTimer);
-    this.rejectFailed(error);
+    for (const call of this.calls) call.reject(error);
     this.rejectReady(error);
     this.pendingWasmRequests.clear();
     // Terminating a worker can hold this thread for a millisecond or more on a busy machine: the
@@ -385,4 +387,32 @@ class Pool {
   }
 }
 
-module.exports = { Pool, session, MIN_HEARTBEAT_MS };
+// The pool the running code belongs to: the one an object made now is made in.
+function currentPool() {
+  return session.getStore()?.pool ?? null;
+}
+
+// Runs a finalizer's `free(held)` in the pool the object was made in, while that
+// pool runs (what the object holds may live only in that pool's instance), else
+// on the local instance. Never throws: a finalizer that threw would end the process.
+function finalizeIn(pool, free, held, warn) {
+  try {
+    if (pool === null || pool.failure !== null || pool.closing || !pool.isReady) {
+      free(held);
+      return;
+    }
+    // Outside execute() no proxy may be installed: this one free goes through the pool's.
+    const { handle } = pool.binding;
+    const installed = handle.proxy();
+    handle.setProxy(pool.proxy);
+    try {
+      session.run({ pool, timeoutMs: Infinity, deadline: Infinity, failure: null }, () => free(held));
+    } finally {
+      handle.setProxy(installed);
+    }
+  } catch (error) {
+    warn(`freeing a garbage-collected wasm object failed: ${error && error.message}`, 'WBG_POOL_FINALIZER');
+  }
+}
+
+module.exports = { Pool, session, currentPool, finalizeIn, MIN_HEARTBEAT_MS };

@@ -131,13 +131,19 @@ function __wbg_pool_memory() {{
 // Objects made before a reset point into memory that was thrown away: their
 // finalizers must not free those addresses in the fresh memory.
 let __wbg_memory_epoch = 0;
+// An object made in a pool is freed there while that pool runs: what it holds
+// may live only in the pool's instance (a JS value), which the main thread's
+// instance cannot free.
 function __wbg_finalization_registry(free) {{
-    const registry = new FinalizationRegistry(({{ held, epoch }}) => {{
-        if (epoch === __wbg_memory_epoch) free(held);
+    const registry = new FinalizationRegistry(({{ held, epoch, pool }}) => {{
+        if (epoch === __wbg_memory_epoch) {pool_handle}.finalize(free, held, pool);
         else {pool_handle}.staleFinalizations++;
     }});
     return {{
-        register(target, held, token) {{ registry.register(target, {{ held, epoch: __wbg_memory_epoch }}, token); }},
+        register(target, held, token) {{
+            const pool = __wbg_pool_proxy === undefined ? null : {pool_handle}.madeIn();
+            registry.register(target, {{ held, epoch: __wbg_memory_epoch, pool }}, token);
+        }},
         unregister(token) {{ return registry.unregister(token); }},
     }};
 }}
@@ -162,7 +168,11 @@ function __wbg_set_ptr(object, ptr) {{
     // this glue); on the pool's threads, an error the runtime reports as a trap of that kind.
     foreignJsValue() {{ throw Object.assign(new Error('wbg-patch: a JS value kept by another instance was used'), {{ code: 'ERR_FOREIGN_JS_VALUE' }}); }},
     externrefs: {_externrefs_handle(glue)},
+    // Set by the runtime: which pool the running code belongs to, and a free run in that pool.
+    madeIn() {{ return null; }},
+    finalize(free, held) {{ free(held); }},
     setProxy(proxy) {{ __wbg_pool_proxy = proxy; }},
+    proxy() {{ return __wbg_pool_proxy; }},
     raw() {{ return wasm; }},
     module() {{ return {glue.module_variable}; }},
     {_init_and_reset(glue)}

@@ -4,6 +4,8 @@
 // accident, never another object.
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { runtime, demo } from './helpers.mjs';
 
 const isForeign = (e) => e instanceof runtime.ForeignJsValueError && e.code === 'ERR_FOREIGN_JS_VALUE' && /belongs to the side that made it/.test(e.message);
@@ -53,5 +55,26 @@ test('the pool is kept past idleShutdownMs while its wasm state holds JS values,
   await manager.execute(() => held.free());
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(manager.pool, null, 'stopped once nothing is held');
+  await manager.close();
+});
+
+test('an object made in the pool and garbage-collected is freed in that pool, never on the main thread', async () => {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc');
+  const manager = new runtime.ThreadPoolManager({ numThreads: 2, idleShutdownMs: 50, onLog() {} });
+  let dropped = await manager.execute(() => Array.from({ length: 10 }, (_, i) => new demo.JsHolder({ i })));
+  const pool = manager.pool;
+  assert.equal(dropped.length, 10);
+  dropped = null;
+  // Freed on the main thread's instance, these would abort it (their JS values are not its own).
+  for (let i = 0; i < 50 && manager.pool !== null; i++) {
+    gc();
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.equal(manager.pool, null, 'the pool stopped: its host holds no JS value any more');
+  assert.notEqual(pool, null);
+  const mine = new demo.JsHolder('still works');
+  assert.equal(mine.value, 'still works', 'the main thread\'s JS values are intact');
+  mine.free();
   await manager.close();
 });

@@ -2,6 +2,8 @@
 // options checked, close(), and a script that exits by itself.
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
@@ -214,4 +216,22 @@ test('without /proc the liveness check still tells busy from deadlocked', { time
   const { threads, hang } = JSON.parse(child.stdout);
   assert.equal(threads, 2, 'the busy call, 3x the timeout, completed');
   assert.ok(hang >= 1000 && hang < 2000, `the deadlock was reported after ${hang} ms`);
+});
+
+test('what an execute() returned is garbage once dropped, while its pool keeps running', async () => {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc');
+  const manager = new runtime.ThreadPoolManager({ numThreads: 1, onLog() {} });
+  await manager.execute(() => demo.noop());
+  const results = [];
+  for (let i = 0; i < 20; i++) results.push(new WeakRef(await manager.execute(() => ({ payload: new Array(10000).fill(i) }))));
+  for (let i = 0; i < 20 && results.some((r) => r.deref() !== undefined); i++) {
+    gc();
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.notEqual(manager.pool, null, 'the pool is still up');
+  // V8 may keep one of them a while (an engine-internal reference); a leak keeps them all.
+  const kept = results.filter((r) => r.deref() !== undefined).length;
+  assert.ok(kept <= 1, `${kept} of 20 results are still alive`);
+  await manager.close();
 });
