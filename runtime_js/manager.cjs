@@ -251,6 +251,14 @@ class ThreadPoolManager {
   scheduleIdleShutdown(afterMs = this.options.idleShutdownMs) {
     // A pool that cannot exit lives until close(): stopping it would cost the memory.
     if (this.pool === null || this.closed || !this.pool.adapter.canStop || afterMs === Infinity) return;
+    if (afterMs === this.options.idleShutdownMs) {
+      // The CPU use the idle check compares with: from when the last call ended.
+      try {
+        this.pool.worked(performance.now());
+      } catch {
+        return; // a thread is gone: the pool failed, and that was handled
+      }
+    }
     this.idleTimer = setTimeout(() => {
       this.idleTimer = null;
       if (this.pool === null || this.active > 0) return;
