@@ -45,8 +45,8 @@ function spawnWorkers(count, receiver) {
       workerData: {
         __wbgPoolMemory: memory,
         __wbgPoolModule: wasmModule,
-        // Pool thread n takes JS value slots from (2 + n) ranges on (the host has the first).
-        __wbgPoolExternrefStart: workerData.__wbgPoolExternrefStart && (2 + ordinal) * workerData.__wbgPoolExternrefStart,
+        // Where this pool thread's own JS value slots start.
+        __wbgPoolExternrefStart: workerData.externrefs && workerData.externrefs.pool + ordinal * workerData.externrefs.poolThread,
         gluePath: workerData.gluePath,
         format: workerData.format,
         contract,

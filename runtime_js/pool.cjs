@@ -96,8 +96,9 @@ class Pool {
       workerData: {
         __wbgPoolMemory: binding.handle.raw().memory,
         __wbgPoolModule: binding.handle.module(),
-        // The host's own range of JS value slots; the host gives each pool thread the next ones.
-        __wbgPoolExternrefStart: binding.handle.externrefs?.range,
+        // Where the host's own JS value slots start, and each pool thread's (see the glue's prelude).
+        __wbgPoolExternrefStart: binding.handle.externrefs?.host,
+        externrefs: binding.handle.externrefs && { pool: binding.handle.externrefs.pool, poolThread: binding.handle.externrefs.poolThread },
         gluePath: binding.gluePath,
         format: binding.format,
         contract: binding.contract,

@@ -182,14 +182,18 @@ function __wbg_set_ptr(object, ptr) {{
 # JS values held in wasm state live in the externref table of the instance that
 # made them, at indices its own allocator (thread-local in Rust) hands out. Each
 # instance takes its indices from a range of its own: the pool host from
-# EXTERNREF_RANGE, pool thread i from (2 + i) * EXTERNREF_RANGE, the main thread
-# above all of them (up to 256 pool threads); it fills the slots below its range
-# with a value whose every use throws. So a JS value used on another instance
-# than the one that made it reads that value (main thread: ForeignJsValueError
-# at its first use) or is out of the table's bounds (pool: a trap), never null
-# by accident, never another object.
-EXTERNREF_RANGE = 1024
-MAIN_EXTERNREF_START = (2 + 256) * EXTERNREF_RANGE
+# HOST_EXTERNREFS, pool thread i from POOL_EXTERNREFS + i * POOL_THREAD_EXTERNREFS
+# (Rust's JsValue cannot move between threads, so pool threads hold few), the
+# main thread above all of them (up to 256 pool threads); it fills the slots
+# below its range with a value whose every use throws. So a JS value used on
+# another instance than the one that made it reads that value (main thread:
+# ForeignJsValueError at its first use) or is out of the table's bounds (pool: a
+# trap), never null by accident, never another object. The main thread's table
+# is refilled on every memory reset: small ranges keep that well under 1 ms.
+HOST_EXTERNREFS = 1024
+POOL_EXTERNREFS = 2 * HOST_EXTERNREFS
+POOL_THREAD_EXTERNREFS = 128
+MAIN_EXTERNREF_START = POOL_EXTERNREFS + 256 * POOL_THREAD_EXTERNREFS
 
 
 def _externref_ranges(glue: Glue, pool_handle: str) -> str:
@@ -212,8 +216,8 @@ def _externrefs_handle(glue: Glue) -> str:
     if glue.externref_init is None:
         return "null"
     return (
-        f"{{ table: '{glue.externref_table}', range: {EXTERNREF_RANGE}, mainStart: {MAIN_EXTERNREF_START}, "
-        "foreign: __wbg_foreign_value }"
+        f"{{ table: '{glue.externref_table}', host: {HOST_EXTERNREFS}, pool: {POOL_EXTERNREFS}, "
+        f"poolThread: {POOL_THREAD_EXTERNREFS}, foreign: __wbg_foreign_value }}"
     )
 
 
