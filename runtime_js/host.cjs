@@ -8,18 +8,8 @@
 // queue of undelivered messages.
 const path = require('path');
 const { Worker, workerData, receiveMessageOnPort } = require('worker_threads');
-const {
-  MessageType,
-  Slot,
-  HOST_THREAD,
-  postReply,
-  postEvent,
-  waitForChange,
-  forwardOutput,
-  kernelThreadId,
-  releaseThread,
-  loadGlue,
-} = require('./protocol.cjs');
+const protocol = require('./protocol.cjs');
+const { MessageType, Slot, HOST_THREAD, postReply, postEvent, waitForChange, forwardOutput, kernelThreadId, releaseThread } = protocol;
 const errors = require('./errors.cjs');
 
 const { requests, responses, events, workerPorts, numThreads, contract } = workerData;
@@ -87,7 +77,7 @@ if (!adapter.rustReports) {
 }
 
 async function start() {
-  const glue = await loadGlue(workerData);
+  const glue = await protocol.loadGlue(workerData);
   const raw = glue.__wbg_pool.init(wasmModule, memory);
   await adapter.startPool(glue, contract, numThreads);
   heldAtStart = countHeldJsValues(glue, raw);
