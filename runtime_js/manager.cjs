@@ -42,11 +42,12 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 // Loading a pool takes ~25 ms per thread here, seconds on a loaded machine.
 const RUNTIME_DEFAULTS = { startTimeoutMs: 30000, callTimeoutMs: Infinity };
 
-// A duration option: milliseconds from `min` to what a Node timer can wait, or Infinity for "never".
-function checkDuration(name, value, min) {
+// A duration option: milliseconds from `min` to what a Node timer can wait, or
+// Infinity for "never". `why` explains a minimum above the obvious one.
+function checkDuration(name, value, min, why = '') {
   if (value === Infinity) return;
   if (typeof value !== 'number' || Number.isNaN(value) || value < min) {
-    throw new RangeError(`options.${name} must be a number of milliseconds >= ${min}, or Infinity for "never"; got ${String(value)}`);
+    throw new RangeError(`options.${name} must be at least ${min} ms, or Infinity for "never"; got ${String(value)}${why}`);
   }
   if (value > MAX_TIMER_MS) {
     throw new RangeError(
@@ -65,13 +66,12 @@ function checkOptions(options, defaults) {
   if (!Number.isInteger(o.numThreads) || o.numThreads < 1 || o.numThreads > 256) {
     throw new RangeError(`options.numThreads must be an integer from 1 to 256, got ${o.numThreads}`);
   }
-  if (typeof o.heartbeatTimeoutMs === 'number' && o.heartbeatTimeoutMs < MIN_HEARTBEAT_MS) {
-    throw new RangeError(
-      `options.heartbeatTimeoutMs must be at least ${MIN_HEARTBEAT_MS} ms, got ${o.heartbeatTimeoutMs}: progress is measured in ` +
-        'CPU ticks of 10 ms, so a shorter timeout would fail busy calls that are making progress',
-    );
-  }
-  checkDuration('heartbeatTimeoutMs', o.heartbeatTimeoutMs, MIN_HEARTBEAT_MS);
+  checkDuration(
+    'heartbeatTimeoutMs',
+    o.heartbeatTimeoutMs,
+    MIN_HEARTBEAT_MS,
+    ': progress is measured in CPU ticks of 10 ms, so a shorter timeout would fail busy calls that are making progress',
+  );
   checkDuration('startTimeoutMs', o.startTimeoutMs, 1);
   checkDuration('callTimeoutMs', o.callTimeoutMs, 1);
   checkDuration('idleShutdownMs', o.idleShutdownMs, 0);
