@@ -157,6 +157,7 @@ test('durations accept Infinity, refuse what a Node timer cannot wait, and a hea
   const manager = make({ numThreads: 1, onLog() {} });
   await assert.rejects(manager.execute(() => 1, { callTimeoutMs: 2 ** 31 }), RangeError);
   await assert.rejects(manager.execute(() => 1, { callTimeoutMs: 0 }), RangeError);
+  await assert.rejects(manager.execute(() => 1, null), (e) => e instanceof TypeError && /options must be an object/.test(e.message));
   await manager.close();
 });
 
