@@ -3,8 +3,11 @@
 // Errors cross threads as plain data ({ name, ...fields }) and are rebuilt here
 // as the right class on the main thread.
 
+const { MAIN_THREAD } = require('./protocol.cjs');
+
 // How a thread is named in messages: null (or the host's -1) is the host.
 function threadLabel(threadIndex) {
+  if (threadIndex === MAIN_THREAD) return 'the main thread';
   return threadIndex === null || threadIndex === undefined || threadIndex < 0 ? 'the pool host' : `pool thread ${threadIndex}`;
 }
 

@@ -9,7 +9,7 @@
 const path = require('path');
 const { Worker, workerData, receiveMessageOnPort } = require('worker_threads');
 const protocol = require('./protocol.cjs');
-const { MessageType, Slot, HOST_THREAD, postReply, postEvent, waitForChange, forwardOutput, kernelThreadId, releaseThread } = protocol;
+const { MessageType, Slot, HOST_THREAD, postReply, postEvent, Waiter, forwardOutput, kernelThreadId, releaseThread } = protocol;
 const errors = require('./errors.cjs');
 
 const { requests, responses, events, workerPorts, numThreads, contract } = workerData;
@@ -132,6 +132,8 @@ function handle({ glue, raw }, { type, id, name, args }) {
 
 // Serves requests until STOP (returns true) or a trap (returns false).
 function serve(instance) {
+  const waiter = new Waiter();
+  let served = false; // the main thread's calls come in bursts: right after one, the next is likely
   for (;;) {
     const seen = Atomics.load(control, Slot.REQUEST);
     let received;
@@ -162,9 +164,11 @@ function serve(instance) {
         });
       }
       if (request.type === MessageType.STOP) return true;
+      served = true;
     }
     Atomics.add(control, Slot.BEAT, 1);
-    waitForChange(control, Slot.REQUEST, seen, IDLE_WAIT_MS);
+    waiter.wait(control, Slot.REQUEST, seen, IDLE_WAIT_MS, served);
+    served = false;
   }
 }
 

@@ -11,7 +11,7 @@ const fs = require('fs');
 const path = require('path');
 const { AsyncLocalStorage } = require('async_hooks');
 const { Worker, MessageChannel, receiveMessageOnPort } = require('worker_threads');
-const { MessageType, Slot, HOST_THREAD, waitForChange } = require('./protocol.cjs');
+const { MessageType, Slot, HOST_THREAD, MAIN_THREAD, Waiter } = require('./protocol.cjs');
 const errors = require('./errors.cjs');
 const { WbgPoolError, WasmPanicError, HeartbeatTimeoutError, CallTimeoutError, PoolClosedError, PoolStartError, NotTransferableError, threadLabel } =
   errors;
@@ -30,6 +30,15 @@ const MIN_HEARTBEAT_MS = 100;
 // its wasm calls, also after an await, go to that call's pool; calls from
 // anywhere else stay on the local instance.
 const session = new AsyncLocalStorage();
+
+// The glue's allocator exports: a string or byte argument costs a malloc, a
+// returned one a free. They need no pool: the memory is shared, and Rust's
+// allocator is one global heap behind a lock that every instance on that memory
+// takes (a spin lock on wasm, so the main thread may take it too). Run on the
+// local instance, they cost no round trip. Nothing else is safe to run here:
+// other exports may use the Rayon pool, the calling thread's stack, or its
+// table of JS values.
+const LOCAL_EXPORTS = new Set(['__wbindgen_malloc', '__wbindgen_realloc', '__wbindgen_free']);
 
 // CPU time (clock ticks) a thread has used, from /proc; null if unreadable.
 function threadTicks(tid) {
@@ -124,6 +133,7 @@ class Pool {
       port.unref();
     }
     this.proxy = this.makeProxy();
+    this.waiter = new Waiter();
   }
 
   onEvent(message) {
@@ -236,6 +246,7 @@ class Pool {
     // call): the first check sets the baseline.
     const liveness = { at: performance.now(), beat: Atomics.load(this.control, Slot.BEAT) };
     let nextCheck = liveness.at + checkEvery;
+    let first = true; // an answer within a spin comes right after the request, if at all
     for (;;) {
       const seen = Atomics.load(this.control, Slot.WAKE);
       this.drainNew();
@@ -273,7 +284,8 @@ class Pool {
           throw this.failure;
         }
       }
-      waitForChange(this.control, Slot.WAKE, seen, SLICE_MS);
+      this.waiter.wait(this.control, Slot.WAKE, seen, SLICE_MS, first);
+      first = false;
     }
   }
 
@@ -322,6 +334,7 @@ class Pool {
     const remote = (name) => {
       switch (kinds.get(name)) {
         case 'function':
+          if (LOCAL_EXPORTS.has(name)) return (...args) => pool.callLocal(name, args);
           return (...args) => pool.request(MessageType.CALL, name, args);
         case 'table':
           return {
@@ -361,6 +374,20 @@ class Pool {
         return value;
       },
     });
+  }
+
+  // Calls an allocator export on the local instance (see LOCAL_EXPORTS). A trap
+  // there (out of memory) leaves that instance mid-way, like one in the pool:
+  // the pool fails with it, and the memory is reset.
+  callLocal(name, args) {
+    if (this.failure !== null) throw this.failure;
+    this.call = null;
+    try {
+      return this.binding.handle.raw()[name](...args);
+    } catch (error) {
+      this.fail(errors.deserialize(errors.serialize(error, MAIN_THREAD, true)));
+      throw this.failure;
+    }
   }
 
   // Asks the host to exit the pool; resolves true once it did cleanly, false when

@@ -42,10 +42,26 @@ const Slot = Object.freeze({
 
 // The host's thread index in reports: it is not a Rayon pool thread.
 const HOST_THREAD = -1;
+// The main thread's own instance, in reports of a trap there (see Pool.callLocal).
+const MAIN_THREAD = -2;
 
-// How long a waiting thread watches a counter before it sleeps on it: calls
-// come in bursts, and a wake-up from Atomics.wait costs ~10 µs.
+// Spinning on a counter before sleeping on it pays only while the other side
+// runs on another core and answers soon: a wake-up from Atomics.wait costs
+// ~10 µs, a spin that sees the answer ~1 µs. On a busy machine (or one core)
+// the spinner holds the core the other side needs, and a call costs the whole
+// spin on both sides (110 µs measured here). So each waiter keeps a score of
+// how often its spins saw the change (a moving average) and spins only while
+// most did; a waiter that sleeps at once tries one spin now and then, to notice
+// that a core came free: soon after it stopped (a burst of JIT or GC threads
+// passes), then ever less often while the tries fail (a loaded machine). One
+// miss does not stop the spinning: a peer that just slept answers a little
+// later, and that must not make this side sleep too.
 const SPIN_MS = 0.05;
+const SPIN_SCORE_WEIGHT = 1 / 32; // ~22 misses in a row stop a waiter spinning
+const FIRST_PROBE_AFTER = 16; // waits; doubled after each failed try
+const LAST_PROBE_AFTER = 256;
+// With one core to run on (taskset, a container's CPU set), spinning never pays.
+const SPIN_CAN_PAY = require('os').availableParallelism() > 1;
 
 // Posts to the main thread, then wakes it: the counters move only after the
 // message is queued, so a reader that saw them move will find the message.
@@ -62,11 +78,36 @@ function postEvent(port, control, message) {
   Atomics.notify(control, Slot.WAKE);
 }
 
-// Waits until control[slot] is no longer `seen`, or `timeoutMs` passed.
-function waitForChange(control, slot, seen, timeoutMs) {
-  const spinUntil = performance.now() + SPIN_MS;
-  while (Atomics.load(control, slot) === seen && performance.now() < spinUntil);
-  if (Atomics.load(control, slot) === seen) Atomics.wait(control, slot, seen, timeoutMs);
+// Waits until control[slot] is no longer `seen`, or `timeoutMs` passed: one
+// per waiting thread, since what it learns is about that thread's peer.
+class Waiter {
+  constructor(canSpin = SPIN_CAN_PAY) {
+    this.canSpin = canSpin;
+    this.score = 1; // share of recent spins that saw the change
+    this.probeAfter = FIRST_PROBE_AFTER;
+    this.untilProbe = FIRST_PROBE_AFTER;
+  }
+
+  // `expectSoon`: an answer may come within a spin (a request was just sent,
+  // or one was just served); later waits of the same call sleep at once.
+  wait(control, slot, seen, timeoutMs, expectSoon = true) {
+    if (expectSoon && this.canSpin && (this.score >= 0.5 || --this.untilProbe === 0)) {
+      const probe = this.score < 0.5;
+      const until = performance.now() + SPIN_MS;
+      while (Atomics.load(control, slot) === seen && performance.now() < until);
+      if (Atomics.load(control, slot) !== seen) {
+        // A try that saw the change: a core is free again, spin from now on.
+        this.score = probe ? 0.75 : this.score + (1 - this.score) * SPIN_SCORE_WEIGHT;
+        this.probeAfter = FIRST_PROBE_AFTER;
+        this.untilProbe = FIRST_PROBE_AFTER;
+        return;
+      }
+      this.score -= this.score * SPIN_SCORE_WEIGHT;
+      if (probe) this.probeAfter = Math.min(LAST_PROBE_AFTER, this.probeAfter * 2);
+      this.untilProbe = this.probeAfter;
+    }
+    Atomics.wait(control, slot, seen, timeoutMs);
+  }
 }
 
 // Sends what this thread writes to stdout and stderr (console.log, console.error)
@@ -114,9 +155,10 @@ module.exports = {
   MessageType,
   Slot,
   HOST_THREAD,
+  MAIN_THREAD,
   postReply,
   postEvent,
-  waitForChange,
+  Waiter,
   forwardOutput,
   kernelThreadId,
   releaseThread,

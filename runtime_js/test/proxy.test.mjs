@@ -2,7 +2,7 @@
 // work done by the pool, and the same answers as the local instance.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { runtime, demo } from './helpers.mjs';
+import { runtime, demo, waitFor } from './helpers.mjs';
 
 const manager = new runtime.ThreadPoolManager({ numThreads: 3, onLog() {} });
 test.after(() => manager.close());
@@ -87,4 +87,39 @@ test('concurrent execute() calls with awaits in between all get their own result
   const expected = [1, 2, 3, 4, 5, 6].map((n) => [demo.collatz_sum(1000 * n), `JOB ${n}`, BigInt((n * (n - 1)) / 2), 3, 3]);
   const results = await Promise.all([1, 2, 3, 4, 5, 6].map((n) => manager.execute(() => job(n))));
   assert.deepEqual(results, expected);
+});
+
+test('a string call crosses threads once: the allocator runs on the main thread', async () => {
+  const requests = await manager.execute(() => {
+    const before = manager.pool.nextId;
+    assert.equal(demo.shout('grüße aus dem pool'), 'GRÜSSE AUS DEM POOL');
+    return manager.pool.nextId - before;
+  });
+  assert.equal(requests, 1, 'malloc, call and free: only the call goes to the pool');
+});
+
+test('allocating on the main thread while pool threads allocate corrupts nothing', async () => {
+  const [checkedBefore] = demo.allocation_report();
+  const done = demo.detached_jobs_done();
+  const checked = await manager.execute(() => {
+    // One pool thread stays free for the main thread's calls, which use the pool.
+    demo.spawn_allocating_jobs(manager.numThreads - 1, 800);
+    let calls = 0;
+    const until = performance.now() + 700;
+    while (performance.now() < until) {
+      // Non-ASCII text makes the glue realloc too; each result is checked.
+      const text = `ärger ${calls} `.repeat(1 + (calls % 40));
+      assert.equal(demo.shout(text), text.toUpperCase());
+      const bytes = new Uint8Array(1 + ((calls * 37) % 5000)).fill(calls & 0xff);
+      const xored = demo.xor_bytes(bytes, 0x5a);
+      assert.ok(xored.length === bytes.length && xored.every((b) => b === ((calls & 0xff) ^ 0x5a)), `xor_bytes result ${calls}`);
+      calls++;
+    }
+    return calls;
+  });
+  await waitFor(() => demo.detached_jobs_done() === done + manager.numThreads - 1, 5000, 'the allocating jobs');
+  const [checkedAfter, corrupted] = await manager.execute(() => demo.allocation_report());
+  assert.ok(checked > 100, `${checked} calls from the main thread`);
+  assert.ok(checkedAfter - checkedBefore > 1000, `${checkedAfter - checkedBefore} buffers checked in the pool`);
+  assert.equal(corrupted, 0, 'buffers the pool threads filled were overwritten');
 });

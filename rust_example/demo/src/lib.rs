@@ -432,6 +432,44 @@ pub fn detached_jobs_done() -> u32 {
     DETACHED_DONE.load(std::sync::atomic::Ordering::SeqCst)
 }
 
+static ALLOC_CHECKS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+static ALLOC_ERRORS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// Starts `jobs` detached jobs on the pool that, for `ms` milliseconds,
+/// allocates buffers of varying size, fills each with its own pattern, and
+/// checks the pattern before freeing it: while the main thread allocates in the
+/// same memory, any overlap shows as a corrupted buffer. Returns at once; read
+/// the outcome with [`allocation_report`].
+#[wasm_bindgen]
+pub fn spawn_allocating_jobs(jobs: usize, ms: f64) {
+    run_in_pool(|| {
+        for thread in 0..jobs {
+            rayon::spawn(move || {
+                let deadline = now() + ms;
+                let mut round = 0usize;
+                while now() < deadline {
+                    round += 1;
+                    let pattern = (round * 31 + thread * 7) as u8;
+                    let buffers: Vec<Vec<u8>> = (0..16).map(|i| vec![pattern ^ i as u8; 16 + (round * 13 + i * 57) % 3000]).collect();
+                    for (i, buffer) in buffers.iter().enumerate() {
+                        if buffer.iter().any(|&b| b != pattern ^ i as u8) {
+                            ALLOC_ERRORS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        }
+                    }
+                    ALLOC_CHECKS.fetch_add(buffers.len() as u32, std::sync::atomic::Ordering::SeqCst);
+                }
+                DETACHED_DONE.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            });
+        }
+    });
+}
+
+/// `[buffers checked, buffers found corrupted]` by [`spawn_allocating_jobs`].
+#[wasm_bindgen]
+pub fn allocation_report() -> Vec<u32> {
+    vec![ALLOC_CHECKS.load(std::sync::atomic::Ordering::SeqCst), ALLOC_ERRORS.load(std::sync::atomic::Ordering::SeqCst)]
+}
+
 static SHARED_STATE: std::sync::Mutex<u32> = std::sync::Mutex::new(0);
 
 /// Panics on a pool thread while holding a lock that [`bump_shared_state`]
