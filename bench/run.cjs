@@ -5,7 +5,6 @@
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const { Worker } = require('worker_threads');
 const { execFileSync, spawnSync } = require('child_process');
 
 const ROOT = path.join(__dirname, '..');
@@ -54,49 +53,62 @@ function perCall(call, batches, batch) {
   return out;
 }
 
-async function referenceDesignCalls(n) {
-  const worker = new Worker(path.join(__dirname, 'reference-host.cjs'), {
-    workerData: { glue: path.join(PKG, 'wbg_demo.js'), module: demo.__wbg_pool.module(), memory: demo.__wbg_pool.raw().memory },
-  });
-  const pending = new Map();
-  worker.on('message', ({ id, value }) => pending.get(id)(value));
-  let nextId = 0;
-  const call = (name, args) => new Promise((resolve) => {
-    const id = ++nextId;
-    pending.set(id, (v) => { pending.delete(id); resolve(v); });
-    worker.postMessage({ id, name, args });
-  });
-  await call('noop', []);
-  const samples = [];
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await call('noop', []);
-    samples.push((performance.now() - t) * 1000);
+// Noop round trips and their CPU cost, free and pinned to one core, each in a
+// process of its own with the reference design's stand-in measured in the same run.
+function roundTrips() {
+  for (const [mode, command] of [['free', [process.execPath]], ['pinned', ['taskset', '-c', '0', process.execPath]]]) {
+    progress(`noop round trip and CPU per 10 000 calls, ${mode === 'free' ? 'free cores' : 'pinned to one core (taskset -c 0)'}`);
+    const child = spawnSync(command[0], [...command.slice(1), path.join(__dirname, 'round-trip.cjs')], { encoding: 'utf8', maxBuffer: 1 << 28 });
+    if (child.status !== 0) throw new Error(`bench/round-trip.cjs (${mode}) failed: ${child.stderr}`);
+    const { proxy, reference } = JSON.parse(child.stdout);
+    const where = mode === 'free' ? 'free cores' : 'one core';
+    const ours = record(`noop_${mode}_proxy_us`, `noop() through the proxy, ${where}`, proxy.perCall, 'µs', 'synchronous');
+    const ref = record(`noop_${mode}_reference_us`, `noop() through the reference stand-in, ${where}`, reference.perCall, 'µs', 'async postMessage + promise');
+    ratio(`noop_${mode}_reference_over_proxy`, `reference / wbg-patch, ${where}, median per call`, ref.median / ours.median, mode === 'free' ? 'target >= 4' : 'target >= 1');
+    const cpu = record(`cpu_${mode}_proxy_ms`, `CPU per 10 000 noop() through the proxy, ${where}`, proxy.cpu, 'ms', 'all threads');
+    const refCpu = record(`cpu_${mode}_reference_ms`, `CPU per 10 000 noop() through the reference stand-in, ${where}`, reference.cpu, 'ms', 'all threads');
+    ratio(`cpu_${mode}_reference_over_proxy`, `reference / wbg-patch CPU, ${where}`, refCpu.median / cpu.median, 'target >= 1');
   }
-  await worker.terminate();
-  return samples;
+}
+
+// The main thread's event loop during a 1.5 s job: blocked through execute(),
+// free through run() (the job runs as a task on the host).
+async function eventLoop() {
+  progress('event loop during a 1.5 s pool job: execute() vs run()');
+  const manager = new ThreadPoolManager({ numThreads: 2, onLog() {} });
+  const prover = path.join(ROOT, 'rust_example/demo/js/prove.cjs');
+  await manager.run(prover, 'prove', [1]);
+  const gaps = { execute: [], run: [] };
+  for (let i = 0; i < 3; i++) {
+    for (const [kind, job] of [['execute', () => manager.execute(() => demo.busy(1500))], ['run', () => manager.run(prover, 'prove', [1500])]]) {
+      let last = performance.now();
+      let maxGap = 0;
+      const timer = setInterval(() => {
+        const now = performance.now();
+        maxGap = Math.max(maxGap, now - last);
+        last = now;
+      }, 1);
+      await job();
+      clearInterval(timer);
+      gaps[kind].push(Math.max(maxGap, performance.now() - last));
+    }
+  }
+  await manager.close();
+  record('event_loop_gap_execute_ms', 'event loop: longest gap during a 1.5 s job, execute()', gaps.execute, 'ms', 'the synchronous proxy blocks');
+  record('event_loop_gap_run_ms', 'event loop: longest gap during a 1.5 s job, run()', gaps.run, 'ms', 'timer every 1 ms');
 }
 
 async function proxyCost() {
   progress('proxy call cost');
   const manager = new ThreadPoolManager({ numThreads: 2, onLog() {} });
   record('call_local_us', 'noop() on the local instance', perCall(() => demo.noop(), 200, 1000), 'µs');
-  const proxied = await manager.execute(() => {
-    const each = [];
-    for (let i = 0; i < 20000; i++) {
-      const t = performance.now();
-      demo.noop();
-      each.push((performance.now() - t) * 1000);
-    }
-    return each;
-  });
-  const ours = record('call_proxy_us', 'noop() through the wbg-patch proxy', proxied, 'µs', 'synchronous');
-  const ref = record('call_reference_us', 'noop() through the reference design', await referenceDesignCalls(20000), 'µs', 'async postMessage + promise');
-  ratio('call_reference_over_proxy', 'reference / wbg-patch, median per call', ref.median / ours.median);
-
   const text = 'wasm threads in node '.repeat(4);
-  record('shout_local_us', 'shout(84 chars) local', perCall(() => demo.shout(text), 100, 200), 'µs');
-  record('shout_proxy_us', 'shout(84 chars) through the proxy', await manager.execute(() => perCall(() => demo.shout(text), 100, 50)), 'µs', 'reference: n/a (its async proxy cannot allocate)');
+  const local = record('shout_local_us', 'shout(84 chars) local', perCall(() => demo.shout(text), 100, 200), 'µs', 'no pool: Rayon runs it on the calling thread');
+  const proxied = record('shout_proxy_us', 'shout(84 chars) through the proxy', await manager.execute(() => perCall(() => demo.shout(text), 100, 50)), 'µs', 'malloc and free run locally: one round trip');
+  const host = record('shout_host_us', 'shout(84 chars) called on the host itself (a run() task)', [await manager.run(path.join(__dirname, 'host-tasks.cjs'), 'shoutPerCall', [text, 2000])], 'µs', "Rayon's install: a pool thread wakes for it");
+  const noop = results.figures.noop_free_proxy_us.median;
+  ratio('shout_proxy_over_target', 'shout through the proxy / (noop round trip + 3x local)', proxied.median / (noop + 3 * local.median), 'target <= 1');
+  ratio('shout_proxy_minus_host_us', 'shout through the proxy minus shout on the host, µs', proxied.median - host.median, 'what crossing threads adds');
   const mb = new Uint8Array(1 << 20).fill(7);
   record('bytes_local_ms', 'xor_bytes(1 MB) local', perCall(() => demo.xor_bytes(mb, 1), 15, 1).map((us) => us / 1000), 'ms');
   record('bytes_proxy_ms', 'xor_bytes(1 MB) through the proxy (2 pool threads)', await manager.execute(() => perCall(() => demo.xor_bytes(mb, 1), 15, 1).map((us) => us / 1000)), 'ms');
@@ -274,6 +286,8 @@ function printTable() {
 }
 
 (async () => {
+  roundTrips();
+  await eventLoop();
   await proxyCost();
   staleCheckCost();
   await failureDetection();

@@ -161,11 +161,17 @@ function serialize(error, threadIndex, throughWasm = false) {
   if (kind !== null) {
     return { name: 'WasmTrapError', kind, message: String(error.message), stack: String(error.stack), threadIndex };
   }
+  if (error instanceof WbgPoolError) return { name: 'WbgPoolError', message: error.message, code: error.code };
   if (error instanceof Error) {
     // Error objects survive structured clone with name and message.
     return { name: 'Error', error };
   }
   return { name: 'Thrown', value: error };
+}
+
+// A value that could not be posted to the main thread, as serialize() gives errors.
+function notTransferable(message) {
+  return { name: 'NotTransferableError', message };
 }
 
 function deserialize(data) {
@@ -175,6 +181,8 @@ function deserialize(data) {
       return new WasmTrapError(data);
     case 'NotTransferableError':
       return new NotTransferableError(data.message);
+    case 'WbgPoolError':
+      return new WbgPoolError(data.message, data.code);
     case 'Error':
       return data.error;
     default:
@@ -196,5 +204,6 @@ module.exports = {
   ForeignJsValueError,
   trapKind,
   serialize,
+  notTransferable,
   deserialize,
 };

@@ -7,6 +7,7 @@
 // call costs microseconds, and a host stuck inside wasm cannot hide behind a
 // queue of undelivered messages.
 const path = require('path');
+const { pathToFileURL } = require('url');
 const { Worker, workerData, receiveMessageOnPort } = require('worker_threads');
 const protocol = require('./protocol.cjs');
 const { MessageType, Slot, HOST_THREAD, postReply, postEvent, Waiter, forwardOutput, kernelThreadId, releaseThread } = protocol;
@@ -20,6 +21,9 @@ const control = new Int32Array(workerData.control);
 const send = (message) => postEvent(events, control, message);
 const reply = (message) => postReply(responses, control, message);
 const IDLE_WAIT_MS = 100;
+// While a task (manager.run) waits for something (an await), the host looks for
+// requests this long between turns of its event loop, which the task needs.
+const TASK_TURN_MS = 1;
 forwardOutput(send, () => HOST_THREAD);
 
 const workers = [];
@@ -130,7 +134,38 @@ function handle({ glue, raw }, { type, id, name, args }) {
   }
 }
 
-// Serves requests until STOP (returns true) or a trap (returns false).
+// Tasks of manager.run() that have not settled: while there are any, the host
+// gives its event loop a turn between waits for requests.
+const tasks = new Set();
+let trapped = false; // a task trapped: this instance is not trusted again
+const taskModules = new Map(); // filename -> Promise of the module
+
+// Runs export `name` of the task module `filename` here, next to the glue and
+// the pool, and reports how it settled. A trap (out of wasm) ends the service
+// of this host; the task's own exception is only that task's failure.
+async function runTask({ id, filename, name, args }) {
+  let message;
+  try {
+    if (!taskModules.has(filename)) taskModules.set(filename, import(pathToFileURL(filename).href));
+    const module = await taskModules.get(filename);
+    const fn = typeof module[name] === 'function' ? module[name] : module.default?.[name];
+    if (typeof fn !== 'function') {
+      throw new errors.WbgPoolError(`the task module ${filename} has no exported function ${JSON.stringify(name)}`, 'ERR_TASK_NOT_FOUND');
+    }
+    message = { type: MessageType.TASK_DONE, id, value: await fn(...args) };
+  } catch (error) {
+    message = { type: MessageType.TASK_DONE, id, error: errors.serialize(error, null) };
+    if (message.error.name === 'WasmTrapError') trapped = true;
+  }
+  try {
+    send(message);
+  } catch (error) {
+    send({ type: MessageType.TASK_DONE, id, error: errors.notTransferable(`task ${name} of ${filename} returned a value that cannot be copied to the main thread: ${error.message}`) });
+  }
+}
+
+// Serves requests until STOP ('stop'), a trap ('trap'), or, while tasks wait,
+// for a moment without requests ('turn': the event loop gets a turn).
 function serve(instance) {
   const waiter = new Waiter();
   let served = false; // the main thread's calls come in bursts: right after one, the next is likely
@@ -139,6 +174,11 @@ function serve(instance) {
     let received;
     while ((received = receiveMessageOnPort(requests)) !== undefined) {
       const request = received.message;
+      if (request.type === MessageType.RUN) {
+        const task = runTask(request).finally(() => tasks.delete(task));
+        tasks.add(task);
+        continue;
+      }
       let message;
       try {
         message = { type: MessageType.RESULT, id: request.id, value: handle(instance, request) };
@@ -151,7 +191,7 @@ function serve(instance) {
         if (message.error.name === 'WasmTrapError') {
           // A trapped instance is not trusted again: answer, then stop serving.
           reply(message);
-          return false;
+          return 'trap';
         }
       }
       try {
@@ -160,11 +200,17 @@ function serve(instance) {
         reply({
           type: MessageType.RESULT,
           id: request.id,
-          error: { name: 'NotTransferableError', message: `wasm export ${request.name} returned a value that cannot be copied to the main thread: ${error.message}` },
+          error: errors.notTransferable(`wasm export ${request.name} returned a value that cannot be copied to the main thread: ${error.message}`),
         });
       }
-      if (request.type === MessageType.STOP) return true;
+      if (request.type === MessageType.STOP) return 'stop';
       served = true;
+    }
+    if (tasks.size > 0) {
+      // A task just started or goes on after an await: its code runs in the event loop.
+      if (!served) Atomics.wait(control, Slot.REQUEST, seen, TASK_TURN_MS);
+      Atomics.add(control, Slot.BEAT, 1);
+      return 'turn';
     }
     Atomics.add(control, Slot.BEAT, 1);
     waiter.wait(control, Slot.REQUEST, seen, IDLE_WAIT_MS, served);
@@ -172,15 +218,19 @@ function serve(instance) {
   }
 }
 
-start().then(
-  (instance) => {
-    if (!serve(instance)) return;
+// The host's life once the pool runs: serving, with turns of the event loop for tasks.
+function serveUntilStopped(instance) {
+  const outcome = trapped ? 'trap' : serve(instance);
+  if (outcome === 'turn') {
+    setImmediate(() => serveUntilStopped(instance));
+  } else if (outcome === 'stop') {
     // Clean stop: wait for the pool threads to leave wasm before this thread ends,
     // since ending it would terminate them while they may hold the allocator's lock.
     Promise.all(workers.map((w) => new Promise((resolve) => w.once('exit', resolve)))).then(() => {
       releaseThread(instance.raw);
       process.exit(0);
     });
-  },
-  (error) => send({ type: MessageType.CRASH, thread: HOST_THREAD, error: errors.serialize(error, null) }),
-);
+  }
+}
+
+start().then(serveUntilStopped, (error) => send({ type: MessageType.CRASH, thread: HOST_THREAD, error: errors.serialize(error, null) }));

@@ -5,8 +5,11 @@
 // living in a ThreadPoolHost worker (the engine is in pool.cjs). The pool
 // starts on the first call, stops when idle, and is replaced after a failure.
 const os = require('os');
+const path = require('path');
+const { fileURLToPath } = require('url');
 const { binding, resetMemory } = require('./binding.cjs');
 const { Pool, session, currentPool, finalizeIn, MIN_HEARTBEAT_MS } = require('./pool.cjs');
+const { Metrics, CHANNELS } = require('./metrics.cjs');
 const { HOST_THREAD, MessageType } = require('./protocol.cjs');
 const {
   WbgPoolError,
@@ -57,6 +60,15 @@ function checkDuration(name, value, min, why = '') {
   }
 }
 
+// A task module as the host imports it: an absolute path (or a file: URL).
+function taskPath(filename) {
+  if (filename instanceof URL || (typeof filename === 'string' && filename.startsWith('file:'))) filename = fileURLToPath(filename);
+  if (typeof filename !== 'string' || !path.isAbsolute(filename)) {
+    throw new TypeError(`run(filename): filename must be an absolute path or a file: URL, got ${String(filename)}`);
+  }
+  return filename;
+}
+
 function checkOptions(options, defaults) {
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
   const o = { ...RUNTIME_DEFAULTS, ...defaults, onLog: defaultLog, ...options };
@@ -105,6 +117,9 @@ class ThreadPoolManager {
     this.pool = null;
     this.active = 0; // execute() calls not settled: they keep the pool up and the process alive
     this.running = 0; // their fns not settled: the proxy stays installed for them
+    this.metrics = new Metrics(this.binding.gluePath);
+    this.tasks = []; // run() calls waiting for their turn
+    this.taskRunning = false;
     this.closed = false;
     this.idleTimer = null;
     this.stopping = null;
@@ -116,26 +131,15 @@ class ThreadPoolManager {
    */
   async execute(fn, options = {}) {
     if (typeof fn !== 'function') throw new TypeError('execute(fn): fn must be a function');
-    if (options === null || typeof options !== 'object') throw new TypeError('execute(fn, options): options must be an object');
-    const callTimeoutMs = options.callTimeoutMs ?? this.options.callTimeoutMs;
-    checkDuration('callTimeoutMs', callTimeoutMs, 1);
+    const callTimeoutMs = this.callTimeout('execute(fn, options)', options);
     if (this.closed) throw new PoolClosedError();
     this.active++;
     this.cancelIdleShutdown();
+    const record = this.metrics.callStarted('execute');
+    let failed = false;
+    let thrown;
     try {
-      // A pool still stopping owns the Rust pool state: the next one waits for it.
-      while (this.stopping !== null) await this.stopping;
-      if (this.closed) throw new PoolClosedError();
-      if (this.binding.handle.raw() === undefined) {
-        throw new WbgPoolError(
-          `${this.binding.gluePath} is not initialised: call its initSync({ module }) (or await its default ` +
-            'export) before execute(); glue of `--target web` does not initialise itself',
-          'ERR_GLUE_NOT_INITIALIZED',
-        );
-      }
-      const pool = this.ensurePool();
-      pool.host.ref();
-      await pool.ready;
+      const pool = await this.acquirePool();
       this.binding.handle.setProxy(pool.proxy);
       this.running++;
       // The call's own context: its pool, and its deadline, which the pool checks
@@ -164,26 +168,131 @@ class ThreadPoolManager {
         pool.calls.delete(call);
         clearTimeout(timer);
       }
+    } catch (error) {
+      [failed, thrown] = [true, error];
+      throw error;
     } finally {
-      if (--this.active === 0) {
-        if (this.pool !== null) this.pool.host.unref();
-        this.scheduleIdleShutdown();
+      this.metrics.callEnded(record, failed, thrown);
+      this.settled();
+    }
+  }
+
+  /**
+   * Runs export `name` of the task module `filename` on the pool's host thread,
+   * next to the glue and the pool, and resolves with its result: the main
+   * thread stays free meanwhile. Tasks run one at a time, in the order given.
+   * @param {string | URL} filename absolute path or file: URL of the task module
+   * @param {string} [name] the exported function (default: 'default')
+   * @param {unknown[]} [args] its arguments (structured-cloned)
+   * @param {{callTimeoutMs?: number}} [options] overrides the manager's callTimeoutMs for this task
+   */
+  async run(filename, name = 'default', args = [], options = {}) {
+    filename = taskPath(filename);
+    if (typeof name !== 'string') throw new TypeError('run(filename, name): name must be a string');
+    if (!Array.isArray(args)) throw new TypeError('run(filename, name, args): args must be an array');
+    const callTimeoutMs = this.callTimeout('run(filename, name, args, options)', options);
+    if (this.closed) throw new PoolClosedError();
+    this.active++;
+    this.cancelIdleShutdown();
+    const queued = { task: { filename, name, args }, callTimeoutMs, record: this.metrics.callStarted('run', { filename, name }), dispatched: false };
+    let failed = false;
+    let thrown;
+    try {
+      return await new Promise((resolve, reject) => {
+        Object.assign(queued, { resolve, reject });
+        this.tasks.push(queued);
+        this.nextTask();
+      });
+    } catch (error) {
+      [failed, thrown] = [true, error];
+      throw error;
+    } finally {
+      this.metrics.callEnded(queued.record, failed, thrown, queued.dispatched);
+      this.settled();
+    }
+  }
+
+  // Starts the first queued task unless one runs; the queue is first come, first served.
+  async nextTask() {
+    if (this.taskRunning || this.tasks.length === 0) return;
+    this.taskRunning = true;
+    const queued = this.tasks.shift();
+    const { task, callTimeoutMs, resolve, reject } = queued;
+    queued.dispatched = true;
+    this.metrics.taskDispatched();
+    try {
+      const pool = await this.acquirePool();
+      const call = { pool, timeoutMs: callTimeoutMs, deadline: Infinity, failure: null, reject };
+      pool.calls.add(call);
+      try {
+        resolve(await pool.runTask(call, task));
+      } finally {
+        pool.calls.delete(call);
       }
+    } catch (error) {
+      reject(error);
+    } finally {
+      this.taskRunning = false;
+      this.nextTask();
+    }
+  }
+
+  // The callTimeoutMs of one call: its own option, or the manager's.
+  callTimeout(signature, options) {
+    if (options === null || typeof options !== 'object') throw new TypeError(`${signature}: options must be an object`);
+    const callTimeoutMs = options.callTimeoutMs ?? this.options.callTimeoutMs;
+    checkDuration('callTimeoutMs', callTimeoutMs, 1);
+    return callTimeoutMs;
+  }
+
+  // The running pool, started if need be, once it is ready.
+  async acquirePool() {
+    // A pool still stopping owns the Rust pool state: the next one waits for it.
+    while (this.stopping !== null) await this.stopping;
+    if (this.closed) throw new PoolClosedError();
+    if (this.binding.handle.raw() === undefined) {
+      throw new WbgPoolError(
+        `${this.binding.gluePath} is not initialised: call its initSync({ module }) (or await its default ` +
+          'export) before execute(); glue of `--target web` does not initialise itself',
+        'ERR_GLUE_NOT_INITIALIZED',
+      );
+    }
+    const pool = this.ensurePool();
+    pool.host.ref();
+    await pool.ready;
+    return pool;
+  }
+
+  // An execute() or run() settled: the last one lets the process exit and the pool idle.
+  settled() {
+    if (--this.active === 0) {
+      if (this.pool !== null) this.pool.host.unref();
+      this.scheduleIdleShutdown();
     }
   }
 
   /** Stops the pool and refuses further work; running calls reject with PoolClosedError. */
   async close() {
     this.closed = true;
+    for (const queued of this.tasks.splice(0)) queued.reject(new PoolClosedError('the thread pool manager was closed before this task ran'));
     if (openManager === this) openManager = null;
     this.cancelIdleShutdown();
     const pool = this.pool;
     if (pool !== null) {
       if (this.active > 0) pool.fail(new PoolClosedError('the thread pool manager was closed during a call'));
-      else this.stopPool();
+      else this.stopPool('close');
     }
     if (pool !== null && pool.failure !== null) await pool.terminated;
     while (this.stopping !== null) await this.stopping;
+  }
+
+  /**
+   * Counters since the manager was made, and durations of the latest calls (ms).
+   * @returns {{calls: number, running: number, queued: number, poolStarts: number, poolStops: number,
+   *   failures: Record<string, number>, durationMs: {count: number, p50: number|null, p90: number|null, p99: number|null, max: number|null}}}
+   */
+  stats() {
+    return this.metrics.snapshot();
   }
 
   /** Number of threads a new pool gets. */
@@ -196,9 +305,10 @@ class ThreadPoolManager {
     return this.pool;
   }
 
-  stopPool() {
+  stopPool(reason) {
     const pool = this.pool;
     this.pool = null;
+    this.metrics.poolStopped(reason);
     this.stopping = (async () => {
       try {
         if (!(await pool.stop())) {
@@ -216,6 +326,7 @@ class ThreadPoolManager {
 
   onPoolFailed(pool, error) {
     if (this.pool === pool) this.pool = null;
+    this.metrics.poolFailed(pool.isReady, this.closed ? 'close' : 'failure', error);
     if (this.pool !== null) return;
     // Memory a crashed thread wrote to is not trusted (locks it held stay held):
     // the local instance starts again on fresh memory before the next pool.
@@ -275,7 +386,7 @@ class ThreadPoolManager {
       }
       if (worked !== false) this.scheduleIdleShutdown(IDLE_RECHECK_MS);
       else if (heldJsValues > 0) this.scheduleIdleShutdown();
-      else this.stopPool();
+      else this.stopPool('idle');
     }, afterMs);
     this.idleTimer.unref();
   }
@@ -288,6 +399,7 @@ class ThreadPoolManager {
 
 module.exports = {
   ThreadPoolManager,
+  CHANNELS,
   WbgPoolError,
   WasmPanicError,
   WasmTrapError,

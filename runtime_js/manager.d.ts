@@ -43,10 +43,57 @@ export interface ExecuteOptions {
   callTimeoutMs?: number;
 }
 
+/** What manager.stats() reports: counters since the manager was made. */
+export interface ThreadPoolStats {
+  /** execute() and run() calls made. */
+  calls: number;
+  /** Calls in progress: execute() calls, and the run() task on the host. */
+  running: number;
+  /** run() tasks waiting for their turn. */
+  queued: number;
+  poolStarts: number;
+  /** Pools stopped: idle, closed, or failed after they started. */
+  poolStops: number;
+  /** Failed calls by the error's `code` (its `name` when it has none). */
+  failures: Record<string, number>;
+  /** Durations of the latest 1024 settled calls, from the call to its settling (queueing included); null before any. */
+  durationMs: { count: number; p50: number | null; p90: number | null; p99: number | null; max: number | null };
+}
+
+/** A task of manager.run(), as diagnostics_channel messages name it. */
+export interface TaskName {
+  filename: string;
+  name: string;
+}
+
+/** Messages published on the node:diagnostics_channel channels named in CHANNELS. */
+export interface CallStartMessage { id: number; kind: 'execute' | 'run'; task: TaskName | null; glue: string }
+export interface CallEndMessage extends CallStartMessage { durationMs: number; error: unknown }
+export interface PoolStartMessage { glue: string; numThreads: number; startMs: number }
+export interface PoolStopMessage { glue: string; reason: 'idle' | 'close' | 'failure'; error: WbgPoolError | undefined }
+export interface FailureMessage { glue: string; code: string | null; error: WbgPoolError }
+
+/** The node:diagnostics_channel channel names the runtime publishes on. */
+export const CHANNELS: {
+  readonly callStart: 'wbg-pool:call:start';
+  readonly callEnd: 'wbg-pool:call:end';
+  readonly poolStart: 'wbg-pool:pool:start';
+  readonly poolStop: 'wbg-pool:pool:stop';
+  readonly failure: 'wbg-pool:failure';
+};
+
 export class ThreadPoolManager {
   constructor(options?: ThreadPoolManagerOptions);
-  /** Runs fn with the pool: wasm calls made inside go to the pool's host. */
+  /** Runs fn with the pool: wasm calls made inside go to the pool's host. The main thread blocks during each. */
   execute<T>(fn: () => T | Promise<T>, options?: ExecuteOptions): Promise<T>;
+  /**
+   * Runs export `name` of the task module `filename` on the pool's host thread, next to the glue and
+   * the pool; the main thread stays free. Arguments and result are structured-cloned. Tasks run one at
+   * a time, first come first served; errors are typed as execute()'s (the task's own exception as thrown).
+   */
+  run<T = unknown>(filename: string | URL, name?: string, args?: unknown[], options?: ExecuteOptions): Promise<T>;
+  /** Counters and call durations, for a health endpoint or a metrics exporter. */
+  stats(): ThreadPoolStats;
   /** Stops the pool; running and later calls reject with PoolClosedError. */
   close(): Promise<void>;
   readonly numThreads: number;
@@ -55,7 +102,7 @@ export class ThreadPoolManager {
 export class WbgPoolError extends Error {
   /**
    * Stable code: the subclasses' own, or one of `ERR_MANAGER_EXISTS`, `ERR_REENTRANT_CALL`,
-   * `ERR_GLUE_NOT_PATCHED`, `ERR_GLUE_NOT_INITIALIZED`, `ERR_NOT_BOUND`.
+   * `ERR_GLUE_NOT_PATCHED`, `ERR_GLUE_NOT_INITIALIZED`, `ERR_NOT_BOUND`, `ERR_TASK_NOT_FOUND`.
    */
   readonly code: string;
 }

@@ -57,6 +57,7 @@ class Pool {
     this.manager = manager;
     this.binding = binding;
     this.adapter = require(`./contracts/${binding.contract.kind}.cjs`);
+    this.createdAt = performance.now();
     this.failure = null;
     this.closing = false;
     this.exited = false;
@@ -83,6 +84,8 @@ class Pool {
     // promise per call, not one per pool: a pending promise keeps every call that
     // raced it, and so their results, alive as long as the pool.)
     this.calls = new Set();
+    this.tasks = new Map(); // task id -> its call, while a manager.run() task runs on the host
+    this.watchdog = undefined; // watches the pool while tasks run and no wasm call waits
     this.ready = new Promise((resolve, reject) => {
       this.resolveReady = resolve;
       this.rejectReady = reject;
@@ -144,6 +147,7 @@ class Pool {
         if (this.started.size === this.manager.options.numThreads + 1 && !this.isReady) {
           this.isReady = true;
           clearTimeout(this.startTimer);
+          this.manager.metrics.poolStarted(this.manager.options.numThreads, performance.now() - this.createdAt);
           this.resolveReady();
         }
         break;
@@ -161,6 +165,9 @@ class Pool {
         break;
       case MessageType.CRASH:
         this.fail(errors.deserialize(message.error));
+        break;
+      case MessageType.TASK_DONE:
+        this.taskDone(message);
         break;
     }
   }
@@ -198,6 +205,10 @@ class Pool {
     this.closing = true;
     clearTimeout(this.startTimer);
     for (const call of this.calls) call.reject(error);
+    for (const task of this.tasks.values()) task.reject(error);
+    this.tasks.clear();
+    clearInterval(this.watchdog);
+    this.watchdog = undefined;
     this.rejectReady(error);
     this.pendingWasmRequests.clear();
     // Terminating a worker can hold this thread for a millisecond or more on a busy machine: the
@@ -240,12 +251,7 @@ class Pool {
   }
 
   awaitAnswer(id, name, call) {
-    const timeoutMs = this.manager.options.heartbeatTimeoutMs;
-    const checkEvery = Math.min(CHECK_EVERY_MS, timeoutMs / 4);
-    // CPU ticks are read only at checks (a /proc read costs more than a whole
-    // call): the first check sets the baseline.
-    const liveness = { at: performance.now(), beat: Atomics.load(this.control, Slot.BEAT) };
-    let nextCheck = liveness.at + checkEvery;
+    const liveness = this.liveness();
     let first = true; // an answer within a spin comes right after the request, if at all
     for (;;) {
       const seen = Atomics.load(this.control, Slot.WAKE);
@@ -259,34 +265,104 @@ class Pool {
         this.drainNew();
         if (this.failure !== null) throw this.failure;
         if (error === undefined) return value;
-        const thrown = errors.deserialize(error);
-        if (thrown instanceof errors.WasmTrapError || thrown instanceof WasmPanicError) {
-          this.drain(); // a panic report explains the trap better than the trap itself
-          this.fail(thrown);
-          throw this.failure;
-        }
-        throw thrown;
+        throw this.failIfTrap(errors.deserialize(error));
       }
-      const now = performance.now();
-      if (call !== null && now >= call.deadline) {
-        // Busy or stuck, the pool is still inside this call: only tearing it down ends it.
-        call.failure = new CallTimeoutError({ timeoutMs: call.timeoutMs, call: name });
-        this.fail(call.failure);
-        throw this.failure;
-      }
-      if (now >= nextCheck) {
-        nextCheck = now + checkEvery;
-        const beat = Atomics.load(this.control, Slot.BEAT);
-        if (beat !== liveness.beat || this.worked(now) !== false) {
-          Object.assign(liveness, { at: now, beat });
-        } else if (now - liveness.at >= timeoutMs) {
-          this.fail(new HeartbeatTimeoutError({ timeoutMs, call: name }));
-          throw this.failure;
-        }
-      }
+      this.checkCall(call, name, performance.now());
+      this.checkLiveness(liveness, name, performance.now());
       this.waiter.wait(this.control, Slot.WAKE, seen, SLICE_MS, first);
       first = false;
     }
+  }
+
+  // A trap or panic report from the host ends the pool; other errors are the call's own.
+  failIfTrap(thrown) {
+    if (thrown instanceof errors.WasmTrapError || thrown instanceof WasmPanicError) {
+      this.drain(); // a panic report explains the trap better than the trap itself
+      this.fail(thrown);
+      return this.failure;
+    }
+    return thrown;
+  }
+
+  // Throws when `call` (of execute() or run()) is past its deadline while the
+  // pool works for it: busy or stuck, only tearing the pool down ends it.
+  checkCall(call, name, now) {
+    if (call !== null && now >= call.deadline) {
+      call.failure = new CallTimeoutError({ timeoutMs: call.timeoutMs, call: name });
+      this.fail(call.failure);
+      throw this.failure;
+    }
+  }
+
+  // Progress since a point in time: host beats, or CPU used by the pool's threads.
+  // CPU ticks are read only at checks (a /proc read costs more than a whole
+  // call): the first check sets the baseline.
+  liveness() {
+    const at = performance.now();
+    return { at, beat: Atomics.load(this.control, Slot.BEAT), nextCheck: at + this.checkEvery() };
+  }
+
+  checkEvery() {
+    return Math.min(CHECK_EVERY_MS, this.manager.options.heartbeatTimeoutMs / 4);
+  }
+
+  // Throws HeartbeatTimeoutError (and fails the pool) after heartbeatTimeoutMs without progress.
+  checkLiveness(liveness, name, now) {
+    if (now < liveness.nextCheck) return;
+    liveness.nextCheck = now + this.checkEvery();
+    const timeoutMs = this.manager.options.heartbeatTimeoutMs;
+    const beat = Atomics.load(this.control, Slot.BEAT);
+    if (beat !== liveness.beat || this.worked(now) !== false) {
+      Object.assign(liveness, { at: now, beat });
+    } else if (now - liveness.at >= timeoutMs) {
+      this.fail(new HeartbeatTimeoutError({ timeoutMs, call: name }));
+      throw this.failure;
+    }
+  }
+
+  // Runs a task (manager.run) on the host; settles with its result. The main
+  // thread is free meanwhile: a timer watches the pool as a waiting call would.
+  runTask(call, { filename, name, args }) {
+    const id = ++this.nextId;
+    const label = `task ${name} of ${path.basename(filename)}`;
+    try {
+      this.requests.postMessage({ type: MessageType.RUN, id, filename, name, args });
+    } catch (error) {
+      return Promise.reject(
+        new NotTransferableError(`an argument of ${label} cannot be copied to the pool host (${error.message})`, { cause: error }),
+      );
+    }
+    Atomics.add(this.control, Slot.REQUEST, 1);
+    Atomics.notify(this.control, Slot.REQUEST);
+    call.deadline = performance.now() + call.timeoutMs;
+    return new Promise((resolve, reject) => {
+      this.tasks.set(id, { call, label, resolve, reject });
+      if (this.watchdog === undefined) {
+        const liveness = this.liveness();
+        this.watchdog = setInterval(() => {
+          try {
+            const now = performance.now();
+            for (const task of this.tasks.values()) this.checkCall(task.call, task.label, now);
+            this.checkLiveness(liveness, [...this.tasks.values()][0].label, now);
+          } catch {
+            // The pool failed: every call on it was rejected with the reason.
+          }
+        }, this.checkEvery());
+        this.watchdog.unref();
+      }
+    });
+  }
+
+  taskDone({ id, value, error }) {
+    const task = this.tasks.get(id);
+    if (task === undefined) return;
+    this.tasks.delete(id);
+    if (this.tasks.size === 0) {
+      clearInterval(this.watchdog);
+      this.watchdog = undefined;
+    }
+    if (error === undefined) task.resolve(value);
+    else task.reject(this.failIfTrap(errors.deserialize(error)));
   }
 
   // Whether the pool used CPU since the previous check (undefined at the first):

@@ -19,6 +19,7 @@ const MessageType = Object.freeze({
   GLOBAL_GET: 'wbg-pool:global-get', // { id, name }
   HELD_JS_VALUES: 'wbg-pool:held-js-values', // { id }: how many JS values the host's wasm state holds
   STOP: 'wbg-pool:stop', // { id }: exit the pool and the host
+  RUN: 'wbg-pool:run', // { id, filename, name, args }: run a task module's export on the host (manager.run)
   // host -> main, on the responses port
   RESULT: 'wbg-pool:result', // { id, value } or { id, error }
   // host or worker -> main, on that thread's events port
@@ -26,6 +27,7 @@ const MessageType = Object.freeze({
   LOG: 'wbg-pool:log', // { thread, level, target, message, time }
   OUTPUT: 'wbg-pool:output', // { thread, fd, text }: what the thread wrote to stdout (1) or stderr (2)
   PANIC: 'wbg-pool:panic', // { thread, message, file, line, column }
+  TASK_DONE: 'wbg-pool:task-done', // { id, value } or { id, error }: a RUN task settled
   CRASH: 'wbg-pool:crash', // { thread, error }: the thread ends on a trap or a JS error (errors.serialize)
 });
 

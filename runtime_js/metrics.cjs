@@ -1,0 +1,102 @@
+'use strict';
+// What a service owner sees of the runtime: counters and call durations for
+// manager.stats(), and the same moments published on node:diagnostics_channel,
+// where APM tools subscribe. Publishing costs nothing while nobody subscribes.
+const diagnostics = require('diagnostics_channel');
+
+const CHANNELS = Object.freeze({
+  callStart: 'wbg-pool:call:start', // { id, kind, task, glue }
+  callEnd: 'wbg-pool:call:end', // { id, kind, task, glue, durationMs, error }
+  poolStart: 'wbg-pool:pool:start', // { glue, numThreads, startMs }
+  poolStop: 'wbg-pool:pool:stop', // { glue, reason: 'idle' | 'close' | 'failure', error }
+  failure: 'wbg-pool:failure', // { glue, code, error }: the pool failed
+});
+const channel = Object.fromEntries(Object.entries(CHANNELS).map(([key, name]) => [key, diagnostics.channel(name)]));
+
+// Durations of the latest calls kept for the percentiles: enough for a p99
+// that moves with the load, bounded for a process that runs for months.
+const DURATIONS_KEPT = 1024;
+
+function publish(which, message) {
+  if (channel[which].hasSubscribers) channel[which].publish(message);
+}
+
+class Metrics {
+  constructor(glue) {
+    this.glue = glue;
+    this.nextId = 0;
+    this.calls = 0;
+    this.running = 0;
+    this.queued = 0;
+    this.poolStarts = 0;
+    this.poolStops = 0;
+    this.failures = {};
+    this.durations = new Float64Array(DURATIONS_KEPT);
+    this.settled = 0;
+  }
+
+  // A call of execute() or run() (`task`: { filename, name }) arrived; returns its record.
+  callStarted(kind, task = null) {
+    const call = { id: ++this.nextId, kind, task, glue: this.glue, started: performance.now() };
+    this.calls++;
+    if (kind === 'run') this.queued++;
+    else this.running++;
+    publish('callStart', { id: call.id, kind, task, glue: this.glue });
+    return call;
+  }
+
+  // A task left the queue for the host.
+  taskDispatched() {
+    this.queued--;
+    this.running++;
+  }
+
+  // `failed`: it rejected, with `error` (which may be any value a fn threw).
+  callEnded(call, failed, error, dispatched = true) {
+    const durationMs = performance.now() - call.started;
+    if (dispatched) this.running--;
+    else this.queued--;
+    this.durations[this.settled++ % DURATIONS_KEPT] = durationMs;
+    if (failed) {
+      const code = typeof error?.code === 'string' ? error.code : (error?.name ?? 'thrown');
+      this.failures[code] = (this.failures[code] ?? 0) + 1;
+    }
+    publish('callEnd', { id: call.id, kind: call.kind, task: call.task, glue: this.glue, durationMs, error: failed ? error : undefined });
+  }
+
+  poolStarted(numThreads, startMs) {
+    this.poolStarts++;
+    publish('poolStart', { glue: this.glue, numThreads, startMs });
+  }
+
+  // A pool stopped: idle, or close() with no call running.
+  poolStopped(reason) {
+    this.poolStops++;
+    publish('poolStop', { glue: this.glue, reason, error: undefined });
+  }
+
+  // A pool failed (`reason` 'close' when close() ended its running calls); one
+  // that never started is a failure, not a stop.
+  poolFailed(started, reason, error) {
+    publish('failure', { glue: this.glue, code: error?.code ?? null, error });
+    if (!started) return;
+    this.poolStops++;
+    publish('poolStop', { glue: this.glue, reason, error });
+  }
+
+  snapshot() {
+    const kept = Array.from(this.durations.subarray(0, Math.min(this.settled, DURATIONS_KEPT))).sort((a, b) => a - b);
+    const at = (q) => (kept.length === 0 ? null : kept[Math.min(kept.length - 1, Math.floor(q * kept.length))]);
+    return {
+      calls: this.calls,
+      running: this.running,
+      queued: this.queued,
+      poolStarts: this.poolStarts,
+      poolStops: this.poolStops,
+      failures: { ...this.failures },
+      durationMs: { count: kept.length, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: kept.length === 0 ? null : kept[kept.length - 1] },
+    };
+  }
+}
+
+module.exports = { Metrics, CHANNELS };

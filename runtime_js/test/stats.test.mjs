@@ -1,0 +1,128 @@
+// manager.stats() and the node:diagnostics_channel events: the values a service
+// owner reads (calls, running, queued, pool starts and stops, failures by code,
+// call durations), each checked against what the test did.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import diagnostics from 'node:diagnostics_channel';
+import { fileURLToPath } from 'node:url';
+import { runtime, demo, waitFor } from './helpers.mjs';
+
+const TASKS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures/demo-tasks.mjs');
+
+// Every message of every channel, in order, as [channel key, message].
+function listen() {
+  const seen = [];
+  const subscriptions = Object.entries(runtime.CHANNELS).map(([key, name]) => {
+    const listener = (message) => seen.push([key, message]);
+    diagnostics.subscribe(name, listener);
+    return () => diagnostics.unsubscribe(name, listener);
+  });
+  return { seen, stop: () => subscriptions.forEach((unsubscribe) => unsubscribe()) };
+}
+
+test('stats() counts calls, pool starts and stops, failures by code, and call durations', async () => {
+  const manager = new runtime.ThreadPoolManager({ numThreads: 2, idleShutdownMs: 100, onLog() {} });
+  try {
+    assert.deepEqual(manager.stats(), {
+      calls: 0,
+      running: 0,
+      queued: 0,
+      poolStarts: 0,
+      poolStops: 0,
+      failures: {},
+      durationMs: { count: 0, p50: null, p90: null, p99: null, max: null },
+    });
+    await manager.execute(() => demo.noop()); // the pool is up: durations below are the calls alone
+    for (const ms of [20, 40, 60, 80, 100, 120, 140, 160, 180]) await manager.execute(() => demo.busy(ms));
+    let stats = manager.stats();
+    assert.equal(stats.calls, 10);
+    assert.equal(stats.poolStarts, 1);
+    assert.equal(stats.durationMs.count, 10);
+    assert.ok(stats.durationMs.p50 >= 95 && stats.durationMs.p50 < 130, `p50 ${stats.durationMs.p50}`);
+    assert.ok(stats.durationMs.p90 >= 175 && stats.durationMs.max < 230, `p90 ${stats.durationMs.p90}, max ${stats.durationMs.max}`);
+
+    // One task works, one waits for its turn, one execute() runs meanwhile.
+    const first = manager.run(TASKS, 'busy', [400]);
+    const second = manager.run(TASKS, 'busy', [10]);
+    await new Promise((r) => setTimeout(r, 150));
+    stats = manager.stats();
+    assert.equal(stats.running, 1);
+    assert.equal(stats.queued, 1);
+    assert.equal(stats.calls, 12);
+    await Promise.all([first, second]);
+    assert.equal(manager.stats().running + manager.stats().queued, 0);
+
+    await assert.rejects(manager.execute(() => demo.panic_at(10, 3)), runtime.WasmPanicError);
+    await assert.rejects(manager.run(TASKS, 'fails', ['own']), RangeError);
+    await assert.rejects(manager.execute(() => demo.spin_forever(), { callTimeoutMs: 200 }), runtime.CallTimeoutError);
+    stats = manager.stats();
+    assert.deepEqual(stats.failures, { ERR_WASM_PANIC: 1, RangeError: 1, ERR_CALL_TIMEOUT: 1 });
+    assert.equal(stats.poolStarts, 2, 'the first pool, and one after the panic');
+    assert.equal(stats.poolStops, 2, 'the failed ones: the panic, the timeout');
+    await manager.execute(() => demo.noop());
+    await waitFor(() => manager.stats().poolStops === 3, 2000, 'the idle shutdown');
+    assert.equal(manager.stats().poolStarts, 3);
+  } finally {
+    await manager.close();
+  }
+});
+
+test('diagnostics_channel: call start and end, pool start and stop, and failure, with their values', async () => {
+  const events = listen();
+  const manager = new runtime.ThreadPoolManager({ numThreads: 2, idleShutdownMs: Infinity, onLog() {} });
+  try {
+    const started = performance.now();
+    await manager.execute(() => demo.busy(50));
+    const elapsed = performance.now() - started;
+    await manager.run(TASKS, 'poolThreads');
+    const panic = await manager.execute(() => demo.panic_at(10, 3)).catch((e) => e);
+    await manager.close();
+    const kinds = events.seen.map(([key, m]) => `${key}${m.kind ? `:${m.kind}` : ''}${m.reason ? `:${m.reason}` : ''}`);
+    assert.deepEqual(kinds, [
+      'callStart:execute',
+      'poolStart',
+      'callEnd:execute',
+      'callStart:run',
+      'callEnd:run',
+      'callStart:execute',
+      'failure',
+      'poolStop:failure',
+      'callEnd:execute',
+    ]);
+    const [[, start1], [, poolStart], [, end1], [, start2], [, end2], , [, failure], [, stop], [, end3]] = events.seen;
+    assert.equal(start1.id, end1.id);
+    assert.equal(start1.glue, end1.glue);
+    assert.match(start1.glue, /wbg_demo\.js$/);
+    assert.equal(poolStart.numThreads, 2);
+    assert.ok(poolStart.startMs > 0 && poolStart.startMs < elapsed, `pool start ${poolStart.startMs} ms`);
+    assert.ok(end1.durationMs >= 50 && end1.durationMs <= elapsed + 1, `duration ${end1.durationMs} of ${elapsed}`);
+    assert.equal(end1.error, undefined);
+    assert.deepEqual(start2.task, { filename: TASKS, name: 'poolThreads' });
+    assert.equal(end2.id, start2.id);
+    assert.ok(end2.id > end1.id);
+    assert.equal(failure.code, 'ERR_WASM_PANIC');
+    assert.equal(failure.error, panic);
+    assert.equal(stop.error, panic);
+    assert.equal(end3.error, panic);
+  } finally {
+    events.stop();
+    await manager.close();
+  }
+});
+
+test('pool stop events say why: idle, or close()', async () => {
+  const events = listen();
+  const manager = new runtime.ThreadPoolManager({ numThreads: 1, idleShutdownMs: 50, onLog() {} });
+  try {
+    await manager.execute(() => demo.noop());
+    await waitFor(() => events.seen.some(([key]) => key === 'poolStop'), 2000, 'the idle stop');
+    await manager.execute(() => demo.noop());
+    await manager.close();
+    const stops = events.seen.filter(([key]) => key === 'poolStop').map(([, m]) => m.reason);
+    assert.deepEqual(stops, ['idle', 'close']);
+    assert.equal(manager.stats().poolStops, 2);
+  } finally {
+    events.stop();
+  }
+});
