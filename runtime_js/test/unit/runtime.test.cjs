@@ -9,7 +9,7 @@ const { spawnSync } = require('node:child_process');
 
 const RUNTIME = path.join(__dirname, '../..');
 const { register } = require(path.join(RUNTIME, 'binding.cjs'));
-const { RUNTIME_VERSION } = require(path.join(RUNTIME, 'protocol.cjs'));
+const { RUNTIME_VERSION, Waiter } = require(path.join(RUNTIME, 'protocol.cjs'));
 const errors = require(path.join(RUNTIME, 'errors.cjs'));
 
 const DEFAULTS = { numThreads: 0, heartbeatTimeoutMs: 5000, idleShutdownMs: 1000 };
@@ -92,4 +92,41 @@ test('a panic reads as Rust reports it: thread, location, message', () => {
   const onHost = new errors.WasmPanicError({ message: 'x', file: '', line: 0, column: 0, threadIndex: null });
   assert.equal(onHost.message, 'Rust panicked on the pool host: x');
   assert.equal(onHost.location, null);
+});
+
+test('errors of the runtime and main-thread traps keep their class and code across threads', () => {
+  const received = structuredClone([
+    errors.serialize(new errors.WbgPoolError('no such export', 'ERR_TASK_NOT_FOUND'), null),
+    errors.serialize(new WebAssembly.RuntimeError('unreachable'), -2, true),
+    errors.notTransferable('a function'),
+  ]).map(errors.deserialize);
+  assert.ok(received[0] instanceof errors.WbgPoolError && received[0].code === 'ERR_TASK_NOT_FOUND');
+  assert.ok(received[1] instanceof errors.WasmTrapError && /on the main thread: unreachable$/.test(received[1].message));
+  assert.ok(received[2] instanceof errors.NotTransferableError && received[2].message === 'a function');
+});
+
+// The wait strategy's decisions, read from how long waits take: a spin lasts
+// ~50 µs, a wait with timeout 0 on an unchanged counter returns at once.
+function timeWaits(waiter, control, count) {
+  const started = performance.now();
+  for (let i = 0; i < count; i++) waiter.wait(control, 0, 0, 0);
+  return performance.now() - started;
+}
+
+test('a waiter whose spins miss stops spinning, tries again now and then, and spins again once a try sees the change', () => {
+  const control = new Int32Array(new SharedArrayBuffer(4));
+  const waiter = new Waiter(true);
+  // Always spinning, 1000 missed spins would take 50 ms; the waiter gives up after
+  // ~22 and tries about once per 16, 32, ... 256 waits.
+  const missing = timeWaits(waiter, control, 1000);
+  assert.ok(missing > 22 * 0.05 && missing < 10, `1000 waits on a counter that never moves took ${missing.toFixed(1)} ms`);
+  // A try that sees the change (the counter already moved) brings the spinning back.
+  for (let i = 0; i < 256 && waiter.score < 0.5; i++) waiter.wait(control, 0, 1, 0);
+  assert.ok(timeWaits(waiter, control, 1) >= 0.05, 'spins again');
+});
+
+test('with one core to run on, a waiter never spins', () => {
+  const control = new Int32Array(new SharedArrayBuffer(4));
+  const took = timeWaits(new Waiter(false), control, 1000);
+  assert.ok(took < 1000 * 0.05 / 4, `1000 waits took ${took.toFixed(1)} ms`);
 });
