@@ -19,35 +19,16 @@ const cpuMs = () => {
   return (user + system) / 1000;
 };
 
-// Per-call µs of `call` (sync or async), then CPU ms per CALLS calls, over ROUNDS rounds.
-async function measure(call) {
-  for (let i = 0; i < WARM_UP; i++) await call();
+// Per-call µs and CPU ms per CALLS calls, over ROUNDS rounds. `loop(count, sample)`
+// makes `count` calls, timing each: the proxy's without an await between them,
+// as glue code makes them; the reference design's each awaited.
+async function measure(loop) {
+  await loop(WARM_UP, () => {});
   const perCall = [];
   const cpu = [];
   for (let round = 0; round < ROUNDS; round++) {
     const startCpu = cpuMs();
-    for (let i = 0; i < CALLS; i++) {
-      const t = performance.now();
-      await call();
-      perCall.push((performance.now() - t) * 1000);
-    }
-    cpu.push(cpuMs() - startCpu);
-  }
-  return { perCall, cpu };
-}
-
-// The same calls in a loop with no await between them, as glue code makes them.
-function measureSync(call) {
-  for (let i = 0; i < WARM_UP; i++) call();
-  const perCall = [];
-  const cpu = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    const startCpu = cpuMs();
-    for (let i = 0; i < CALLS; i++) {
-      const t = performance.now();
-      call();
-      perCall.push((performance.now() - t) * 1000);
-    }
+    await loop(CALLS, (ms) => perCall.push(ms * 1000));
     cpu.push(cpuMs() - startCpu);
   }
   return { perCall, cpu };
@@ -69,14 +50,28 @@ async function reference() {
       pending.set(id, resolve);
       worker.postMessage({ id, name, args });
     });
-  const result = await measure(() => call('noop', []));
+  const result = await measure(async (count, sample) => {
+    for (let i = 0; i < count; i++) {
+      const t = performance.now();
+      await call('noop', []);
+      sample(performance.now() - t);
+    }
+  });
   await worker.terminate();
   return result;
 }
 
 (async () => {
   const manager = new ThreadPoolManager({ numThreads: 1, onLog() {} });
-  const proxy = await manager.execute(() => measureSync(() => demo.noop()));
+  const proxy = await manager.execute(() =>
+    measure((count, sample) => {
+      for (let i = 0; i < count; i++) {
+        const t = performance.now();
+        demo.noop();
+        sample(performance.now() - t);
+      }
+    }),
+  );
   await manager.close();
   process.stdout.write(JSON.stringify({ proxy, reference: await reference() }));
 })().catch((error) => {

@@ -52,14 +52,17 @@ const MAIN_THREAD = -2;
 // ~10 µs, a spin that sees the answer ~1 µs. On a busy machine (or one core)
 // the spinner holds the core the other side needs, and a call costs the whole
 // spin on both sides (110 µs measured here). So each waiter keeps a score of
-// how often its spins saw the change (a moving average) and spins only while
-// most did; a waiter that sleeps at once tries one spin now and then, to notice
-// that a core came free: soon after it stopped (a burst of JIT or GC threads
-// passes), then ever less often while the tries fail (a loaded machine). One
-// miss does not stop the spinning: a peer that just slept answers a little
-// later, and that must not make this side sleep too.
+// how often its spins saw the change (a slow moving average) and spins only
+// while most did; a waiter that sleeps at once tries one spin now and then, to
+// notice that a core came free: soon after it stopped, then ever less often
+// while the tries fail. The average is slow on purpose: short runs of misses
+// (JIT and GC threads starting, or the kernel putting both threads on one
+// core) pass, and while both sides spin the kernel soon moves them apart;
+// once both sleep, it keeps them together, at ~10 µs a call.
 const SPIN_MS = 0.05;
-const SPIN_SCORE_WEIGHT = 1 / 32; // ~22 misses in a row stop a waiter spinning
+const SPIN_SCORE_WEIGHT = 1 / 256; // ~180 misses in a row (10 ms or more) stop a waiter spinning
+// A try that saw the change spins again, but ~50 misses bring back the sleeping.
+const PROBE_HIT_SCORE = 0.6;
 const FIRST_PROBE_AFTER = 16; // waits; doubled after each failed try
 const LAST_PROBE_AFTER = 256;
 // With one core to run on (taskset, a container's CPU set), spinning never pays.
@@ -99,7 +102,7 @@ class Waiter {
       while (Atomics.load(control, slot) === seen && performance.now() < until);
       if (Atomics.load(control, slot) !== seen) {
         // A try that saw the change: a core is free again, spin from now on.
-        this.score = probe ? 0.75 : this.score + (1 - this.score) * SPIN_SCORE_WEIGHT;
+        this.score = probe ? PROBE_HIT_SCORE : this.score + (1 - this.score) * SPIN_SCORE_WEIGHT;
         this.probeAfter = FIRST_PROBE_AFTER;
         this.untilProbe = FIRST_PROBE_AFTER;
         return;

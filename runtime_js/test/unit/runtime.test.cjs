@@ -116,10 +116,10 @@ function timeWaits(waiter, control, count) {
 test('a waiter whose spins miss stops spinning, tries again now and then, and spins again once a try sees the change', () => {
   const control = new Int32Array(new SharedArrayBuffer(4));
   const waiter = new Waiter(true);
-  // Always spinning, 1000 missed spins would take 50 ms; the waiter gives up after
-  // ~22 and tries about once per 16, 32, ... 256 waits.
-  const missing = timeWaits(waiter, control, 1000);
-  assert.ok(missing > 22 * 0.05 && missing < 10, `1000 waits on a counter that never moves took ${missing.toFixed(1)} ms`);
+  // Always spinning, 2000 missed spins would take 100 ms; the waiter gives up after
+  // ~180 and tries about once per 16, 32, ... 256 waits.
+  const missing = timeWaits(waiter, control, 2000);
+  assert.ok(missing > 150 * 0.05 && missing < 25, `2000 waits on a counter that never moves took ${missing.toFixed(1)} ms`);
   // A try that sees the change (the counter already moved) brings the spinning back.
   for (let i = 0; i < 256 && waiter.score < 0.5; i++) waiter.wait(control, 0, 1, 0);
   assert.ok(timeWaits(waiter, control, 1) >= 0.05, 'spins again');
