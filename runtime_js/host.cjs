@@ -166,8 +166,8 @@ async function runTask({ id, filename, name, args }) {
 
 // Serves requests until STOP ('stop'), a trap ('trap'), or, while tasks wait,
 // for a moment without requests ('turn': the event loop gets a turn).
+const waiter = new Waiter(); // what it learns of the main thread outlives each turn
 function serve(instance) {
-  const waiter = new Waiter();
   let served = false; // the main thread's calls come in bursts: right after one, the next is likely
   for (;;) {
     const seen = Atomics.load(control, Slot.REQUEST);
