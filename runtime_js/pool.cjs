@@ -456,6 +456,9 @@ class Pool {
   // there (out of memory) leaves that instance mid-way, like one in the pool:
   // the pool fails with it, and the memory is reset.
   callLocal(name, args) {
+    // A thread that trapped may have died holding the heap's lock: its report, if
+    // already sent, fails the pool here rather than leave this call spinning on it.
+    this.drainNew();
     if (this.failure !== null) throw this.failure;
     this.call = null;
     try {
