@@ -119,7 +119,7 @@ def test_wasm_pack_package_installs_and_runs_from_cjs_and_esm(wasm_pack_output: 
 
 
 TYPED = """
-import { ThreadPoolManager, WasmPanicError, WbgPoolError, type ThreadPoolManagerOptions } from 'quickstart/wbg-pool-manager.cjs';
+import { ThreadPoolManager, WasmPanicError, WbgPoolError, CHANNELS, type ThreadPoolManagerOptions, type ThreadPoolStats, type CallEndMessage } from 'quickstart/wbg-pool-manager.cjs';
 import { sum_of_squares, fail } from 'quickstart';
 
 const options: ThreadPoolManagerOptions = { numThreads: 2, onLog: (entry) => console.log(entry.threadIndex, entry.message) };
@@ -138,6 +138,13 @@ export async function run(): Promise<number> {
     }
   }
   const total: number = await manager.execute(() => sum_of_squares(10));
+  const fromTask: number = await manager.run<number>(new URL('./task.js', import.meta.url), 'sum', [10], { callTimeoutMs: 1000 });
+  const stats: ThreadPoolStats = manager.stats();
+  const p99: number | null = stats.durationMs.p99;
+  const failed: number | undefined = stats.failures['ERR_WASM_PANIC'];
+  const channel: 'wbg-pool:call:end' = CHANNELS.callEnd;
+  const onEnd = (message: CallEndMessage): string => `${message.kind} ${message.durationMs} ${channel}`;
+  console.log(fromTask, p99, failed, onEnd);
   await manager.close();
   return total;
 }
