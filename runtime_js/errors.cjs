@@ -63,7 +63,7 @@ class WasmTrapError extends WbgPoolError {
 class HeartbeatTimeoutError extends WbgPoolError {
   constructor({ timeoutMs, call }) {
     super(
-      `the wasm thread pool made no progress for ${timeoutMs} ms${call ? ` during ${call}()` : ''}: ` +
+      `the wasm thread pool made no progress for ${timeoutMs} ms${call ? ` during ${call}` : ''}: ` +
         'every pool thread is blocked (deadlock?); the pool was terminated',
       'ERR_HEARTBEAT_TIMEOUT',
     );
@@ -85,11 +85,11 @@ class PoolStartError extends WbgPoolError {
   }
 }
 
-/** An execute() call ran longer than its callTimeoutMs (a spinning or livelocked pool, or just too slow). */
+/** An execute() or run() call ran longer than its callTimeoutMs (a spinning or livelocked pool, or just too slow). */
 class CallTimeoutError extends WbgPoolError {
   constructor({ timeoutMs, call }) {
     super(
-      `the execute() call ran longer than its callTimeoutMs (${timeoutMs} ms)${call ? ` and was still in ${call}()` : ''}` +
+      `the call ran longer than its callTimeoutMs (${timeoutMs} ms)${call ? ` and was still in ${call}` : ''}` +
         (call ? ': the pool was torn down' : ': it was rejected (the pool was not working for it, and keeps running)'),
       'ERR_CALL_TIMEOUT',
     );
@@ -163,8 +163,9 @@ function serialize(error, threadIndex, throughWasm = false) {
   }
   if (error instanceof WbgPoolError) return { name: 'WbgPoolError', message: error.message, code: error.code };
   if (error instanceof Error) {
-    // Error objects survive structured clone with name and message.
-    return { name: 'Error', error };
+    // Structured clone keeps an Error's message, stack and a built-in name; the
+    // name of a subclass and a `code` are carried beside it.
+    return { name: 'Error', error, errorName: error.name, code: error.code };
   }
   return { name: 'Thrown', value: error };
 }
@@ -184,6 +185,8 @@ function deserialize(data) {
     case 'WbgPoolError':
       return new WbgPoolError(data.message, data.code);
     case 'Error':
+      if (data.errorName !== undefined && data.error.name !== data.errorName) data.error.name = data.errorName;
+      if (data.code !== undefined) data.error.code = data.code;
       return data.error;
     default:
       return data.value;

@@ -146,7 +146,12 @@ const taskModules = new Map(); // filename -> Promise of the module
 async function runTask({ id, filename, name, args }) {
   let message;
   try {
-    if (!taskModules.has(filename)) taskModules.set(filename, import(pathToFileURL(filename).href));
+    if (!taskModules.has(filename)) {
+      const loading = import(pathToFileURL(filename).href);
+      // A module that failed to load is tried again by the next task (it may be fixed by then).
+      loading.catch(() => taskModules.delete(filename));
+      taskModules.set(filename, loading);
+    }
     const module = await taskModules.get(filename);
     const fn = typeof module[name] === 'function' ? module[name] : module.default?.[name];
     if (typeof fn !== 'function') {
@@ -160,7 +165,7 @@ async function runTask({ id, filename, name, args }) {
   try {
     send(message);
   } catch (error) {
-    send({ type: MessageType.TASK_DONE, id, error: errors.notTransferable(`task ${name} of ${filename} returned a value that cannot be copied to the main thread: ${error.message}`) });
+    send({ type: MessageType.TASK_DONE, id, error: errors.notTransferable(`task ${name} of ${filename} returned (or threw) a value that cannot be copied to the main thread: ${error.message}`) });
   }
 }
 

@@ -96,9 +96,9 @@ class ThreadPoolManager {
    * @param {object} [options]
    * @param {number} [options.numThreads] pool threads (default: available parallelism - 1, at least 1)
    * @param {number} [options.heartbeatTimeoutMs] fail a call when the pool makes no progress this long
-   * @param {number} [options.callTimeoutMs] fail an execute() that runs longer than this (default: Infinity)
+   * @param {number} [options.callTimeoutMs] fail an execute() or run() that runs longer than this (default: Infinity)
    * @param {number} [options.startTimeoutMs] fail a pool that is not running this long after it was started
-   * @param {number} [options.idleShutdownMs] stop the pool this long after the last execute()
+   * @param {number} [options.idleShutdownMs] stop the pool this long after the last execute() or run()
    * @param {(entry: object) => void} [options.onLog] receives every log record of the pool threads
    */
   constructor(options = {}) {
@@ -253,13 +253,16 @@ class ThreadPoolManager {
     if (this.binding.handle.raw() === undefined) {
       throw new WbgPoolError(
         `${this.binding.gluePath} is not initialised: call its initSync({ module }) (or await its default ` +
-          'export) before execute(); glue of `--target web` does not initialise itself',
+          'export) before execute() or run(); glue of `--target web` does not initialise itself',
         'ERR_GLUE_NOT_INITIALIZED',
       );
     }
     const pool = this.ensurePool();
     pool.host.ref();
     await pool.ready;
+    // The pool may have failed, or close() come, while this call resumed.
+    if (pool.failure !== null) throw pool.failure;
+    if (this.closed) throw new PoolClosedError();
     return pool;
   }
 

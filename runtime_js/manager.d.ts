@@ -22,13 +22,13 @@ export interface ThreadPoolManagerOptions {
    */
   heartbeatTimeoutMs?: number;
   /**
-   * An execute() fails with CallTimeoutError when it runs longer than this, busy or not: the answer to
-   * a pool that spins forever. Default Infinity; overridable per execute().
+   * An execute() or run() fails with CallTimeoutError when it runs longer than this, busy or not: the
+   * answer to a pool that spins forever. Default Infinity; overridable per call.
    */
   callTimeoutMs?: number;
   /** A pool that is not running this long after it was started fails with PoolStartError. Default 30000. */
   startTimeoutMs?: number;
-  /** The pool stops this long after the last execute() ends, and restarts on the next. Infinity: never. */
+  /** The pool stops this long after the last execute() or run() ends, and restarts on the next. Infinity: never. */
   idleShutdownMs?: number;
   /** Receives every log record of the pool; default: one line on stderr. */
   onLog?: (entry: LogEntry) => void;

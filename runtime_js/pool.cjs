@@ -267,8 +267,8 @@ class Pool {
         if (error === undefined) return value;
         throw this.failIfTrap(errors.deserialize(error));
       }
-      this.checkCall(call, name, performance.now());
-      this.checkLiveness(liveness, name, performance.now());
+      this.checkCall(call, `${name}()`, performance.now());
+      this.checkLiveness(liveness, `${name}()`, performance.now());
       this.waiter.wait(this.control, Slot.WAKE, seen, SLICE_MS, first);
       first = false;
     }
@@ -323,6 +323,8 @@ class Pool {
   // Runs a task (manager.run) on the host; settles with its result. The main
   // thread is free meanwhile: a timer watches the pool as a waiting call would.
   runTask(call, { filename, name, args }) {
+    if (this.failure !== null) return Promise.reject(this.failure);
+    if (this.closing) return Promise.reject(new PoolClosedError(`task ${name} was started while its pool was shutting down`));
     const id = ++this.nextId;
     const label = `task ${name} of ${path.basename(filename)}`;
     try {
