@@ -222,13 +222,8 @@ class ThreadPoolManager {
     this.metrics.taskDispatched();
     try {
       const pool = await this.acquirePool();
-      const call = { pool, timeoutMs: callTimeoutMs, deadline: Infinity, failure: null, reject };
-      pool.calls.add(call);
-      try {
-        resolve(await pool.runTask(call, task));
-      } finally {
-        pool.calls.delete(call);
-      }
+      // A failure of the pool rejects the task through pool.tasks; runTask sets the deadline.
+      resolve(await pool.runTask({ timeoutMs: callTimeoutMs, deadline: Infinity, failure: null }, task));
     } catch (error) {
       reject(error);
     } finally {

@@ -2,6 +2,7 @@
 // WBG_PKG names the package (default build/pkg, the CommonJS one): the same
 // tests run against the package of every module format (Makefile, test-js).
 import fs from 'node:fs';
+import test from 'node:test';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -41,4 +42,21 @@ export async function waitFor(predicate, timeoutMs, what) {
 // Every pool thread and the host are gone once the thread count is back.
 export async function assertNoWorkersLeft(baseline) {
   await waitFor(() => threadCount() <= baseline, 3000, `threads to drop back to ${baseline} (now ${threadCount()})`);
+}
+
+// The task module of the manager.run() tests (it loads the package under test).
+export const DEMO_TASKS = path.join(ROOT, 'runtime_js/test/fixtures/demo-tasks.mjs');
+
+// Returns make(options): a manager (`defaults` under `options`) that is closed
+// after the test, also when it fails: the next test needs its own.
+export function managerPerTest(defaults = {}) {
+  const made = [];
+  test.afterEach(async () => {
+    while (made.length > 0) await made.pop().close();
+  });
+  return (options) => {
+    const manager = new runtime.ThreadPoolManager({ ...defaults, ...options });
+    made.push(manager);
+    return manager;
+  };
 }

@@ -3,12 +3,8 @@
 // call durations), each checked against what the test did.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import diagnostics from 'node:diagnostics_channel';
-import { fileURLToPath } from 'node:url';
-import { runtime, demo, waitFor } from './helpers.mjs';
-
-const TASKS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures/demo-tasks.mjs');
+import { runtime, demo, waitFor, DEMO_TASKS as TASKS } from './helpers.mjs';
 
 // Every message of every channel, in order, as [channel key, message].
 function listen() {

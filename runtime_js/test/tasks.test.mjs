@@ -4,21 +4,10 @@
 // calls mix with them.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { runtime, demo, threadCount, assertNoWorkersLeft } from './helpers.mjs';
+import { pathToFileURL } from 'node:url';
+import { runtime, demo, threadCount, assertNoWorkersLeft, managerPerTest, DEMO_TASKS as TASKS } from './helpers.mjs';
 
-const TASKS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures/demo-tasks.mjs');
-
-const made = [];
-const make = (options) => {
-  const manager = new runtime.ThreadPoolManager({ numThreads: 2, onLog() {}, ...options });
-  made.push(manager);
-  return manager;
-};
-test.afterEach(async () => {
-  while (made.length > 0) await made.pop().close();
-});
+const make = managerPerTest({ numThreads: 2, onLog() {} });
 
 // The longest the main thread's event loop stayed blocked while `promise` ran.
 async function maxGapWhile(promise) {

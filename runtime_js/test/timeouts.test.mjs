@@ -5,21 +5,12 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { LOAD_PACKAGE, runtime, demo, threadCount, assertNoWorkersLeft } from './helpers.mjs';
+import { LOAD_PACKAGE, runtime, demo, threadCount, assertNoWorkersLeft, managerPerTest } from './helpers.mjs';
 
 const runChild = (script, timeout) =>
   spawnSync(process.execPath, ['--input-type=module', '-e', LOAD_PACKAGE + script], { encoding: 'utf8', timeout });
 
-// Managers made by a test are closed after it, also when it fails: the next test needs its own.
-const made = [];
-const make = (options) => {
-  const manager = new runtime.ThreadPoolManager(options);
-  made.push(manager);
-  return manager;
-};
-test.afterEach(async () => {
-  while (made.length > 0) await made.pop().close();
-});
+const make = managerPerTest();
 
 // Runs `fn` with the pool; resolves with how long until it settled and how.
 async function timed(manager, fn, options) {
