@@ -15,8 +15,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from wbg_patch import glue, pipeline, rewrite  # noqa: E402
-from wbg_patch.emit import RuntimeConfig  # noqa: E402
+from wbg_patch import locate, parse, pipeline, rewrite  # noqa: E402
+from wbg_patch.config import RuntimeConfig  # noqa: E402
 
 MANY = ROOT / "build" / "bench-many"
 EXPORTS = 500
@@ -79,7 +79,7 @@ def figure(label: str, samples: list[float], note: str = "") -> dict:
 
 def patch_in_process(path: Path) -> bytes:
     """read -> locate -> contract -> rewrite, as `wbg-patch patch` does, without writing."""
-    model, config = glue.locate(glue.read(path)), RuntimeConfig()
+    model, config = locate.locate(parse.read(path)), RuntimeConfig()
     return rewrite.patch(model, config, pipeline.contract_of(model, config))
 
 

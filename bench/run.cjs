@@ -120,12 +120,13 @@ async function proxyCost() {
 // check, and against the unpatched glue, alternating batches so drift hits all.
 function staleCheckCost() {
   progress('stale-object check cost (method call: patched, patched without the check, unpatched)');
-  const check = 'if (object.__wbg_epoch !== __wbg_memory_epoch) exports.__wbg_pool.staleObject(object);';
+  const check = 'if (object.__wbg_epoch !== epoch) throw new StaleObjectError(object?.constructor?.name, resetReason);';
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wbg-bench-'));
   fs.cpSync(PKG, dir, { recursive: true });
-  const glue = fs.readFileSync(path.join(dir, 'wbg_demo.js'), 'utf8');
-  if (!glue.includes(check)) throw new Error('bench: the patched glue has no stale-object check to remove; update the bench');
-  fs.writeFileSync(path.join(dir, 'wbg_demo.js'), glue.replace(check, ''));
+  const prelude = path.join(dir, 'wbg-pool/prelude.cjs');
+  const code = fs.readFileSync(prelude, 'utf8');
+  if (!code.includes(check)) throw new Error('bench: the runtime has no stale-object check to remove; update the bench');
+  fs.writeFileSync(prelude, code.replace(check, ''));
   const variants = { patched: demo, unchecked: require(path.join(dir, 'wbg_demo.js')), unpatched: require(path.join(ROOT, 'build/pkg-unpatched/wbg_demo.js')) };
   const objects = Object.fromEntries(Object.entries(variants).map(([k, glue]) => [k, new glue.Histogram(4)]));
   const samples = { patched: [], unchecked: [], unpatched: [] };
@@ -236,7 +237,7 @@ async function poolStart() {
     await manager.execute(() => demo.log_from_every_thread(0));
     const t = performance.now();
     await new Promise((r) => setTimeout(r, 10));
-    while (manager.pool !== null || manager.stopping !== null) await (manager.stopping ?? new Promise((r) => setImmediate(r)));
+    while (manager.engine.pool !== null || manager.engine.stopping !== null) await (manager.engine.stopping ?? new Promise((r) => setImmediate(r)));
     stops.push(performance.now() - t - 10);
     const r = performance.now();
     await manager.execute(() => demo.log_from_every_thread(0));

@@ -4,12 +4,10 @@
 // entry file (wbg-pool-manager.cjs or .mjs) registers that glue here before the
 // user's code can reach ThreadPoolManager. Everything that differs per package
 // arrives through register(); the runtime files themselves are the same for all.
-const { WbgPoolError, StaleObjectError, ForeignJsValueError } = require('./errors.cjs');
+const { WbgPoolError } = require('./errors.cjs');
 const { RUNTIME_VERSION } = require('./protocol.cjs');
 
 let current = null;
-// Why the memory was last reset: named by the StaleObjectError of an object made before.
-let lastResetReason = null;
 
 /**
  * @param {object} binding
@@ -22,6 +20,7 @@ let lastResetReason = null;
  *   the manager options chosen at patch time
  */
 function register(binding) {
+  /** @type {import('./prelude.cjs').GlueHandle | undefined} */
   const handle = binding.glue.__wbg_pool;
   if (handle === undefined) {
     throw new WbgPoolError(
@@ -37,20 +36,7 @@ function register(binding) {
       'ERR_GLUE_NOT_PATCHED',
     );
   }
-  handle.staleObject = (object) => {
-    throw new StaleObjectError(object?.constructor?.name, lastResetReason);
-  };
-  handle.foreignJsValue = () => {
-    throw new ForeignJsValueError();
-  };
   current = Object.freeze({ ...binding, handle });
-}
-
-// Starts the glue's local instance again on fresh memory; every object made
-// before is stale from here on (the glue checks each use of an address).
-function resetMemory(reason) {
-  lastResetReason = reason;
-  binding().handle.reset();
 }
 
 function binding() {
@@ -64,4 +50,4 @@ function binding() {
   return current;
 }
 
-module.exports = { register, binding, resetMemory };
+module.exports = { register, binding };

@@ -193,8 +193,15 @@ function deserialize(data) {
   }
 }
 
+// A warning for what no rejected call tells the user (a reset nobody asked
+// for, an onLog that threw), with a code to filter on (process.on('warning')).
+function warn(message, code) {
+  process.emitWarning(`wbg-pool: ${message}`, { code });
+}
+
 module.exports = {
   threadLabel,
+  warn,
   WbgPoolError,
   WasmPanicError,
   WasmTrapError,

@@ -2,29 +2,30 @@
 // ThreadPoolHost: the worker that owns the Rayon pool and runs the main
 // thread's proxied wasm calls.
 //
-// The host never returns to its event loop while the pool lives: it waits for
-// requests on a shared counter and reads them with receiveMessageOnPort, so a
-// call costs microseconds, and a host stuck inside wasm cannot hide behind a
-// queue of undelivered messages.
+// While the pool lives, the host waits for requests on a shared counter and
+// reads them with receiveMessageOnPort, so a call costs microseconds, and a
+// host stuck inside wasm cannot hide behind a queue of undelivered messages.
+// It returns to its event loop only while manager.run() tasks are pending,
+// which need it for their awaits.
 const path = require('path');
 const { pathToFileURL } = require('url');
 const { Worker, workerData, receiveMessageOnPort } = require('worker_threads');
-const protocol = require('./protocol.cjs');
-const { MessageType, Slot, HOST_THREAD, postReply, postEvent, Waiter, forwardOutput, kernelThreadId, releaseThread } = protocol;
+const { MessageType, Slot, HOST_THREAD, Hook } = require('./protocol.cjs');
+const { postReply } = require('./signal.cjs');
+const { Waiter } = require('./waiter.cjs');
+const { joinPool, attachGlue, releaseThread } = require('./thread.cjs');
+const { kernelThreadId } = require('./threads.cjs');
 const errors = require('./errors.cjs');
 
-const { requests, responses, events, workerPorts, numThreads, contract } = workerData;
-const adapter = require(`./contracts/${contract.kind}.cjs`);
+const { requests, responses, workerPorts, numThreads, contract } = workerData;
 const wasmModule = workerData.__wbgPoolModule;
 const memory = workerData.__wbgPoolMemory;
-const control = new Int32Array(workerData.control);
-const send = (message) => postEvent(events, control, message);
+const { adapter, control, send, hooks } = joinPool(workerData, () => HOST_THREAD);
 const reply = (message) => postReply(responses, control, message);
 const IDLE_WAIT_MS = 100;
 // While a task (manager.run) waits for something (an await), the host looks for
 // requests this long between turns of its event loop, which the task needs.
 const TASK_TURN_MS = 1;
-forwardOutput(send, () => HOST_THREAD);
 
 const workers = [];
 // Spawns the pool's ThreadPoolWorkers; each runs the contract's start-worker
@@ -61,28 +62,12 @@ function spawnWorkers(count, receiver) {
 // contracts functions it imports as globals. `kept` holds what must live as
 // long as the pool (builders whose receivers the workers read).
 const kept = [];
-const { hooks, globals } = adapter.hostHooks(spawnWorkers, kept);
-Object.assign(globalThis, globals);
-globalThis.__wbgPoolHooks = {
-  spawnWorkers,
-  ...hooks,
-  // Rust passes -1 for a thread outside the pool, which here is the host itself.
-  panic(message, file, line, column, thread) {
-    send({ type: MessageType.PANIC, thread, message, file, line, column });
-  },
-  log(level, target, message, thread) {
-    send({ type: MessageType.LOG, thread, level, target, message, time: Date.now() });
-  },
-};
-// A crate's own panic hook (console_error_panic_hook) prints its report: it becomes the panic
-// report. wbg-pool's Rust hook reports every panic itself, whatever hook the crate adds.
-if (!adapter.rustReports) {
-  require('./reports.cjs').watchPanicReports((report) => send({ type: MessageType.PANIC, thread: HOST_THREAD, ...report }));
-}
+const contractHooks = adapter.hostHooks(spawnWorkers, kept);
+Object.assign(globalThis, contractHooks.globals);
+Object.assign(hooks, { [Hook.SPAWN_WORKERS]: spawnWorkers }, contractHooks.hooks);
 
 async function start() {
-  const glue = await protocol.loadGlue(workerData);
-  const raw = glue.__wbg_pool.init(wasmModule, memory);
+  const { glue, raw } = await attachGlue(workerData);
   await adapter.startPool(glue, contract, numThreads);
   heldAtStart = countHeldJsValues(glue, raw);
   send({ type: MessageType.READY, thread: HOST_THREAD, tid: kernelThreadId() });

@@ -13,22 +13,34 @@ export interface LogEntry {
   time: number;
 }
 
+// Every default and limit below is defaults.json's (a test keeps them equal).
 export interface ThreadPoolManagerOptions {
-  /** Pool threads; default: available parallelism - 1, at least 1. */
+  /**
+   * Pool threads, from 1 to 256; 0: available parallelism - 1, at least 1.
+   * @default 0
+   */
   numThreads?: number;
   /**
    * A call fails with HeartbeatTimeoutError when the pool makes no progress (uses no CPU) this long:
    * a deadlock. At least 100 ms; Infinity: never.
+   * @default 5000
    */
   heartbeatTimeoutMs?: number;
   /**
    * An execute() or run() fails with CallTimeoutError when it runs longer than this, busy or not: the
-   * answer to a pool that spins forever. Default Infinity; overridable per call.
+   * answer to a pool that spins forever. Overridable per call.
+   * @default Infinity
    */
   callTimeoutMs?: number;
-  /** A pool that is not running this long after it was started fails with PoolStartError. Default 30000. */
+  /**
+   * A pool that is not running this long after it was started fails with PoolStartError.
+   * @default 30000
+   */
   startTimeoutMs?: number;
-  /** The pool stops this long after the last execute() or run() ends, and restarts on the next. Infinity: never. */
+  /**
+   * The pool stops this long after the last execute() or run() ends, and restarts on the next. Infinity: never.
+   * @default 1000
+   */
   idleShutdownMs?: number;
   /** Receives every log record of the pool; default: one line on stderr. */
   onLog?: (entry: LogEntry) => void;

@@ -35,26 +35,28 @@ class Metrics {
     this.settled = 0;
   }
 
-  // A call of execute() or run() (`task`: { filename, name }) arrived; returns its record.
+  // A call of execute() or run() (`task`: { filename, name }) arrived; returns
+  // its record. A run() task is queued until it is dispatched to the host.
   callStarted(kind, task = null) {
-    const call = { id: ++this.nextId, kind, task, glue: this.glue, started: performance.now() };
+    const call = { id: ++this.nextId, kind, task, glue: this.glue, started: performance.now(), dispatched: kind !== 'run' };
     this.calls++;
-    if (kind === 'run') this.queued++;
-    else this.running++;
+    if (call.dispatched) this.running++;
+    else this.queued++;
     publish('callStart', { id: call.id, kind, task, glue: this.glue });
     return call;
   }
 
   // A task left the queue for the host.
-  taskDispatched() {
+  taskDispatched(call) {
+    call.dispatched = true;
     this.queued--;
     this.running++;
   }
 
   // `failed`: it rejected, with `error` (which may be any value a fn threw).
-  callEnded(call, failed, error, dispatched = true) {
+  callEnded(call, failed, error) {
     const durationMs = performance.now() - call.started;
-    if (dispatched) this.running--;
+    if (call.dispatched) this.running--;
     else this.queued--;
     this.durations[this.settled++ % DURATIONS_KEPT] = durationMs;
     if (failed) {

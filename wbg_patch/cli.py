@@ -10,8 +10,10 @@ from typing import Callable, Optional
 
 import typer
 
-from . import __version__, contract, emit, glue, pipeline
+from . import __version__, contract, emit, locate, parse, pipeline
+from .config import DEFAULTS, LIMITS, RuntimeConfig
 from .errors import EXIT_CODES, InputError, InternalError, PatchError
+from .marker import edited_after_patch
 
 EXIT_HELP = "Exit codes: " + "; ".join(f"{code} {text}" for code, text in EXIT_CODES.items()) + "."
 
@@ -66,12 +68,6 @@ def _main(
     pass
 
 
-# The runtime's limits (runtime_js/manager.cjs, pool.cjs): the longest a Node timer
-# waits, and the shortest heartbeat whose progress CPU ticks can measure.
-MAX_TIMER_MS = 2**31 - 1
-MIN_HEARTBEAT_MS = 100
-
-
 @app.command()
 @_reports_errors
 def patch(
@@ -79,13 +75,26 @@ def patch(
     check: bool = typer.Option(False, "--check", help="Change nothing; exit 1 unless patched by this version, with these options and its runtime."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Change nothing; say what would change."),
     diff: bool = typer.Option(False, "--diff", help="With --dry-run: print the glue's unified diff."),
+    # Bounds and defaults from runtime_js/defaults.json, as the runtime has them: the longest a
+    # Node timer waits, the shortest heartbeat whose progress CPU ticks can measure.
     heartbeat_timeout_ms: Optional[int] = typer.Option(
-        None, min=MIN_HEARTBEAT_MS, max=MAX_TIMER_MS, help="Default heartbeatTimeoutMs of the manager (default: 5000)."
+        None,
+        min=LIMITS["minHeartbeatMs"],
+        max=LIMITS["maxTimerMs"],
+        help=f"Default heartbeatTimeoutMs of the manager (default: {DEFAULTS['heartbeatTimeoutMs']}).",
     ),
     idle_shutdown_ms: Optional[int] = typer.Option(
-        None, min=0, max=MAX_TIMER_MS, help="Default idleShutdownMs: pool lifetime after the last execute() (default: 1000)."
+        None,
+        min=0,
+        max=LIMITS["maxTimerMs"],
+        help=f"Default idleShutdownMs: pool lifetime after the last execute() (default: {DEFAULTS['idleShutdownMs']}).",
     ),
-    num_threads: Optional[int] = typer.Option(None, min=0, max=256, help="Default numThreads; 0: available parallelism - 1 (default: 0)."),
+    num_threads: Optional[int] = typer.Option(
+        None,
+        min=0,
+        max=LIMITS["maxThreads"],
+        help=f"Default numThreads; 0: available parallelism - 1 (default: {DEFAULTS['numThreads']}).",
+    ),
     init_export: Optional[str] = typer.Option(None, help="Export that builds the pool (default: initThreadPool)."),
     exit_export: Optional[str] = typer.Option(None, help="Export that drops the pool (default: exitThreadPool)."),
     start_worker_export: Optional[str] = typer.Option(None, help="Export a pool worker runs (default: wbg_rayon_start_worker)."),
@@ -120,11 +129,11 @@ def patch(
 def inspect(path: Path = typer.Argument(..., help="A wasm-bindgen output directory or glue file.")) -> None:
     """Print what wbg-patch finds in the glue: the first thing to run when a patch is refused."""
     for file in pipeline.find_glue(path):
-        model = glue.read(file)
+        model = parse.read(file)
         typer.echo(f"{file}")
         typer.echo(f"  module format: {model.module_format}")
         try:
-            glue.locate(model)
+            locate.locate(model)
         except PatchError as e:
             typer.echo(f"  wasm binding: {'line ' + str(model.line(model.wasm_declaration)) if model.wasm_declaration else 'not found'}")
             typer.echo(f"  target: {model.target or 'unknown'}")
@@ -132,8 +141,8 @@ def inspect(path: Path = typer.Argument(..., help="A wasm-bindgen output directo
             raise typer.Exit(e.exit_code) from None
         typer.echo(f"  patched: {'by wbg-patch ' + model.patched_by if model.patched_by else 'no'}")
         if model.patch_config is not None:
-            typer.echo(f"  patched with: {emit.RuntimeConfig.resolve({}, model.patch_config).as_flags()}")
-            typer.echo(f"  edited since: {model.edited_after_patch() or 'no'}")
+            typer.echo(f"  patched with: {RuntimeConfig.resolve({}, model.patch_config).as_flags()}")
+            typer.echo(f"  edited since: {edited_after_patch(model) or 'no'}")
         typer.echo(f"  target: {model.target}")
         typer.echo(f"  generation: {model.generation.value if model.generation else 'unknown (patched by another version)'}")
         typer.echo(f"  wasm declared: line {model.line(model.wasm_declaration)}; assigned: lines {', '.join(str(n) for n in sorted(model.line(a) for a in model.wasm_assignments))}")
@@ -143,7 +152,7 @@ def inspect(path: Path = typer.Argument(..., help="A wasm-bindgen output directo
             typer.echo(f"  memory import: {m.module}.{m.name} initial {m.initial} maximum {m.maximum} pages, shared: {m.shared} (from {model.wasm_file.name})")
         if model.memory_site is not None:
             typer.echo(f"  memory site: line {model.line(model.memory_site)}: {model.text(model.memory_site)}")
-        config = emit.RuntimeConfig.resolve({}, model.patch_config)
+        config = RuntimeConfig.resolve({}, model.patch_config)
         refused = None
         try:
             typer.echo(f"  pool contract: {contract.DESCRIPTION[pipeline.contract_of(model, config).kind]}")

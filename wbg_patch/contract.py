@@ -30,7 +30,8 @@ from enum import Enum
 from tree_sitter import Node
 
 from .errors import ContractError
-from .glue import Glue, exported_values
+from .locate import exported_values
+from .model import Glue
 
 
 class Kind(Enum):

@@ -1,66 +1,31 @@
-"""Write the runtime beside the patched glue.
+"""Render the runtime that goes beside the patched glue, and plan its files.
 
 The runtime is plain JS (``runtime_js/``), copied as it is into a ``wbg-pool/``
 directory beside the glue. What differs per package — the glue's file name and
 module format, its pool contract, the default options — goes into one small
 entry file rendered from a jinja2 template (``wbg-pool-manager.cjs`` or
 ``.mjs``), with its type declarations beside it, where TypeScript looks.
+
+Nothing here writes: ``plan`` says which files the runtime needs with their
+content, ``changed`` which of them differ on disk, and ``pipeline.run`` writes
+them, after every check passed and before the glue.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import jinja2
 
 from . import __version__
+from .config import RUNTIME_JS, TEMPLATES, RuntimeConfig
 from .errors import InputError, InternalError
 
-
-def _resources(name: str) -> Path:
-    """`templates/` or `runtime_js/`: inside the package when installed from the
-    wheel (see pyproject.toml), beside it in a source checkout."""
-    package = Path(__file__).resolve().parent
-    inside = package / name
-    return inside if inside.is_dir() else package.parent / name
-
-
-TEMPLATES = _resources("templates")
-RUNTIME_JS = _resources("runtime_js")
 RUNTIME_DIR = "wbg-pool"
 ENTRY = "wbg-pool-manager"
 # Per module format of the glue: the entry's extension, and its declarations'.
 EXTENSIONS = {"commonjs": ("cjs", "d.cts"), "esm": ("mjs", "d.mts")}
-
-
-@dataclass(frozen=True)
-class RuntimeConfig:
-    """How the runtime is generated. The pool contract's export names default to
-    the names every known contract uses; an SDK with other names maps them here."""
-
-    init_export: str = "initThreadPool"
-    exit_export: str = "exitThreadPool"
-    start_worker_export: str = "wbg_rayon_start_worker"
-    heartbeat_timeout_ms: int = 5000
-    idle_shutdown_ms: int = 1000
-    num_threads: int = 0  # 0: available parallelism - 1, at least 1
-
-    @classmethod
-    def resolve(cls, overrides: dict[str, object], stored: dict[str, object] | None) -> "RuntimeConfig":
-        """Options given now win, then those the glue was patched with, then defaults:
-        re-running `wbg-patch patch` without options keeps what was chosen before."""
-        known = {f.name for f in fields(cls)}
-        kept = {k: v for k, v in (stored or {}).items() if k in known}
-        return cls(**{**kept, **{k: v for k, v in overrides.items() if v is not None}})
-
-    def to_json(self) -> dict[str, object]:
-        return asdict(self)
-
-    def as_flags(self) -> str:
-        """The options as the command line spells them, for messages."""
-        return " ".join(f"--{name.replace('_', '-')} {value}" for name, value in asdict(self).items())
 
 
 def entry_files(module_format: str) -> tuple[str, str]:
@@ -70,8 +35,14 @@ def entry_files(module_format: str) -> tuple[str, str]:
 
 
 def runtime_sources() -> list[Path]:
-    """The runtime's JS modules, relative to runtime_js/ (tests excluded)."""
-    return sorted(p.relative_to(RUNTIME_JS) for p in RUNTIME_JS.rglob("*.cjs") if "test" not in p.relative_to(RUNTIME_JS).parts)
+    """The runtime's JS modules and the defaults they read (defaults.json),
+    relative to runtime_js/ (tests excluded)."""
+    return sorted(
+        p.relative_to(RUNTIME_JS)
+        for pattern in ("*.cjs", "*.json")
+        for p in RUNTIME_JS.rglob(pattern)
+        if "test" not in p.relative_to(RUNTIME_JS).parts
+    )
 
 
 def runtime_files(module_format: str) -> list[str]:

@@ -1,5 +1,6 @@
 """One glue file through the whole pipeline, under its directory's lock:
-read -> locate -> rewrite -> emit -> write. The CLI only reports what it returns."""
+read -> locate -> rewrite -> emit -> write. The steps before only compute;
+every write is here. The CLI only reports what it returns."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from . import __version__, contract, emit, glue, rewrite
+from . import __version__, contract, emit, locate, parse, rewrite
+from .config import RuntimeConfig
 from .errors import AlreadyPatchedError, InputError
+from .marker import edited_after_patch
+from .model import Glue
 from .safe_write import check_writable, directory_lock, write_atomically
 
 
@@ -33,9 +37,9 @@ def find_glue(path: Path) -> list[Path]:
     if not path.exists():
         raise InputError("no such file or directory", path)
     directory = path if path.is_dir() else path.parent
-    if not path.is_dir() and path.suffix not in glue.GLUE_SUFFIXES:
+    if not path.is_dir() and path.suffix not in parse.GLUE_SUFFIXES:
         raise InputError("is not a .js, .cjs or .mjs file; pass the glue or its directory", path)
-    found = glue.find_glue_files(directory)
+    found = parse.find_glue_files(directory)
     if path.is_dir() and not found:
         raise InputError("has no wasm-bindgen glue (looked for <name>.js, .cjs or .mjs beside <name>_bg.wasm)", path)
     if len(found) > 1:
@@ -48,29 +52,28 @@ def find_glue(path: Path) -> list[Path]:
     return [path] if not path.is_dir() else found
 
 
-def contract_of(model: glue.Glue, config: emit.RuntimeConfig) -> contract.Contract:
-    """The pool contract of a located glue: detected in unpatched glue (and
-    recorded in the model, for the marker), read from the marker of patched
-    glue; raises ContractError for one the runtime could not drive."""
+def contract_of(model: Glue, config: RuntimeConfig) -> contract.Contract:
+    """The pool contract of a located glue: detected in unpatched glue, read
+    from the marker of patched glue; raises ContractError for one the runtime
+    could not drive. The model is left as it was: the rewrite takes the
+    contract as an argument."""
     names = contract.Names(config.init_export, config.exit_export, config.start_worker_export)
     if model.patched_by is not None:
         return contract.Contract(contract.check_patched(model, names))
-    found = contract.detect(model, names)
-    model.contract = found.kind.value
-    return found
+    return contract.detect(model, names)
 
 
 def run(file: Path, overrides: dict[str, object], mode: Mode, with_diff: bool = False) -> Outcome:
     with directory_lock(file.parent):
-        model = glue.locate(glue.read(file))
+        model = locate.locate(parse.read(file))
         if model.patched_by not in (None, __version__):
             raise AlreadyPatchedError(
                 f"was patched by wbg-patch {model.patched_by}; regenerate it with wasm-bindgen and patch again", file
             )
-        edited = model.edited_after_patch() if model.patched_by is not None else None
+        edited = edited_after_patch(model) if model.patched_by is not None else None
         if edited is not None and mode is not Mode.CHECK:
             raise AlreadyPatchedError(f"{edited}; regenerate it with wasm-bindgen and patch again", file)
-        config = emit.RuntimeConfig.resolve(overrides, model.patch_config)
+        config = RuntimeConfig.resolve(overrides, model.patch_config)
         found = contract_of(model, config)
         runtime = emit.plan(file, model.module_format, config, found.kind.value)
 
@@ -88,7 +91,7 @@ def run(file: Path, overrides: dict[str, object], mode: Mode, with_diff: bool = 
             if edited is not None:
                 return Outcome(file, False, edited)
             if source != model.source:
-                stored = emit.RuntimeConfig.resolve({}, model.patch_config)
+                stored = RuntimeConfig.resolve({}, model.patch_config)
                 return Outcome(file, False, f"patched with other options: {stored.as_flags()}; asked for: {config.as_flags()}")
             if stale:
                 return Outcome(file, False, f"runtime missing or stale: {', '.join(_relative(p, file) for p in stale)}")

@@ -7,12 +7,6 @@
 const { startWorkersWith } = require('./builder.cjs');
 
 module.exports = {
-  kind: 'poolbuilder-global',
-  // Whether the Rust side reports to __wbgPoolHooks itself: each pool thread's start
-  // (threadStarted) and every panic, whatever hook the crate adds. Without it the
-  // runtime says when a worker starts and reads the report a crate's own hook prints.
-  rustReports: false,
-  canStop: true,
   hostHooks(spawnWorkers, kept) {
     return {
       hooks: {},
@@ -27,11 +21,5 @@ module.exports = {
   startPool(glue, contract, numThreads) {
     // workerSource is what a browser driver would spawn; the runtime spawns its own.
     return glue[contract.init](numThreads, undefined);
-  },
-  stopPool(glue, contract) {
-    glue[contract.exit]();
-  },
-  runWorker(glue, contract, receiver) {
-    glue[contract.startWorker](receiver);
   },
 };

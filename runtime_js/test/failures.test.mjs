@@ -327,7 +327,7 @@ test('a host terminated from outside fails the call instead of hanging', async (
   // Stands in for a thread killed by the OS: the stuck call notices the thread is gone.
   await expectFailure(
     () => {
-      const pool = manager.pool;
+      const pool = manager.engine.pool;
       pool.host.terminate();
       return demo.busy(5 * HEARTBEAT_MS);
     },

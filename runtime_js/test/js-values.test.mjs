@@ -48,13 +48,13 @@ test('a JsValue kept by an object made on the main thread fails a pool call with
 test('the pool is kept past idleShutdownMs while its wasm state holds JS values, so they keep their value', async () => {
   const manager = new runtime.ThreadPoolManager({ numThreads: 2, idleShutdownMs: 50, onLog() {} });
   const held = await manager.execute(() => new demo.JsHolder({ who: 'held' }));
-  const pool = manager.pool;
+  const pool = manager.engine.pool;
   await new Promise((r) => setTimeout(r, 300));
-  assert.equal(manager.pool, pool, 'not stopped: its host holds a JS value');
+  assert.equal(manager.engine.pool, pool, 'not stopped: its host holds a JS value');
   assert.deepEqual(await manager.execute(() => held.value), { who: 'held' });
   await manager.execute(() => held.free());
   await new Promise((r) => setTimeout(r, 300));
-  assert.equal(manager.pool, null, 'stopped once nothing is held');
+  assert.equal(manager.engine.pool, null, 'stopped once nothing is held');
   await manager.close();
 });
 
@@ -63,15 +63,15 @@ test('an object made in the pool and garbage-collected is freed in that pool, ne
   const gc = vm.runInNewContext('gc');
   const manager = new runtime.ThreadPoolManager({ numThreads: 2, idleShutdownMs: 50, onLog() {} });
   let dropped = await manager.execute(() => Array.from({ length: 10 }, (_, i) => new demo.JsHolder({ i })));
-  const pool = manager.pool;
+  const pool = manager.engine.pool;
   assert.equal(dropped.length, 10);
   dropped = null;
   // Freed on the main thread's instance, these would abort it (their JS values are not its own).
-  for (let i = 0; i < 50 && manager.pool !== null; i++) {
+  for (let i = 0; i < 50 && manager.engine.pool !== null; i++) {
     gc();
     await new Promise((r) => setTimeout(r, 20));
   }
-  assert.equal(manager.pool, null, 'the pool stopped: its host holds no JS value any more');
+  assert.equal(manager.engine.pool, null, 'the pool stopped: its host holds no JS value any more');
   assert.notEqual(pool, null);
   const mine = new demo.JsHolder('still works');
   assert.equal(mine.value, 'still works', 'the main thread\'s JS values are intact');

@@ -18,9 +18,9 @@ test('the pool stops after idleShutdownMs and starts again on the next call', as
   const manager = new runtime.ThreadPoolManager({ numThreads: 2, idleShutdownMs: 200, onLog() {} });
   const before = threadCount();
   assert.equal(await manager.execute(() => demo.pool_threads()), 2);
-  const first = manager.pool;
+  const first = manager.engine.pool;
   assert.ok(threadCount() >= before + 3, 'host + 2 workers are running');
-  await waitFor(() => manager.pool === null, 2000, 'idle shutdown');
+  await waitFor(() => manager.engine.pool === null, 2000, 'idle shutdown');
   await assertNoWorkersLeft(before);
   // A struct made in one pool survives its clean shutdown: the memory is kept.
   const h = await manager.execute(() => {
@@ -28,7 +28,7 @@ test('the pool stops after idleShutdownMs and starts again on the next call', as
     h.add(new Uint8Array([1, 2, 3]));
     return h;
   });
-  assert.notEqual(manager.pool, first);
+  assert.notEqual(manager.engine.pool, first);
   assert.equal(h.total, 3, 'readable on the local instance outside execute()');
   await manager.close();
   assert.equal(h.total, 3);
@@ -111,9 +111,9 @@ test('an idle shutdown waits for a job the pool spawned: it finishes on the kept
   const warnings = await resetWarnings(async () => {
     await manager.execute(() => demo.spawn_detached_busy(1500));
     await new Promise((r) => setTimeout(r, 800));
-    assert.notEqual(manager.pool, null, 'the pool is kept while its job runs');
+    assert.notEqual(manager.engine.pool, null, 'the pool is kept while its job runs');
     await waitFor(() => demo.detached_jobs_done() === done + 1, 5000, 'the detached job');
-    await waitFor(() => manager.pool === null && manager.stopping === null, 3000, 'the idle shutdown after the job');
+    await waitFor(() => manager.engine.pool === null && manager.engine.stopping === null, 3000, 'the idle shutdown after the job');
   });
   assert.deepEqual(warnings, []);
   assert.equal(demo.detached_jobs_done(), done + 1, 'the memory was kept');
@@ -143,7 +143,7 @@ test('an execute() that starts while an idle shutdown is under way waits and get
   for (let i = 0; i < 5; i++) {
     assert.equal(await manager.execute(() => demo.pool_threads()), 2);
     await new Promise((r) => setTimeout(r, 2)); // let the shutdown begin, not end
-    if (manager.stopping !== null) overlapped++;
+    if (manager.engine.stopping !== null) overlapped++;
   }
   assert.ok(overlapped > 0, 'no execute() started during a shutdown; the test proved nothing');
   await manager.close();
@@ -185,7 +185,7 @@ test('a fn that never settles does not keep the next pool or the process alive',
   await assert.rejects(panicking, runtime.WasmPanicError);
   await assert.rejects(stuck, runtime.WasmPanicError);
   assert.equal(await manager.execute(() => demo.pool_threads()), 2);
-  await waitFor(() => manager.pool === null, 2000, 'the idle shutdown of the next pool');
+  await waitFor(() => manager.engine.pool === null, 2000, 'the idle shutdown of the next pool');
   await manager.close();
 });
 
@@ -193,7 +193,7 @@ test('a pool that fails while no execute() runs is reported as a warning', async
   const manager = new runtime.ThreadPoolManager({ numThreads: 1, onLog() {} });
   await manager.execute(() => demo.noop());
   const warned = new Promise((resolve) => process.once('warning', resolve));
-  manager.pool.host.terminate();
+  manager.engine.pool.host.terminate();
   const warning = await warned;
   assert.equal(warning.code, 'WBG_POOL_RESET');
   assert.match(warning.message, /failed while no execute\(\) was running/);
@@ -208,7 +208,7 @@ test('without /proc the liveness check still tells busy from deadlocked', { time
       const threads = await manager.execute(() => demo.busy(3000));
       const t = Date.now();
       const hang = await manager.execute(() => demo.deadlock()).catch((e) => e instanceof runtime.HeartbeatTimeoutError && Date.now() - t);
-      process.stdout.write(JSON.stringify({ threads, hang, tids: manager.pool === null }));
+      process.stdout.write(JSON.stringify({ threads, hang, tids: manager.engine.pool === null }));
       await manager.close();
     })();`;
   const child = runChild(script, 25000, ['--require', path.join(HERE, 'hide-proc.cjs')]);
@@ -229,7 +229,7 @@ test('what an execute() returned is garbage once dropped, while its pool keeps r
     gc();
     await new Promise((r) => setTimeout(r, 10));
   }
-  assert.notEqual(manager.pool, null, 'the pool is still up');
+  assert.notEqual(manager.engine.pool, null, 'the pool is still up');
   // V8 may keep one of them a while (an engine-internal reference); a leak keeps them all.
   const kept = results.filter((r) => r.deref() !== undefined).length;
   assert.ok(kept <= 1, `${kept} of 20 results are still alive`);

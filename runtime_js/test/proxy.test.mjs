@@ -91,9 +91,9 @@ test('concurrent execute() calls with awaits in between all get their own result
 
 test('a string call crosses threads once: the allocator runs on the main thread', async () => {
   const requests = await manager.execute(() => {
-    const before = manager.pool.nextId;
+    const before = manager.engine.pool.nextId;
     assert.equal(demo.shout('grüße aus dem pool'), 'GRÜSSE AUS DEM POOL');
-    return manager.pool.nextId - before;
+    return manager.engine.pool.nextId - before;
   });
   assert.equal(requests, 1, 'malloc, call and free: only the call goes to the pool');
 });

@@ -101,7 +101,7 @@ test('close() during a task rejects it and the queued ones with PoolClosedError'
 test("a task's own exception rejects that task only, as it was thrown; the pool stays", async () => {
   const manager = make();
   await manager.run(TASKS, 'poolThreads');
-  const pool = manager.pool;
+  const pool = manager.engine.pool;
   await assert.rejects(manager.run(TASKS, 'fails', ['no witness']), (e) => e instanceof RangeError && e.message === 'no witness');
   await assert.rejects(manager.run(TASKS, 'failsWithCode', ['bad proof']), (e) => {
     assert.equal(e.name, 'ProofError', 'the name of an Error subclass');
@@ -112,7 +112,7 @@ test("a task's own exception rejects that task only, as it was thrown; the pool 
   await assert.rejects(manager.run(TASKS, 'missing'), (e) => e.code === 'ERR_TASK_NOT_FOUND' && /no exported function "missing"/.test(e.message));
   await assert.rejects(manager.run(TASKS, 'returnsFunction'), (e) => e instanceof runtime.NotTransferableError && /returned \(or threw\) a value/.test(e.message));
   await assert.rejects(manager.run(TASKS, 'shout', [() => 'x']), (e) => e instanceof runtime.NotTransferableError && /argument of task shout/.test(e.message));
-  assert.equal(manager.pool, pool, 'no failure of the pool');
+  assert.equal(manager.engine.pool, pool, 'no failure of the pool');
   assert.equal(await manager.run(TASKS, 'poolThreads'), 2);
 });
 

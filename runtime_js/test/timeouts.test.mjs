@@ -56,10 +56,10 @@ test('a call timing out while its fn awaits is rejected; its later wasm calls th
   );
   assert.ok(error instanceof runtime.CallTimeoutError, `got ${error && error.name}`);
   assert.match(error.message, /rejected/);
-  const pool = manager.pool;
+  const pool = manager.engine.pool;
   await new Promise((r) => setTimeout(r, 300));
   assert.ok(late instanceof runtime.CallTimeoutError, 'the fn went on, and its wasm call threw the timeout');
-  assert.equal(manager.pool, pool, 'the pool was not working for that call: it was kept');
+  assert.equal(manager.engine.pool, pool, 'the pool was not working for that call: it was kept');
   assert.equal(await manager.execute(() => demo.pool_threads()), 2);
   await manager.close();
 });
@@ -72,7 +72,7 @@ test('the call timeout is the calls\' alone: the runtime\'s own requests (the id
   try {
     assert.equal(await manager.execute(() => demo.pool_threads()), 2);
     await new Promise((r) => setTimeout(r, 600));
-    assert.equal(manager.pool, null, 'stopped when idle');
+    assert.equal(manager.engine.pool, null, 'stopped when idle');
     assert.deepEqual(warnings, []);
   } finally {
     process.off('warning', listener);

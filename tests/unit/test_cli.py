@@ -44,7 +44,7 @@ def test_dry_run_with_diff_changes_nothing(unpatched: Path):
     before = snapshot(unpatched)
     result = run_cli("patch", "--dry-run", "--diff", unpatched / "wbg_demo.js")
     assert result.returncode == 0, result.stderr
-    assert "+function __wbg_wasm()" in result.stdout
+    assert "+const __wbg_pool = require(\"./wbg-pool/prelude.cjs\").attach(" in result.stdout
     assert "-        wasm.__wbg_histogram_free(ptr, 0);" in result.stdout
     assert snapshot(unpatched) == before
 
@@ -87,7 +87,7 @@ def test_check_notices_a_read_edited_back_to_bypass_the_pool(unpatched: Path):
     assert run_cli("patch", unpatched).returncode == 0
     glue_file = unpatched / "wbg_demo.js"
     text = glue_file.read_text()
-    glue_file.write_text(text.replace("__wbg_wasm().noop()", "wasm.noop()", 1))
+    glue_file.write_text(text.replace("__wbg_pool.wasm().noop()", "wasm.noop()", 1))
     result = run_cli("patch", "--check", unpatched)
     assert result.returncode == 1
     assert "reads `wasm` directly, bypassing the pool" in result.stderr and "`wasm.noop`" in result.stderr

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli, snapshot, wasm_bindgen_output
-from wbg_patch import glue
+from wbg_patch import parse
 from wbg_patch.errors import ContractError
 
 KINDS = {"pkg": "wbg-pool", "pkg-wasm-bindgen-rayon": "wasm-bindgen-rayon", "pkg-poolbuilder-global": "poolbuilder-global"}
@@ -22,7 +22,7 @@ def package(tmp_path: Path, name: str) -> Path:
 
 
 def glue_of(directory: Path) -> Path:
-    (found,) = glue.find_glue_files(directory)
+    (found,) = parse.find_glue_files(directory)
     return found
 
 
@@ -48,7 +48,7 @@ def test_wasm_bindgen_rayon_browser_snippet_is_replaced_by_the_runtime(tmp_path:
     assert run_cli("patch", pkg).returncode == 0
     patched = glue_of(pkg).read_text()
     assert "./snippets/" not in patched
-    assert "hooks.startWorkers(module, memory, builder)" in patched
+    assert "const startWorkers = __wbg_pool.startWorkers;" in patched
 
 
 # Each broken contract: (package, what to change in its glue, what the refusal must say).

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from wbg_patch import __version__, emit, glue
+from wbg_patch import __version__, config, emit, syntax
 from wbg_patch.errors import InputError, InternalError
 
 ROOT = Path(__file__).resolve().parents[2]
-CONFIG = emit.RuntimeConfig(
+CONFIG = config.RuntimeConfig(
     init_export="init_pool",
     exit_export="exit_pool",
     start_worker_export="start_pool_worker",
@@ -27,9 +27,12 @@ CONFIG = emit.RuntimeConfig(
 def test_every_runtime_file_is_valid_javascript_for_any_configuration(module_format: str):
     files = emit.render(Path("/pkg/o1js_bindings.cjs"), module_format, CONFIG, "poolbuilder-global")
     assert sorted(files) == sorted(emit.runtime_files(module_format))
+    assert "wbg-pool/defaults.json" in files
     for name, content in files.items():
-        if ".d." not in name:  # declarations are TypeScript
-            assert glue.first_error(glue.parse(content).root_node) is None, name
+        if name.endswith(".json"):  # data the runtime reads
+            json.loads(content)
+        elif ".d." not in name:  # declarations are TypeScript
+            assert syntax.first_error(syntax.parse(content).root_node) is None, name
     entry = files[emit.entry_files(module_format)[0]].decode()
     assert '"./o1js_bindings.cjs"' in entry
     assert '"kind": "poolbuilder-global"' in entry
@@ -41,36 +44,55 @@ def test_the_runtime_is_copied_as_is_and_the_templates_hold_no_logic():
     files = emit.render(Path("/pkg/glue.js"), "commonjs", CONFIG, "wbg-pool")
     for name, content in files.items():
         if name.startswith("wbg-pool/"):
-            assert content == (emit.RUNTIME_JS / name.removeprefix("wbg-pool/")).read_bytes(), name
-    for template in emit.TEMPLATES.iterdir():
+            assert content == (config.RUNTIME_JS / name.removeprefix("wbg-pool/")).read_bytes(), name
+    for template in config.TEMPLATES.iterdir():
         code = [line for line in template.read_text().splitlines() if line.strip() and not line.lstrip().startswith("//")]
         assert len(code) <= 12, f"{template.name}: {len(code)} lines of code; runtime logic belongs in runtime_js/"
 
 
 def test_the_runtime_version_is_the_patcher_version():
-    protocol = (emit.RUNTIME_JS / "protocol.cjs").read_text()
+    protocol = (config.RUNTIME_JS / "protocol.cjs").read_text()
     assert f"const RUNTIME_VERSION = '{__version__}';" in protocol
 
 
-def test_the_cli_limits_on_durations_are_the_runtimes():
+def test_the_cli_bounds_and_defaults_are_those_of_defaults_json(tmp_path: Path):
+    from typer.testing import CliRunner
+
     from wbg_patch import cli
 
-    assert f"const MIN_HEARTBEAT_MS = {cli.MIN_HEARTBEAT_MS};" in (emit.RUNTIME_JS / "pool.cjs").read_text()
-    assert cli.MAX_TIMER_MS == 2**31 - 1 and "const MAX_TIMER_MS = 2 ** 31 - 1;" in (emit.RUNTIME_JS / "manager.cjs").read_text()
+    data = json.loads((config.RUNTIME_JS / "defaults.json").read_text())
+    defaults, limits = data["defaults"], data["limits"]
+    options = {  # flag -> its key in defaults.json, and its bounds
+        "--heartbeat-timeout-ms": ("heartbeatTimeoutMs", limits["minHeartbeatMs"], limits["maxTimerMs"]),
+        "--idle-shutdown-ms": ("idleShutdownMs", 0, limits["maxTimerMs"]),
+        "--num-threads": ("numThreads", 0, limits["maxThreads"]),
+    }
+    runner = CliRunner()
+    shown = runner.invoke(cli.app, ["patch", "--help"])
+    assert shown.exit_code == 0, shown.output
+    help_text = " ".join(shown.output.split())
+    missing = str(tmp_path / "missing")
+    for flag, (key, low, high) in options.items():
+        assert f"(default: {defaults[key]})" in help_text.split(f"{flag} ", 1)[1].split(" --", 1)[0], flag
+        assert getattr(config.RuntimeConfig(), flag[2:].replace("-", "_")) == defaults[key], flag
+        for value, accepted in ((low - 1, False), (low, True), (high, True), (high + 1, False)):
+            # Accepted: on to the path, which is missing (bad input); refused: a usage error.
+            result = runner.invoke(cli.app, ["patch", flag, str(value), missing])
+            assert result.exit_code == (InputError.exit_code if accepted else 2), (flag, value, result.output)
 
 
 def test_a_template_variable_that_is_missing_is_an_error(tmp_path: Path, monkeypatch):
-    for template in emit.TEMPLATES.iterdir():
+    for template in config.TEMPLATES.iterdir():
         shutil.copy(template, tmp_path)
     (tmp_path / "wbg-pool-manager.cjs.j2").write_text("const x = {{ no_such_setting }};\n")
     monkeypatch.setattr(emit, "TEMPLATES", tmp_path)
     with pytest.raises(InternalError, match="no_such_setting"):
-        emit.render(Path("/pkg/glue.js"), "commonjs", emit.RuntimeConfig(), "wbg-pool")
+        emit.render(Path("/pkg/glue.js"), "commonjs", config.RuntimeConfig(), "wbg-pool")
 
 
 def manifest_after(tmp_path: Path, data: object, module_format: str = "commonjs") -> dict:
     (tmp_path / "package.json").write_text(json.dumps(data))
-    planned = emit.plan(tmp_path / "glue.js", module_format, emit.RuntimeConfig(), "wbg-pool")
+    planned = emit.plan(tmp_path / "glue.js", module_format, config.RuntimeConfig(), "wbg-pool")
     return json.loads(planned[tmp_path / "package.json"])
 
 
@@ -89,7 +111,7 @@ def test_an_exports_map_gets_the_entry_under_its_file_name(tmp_path: Path):
 
 def test_a_package_without_files_or_exports_is_left_as_it_is(tmp_path: Path):
     (tmp_path / "package.json").write_text('{ "name": "sdk",   "main": "sdk.js" }')
-    planned = emit.plan(tmp_path / "glue.js", "commonjs", emit.RuntimeConfig(), "wbg-pool")
+    planned = emit.plan(tmp_path / "glue.js", "commonjs", config.RuntimeConfig(), "wbg-pool")
     assert planned[tmp_path / "package.json"] == b'{ "name": "sdk",   "main": "sdk.js" }'
 
 

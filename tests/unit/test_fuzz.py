@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from conftest import snapshot
 from test_patch_fixtures import VERSIONS, nodejs_fixture
-from wbg_patch import glue
+from wbg_patch import syntax
 from wbg_patch.cli import app
 from wbg_patch.emit import runtime_files
 from wbg_patch.errors import EXIT_CODES
@@ -22,11 +22,11 @@ INPUTS_PER_SEED = 260  # x the seeds below: well over 1000 inputs
 
 
 def top_statements(source: bytes) -> list[tuple[int, int]]:
-    return [(n.start_byte, n.end_byte) for n in glue.parse(source).root_node.children]
+    return [(n.start_byte, n.end_byte) for n in syntax.parse(source).root_node.children]
 
 
 def identifiers(source: bytes) -> list[tuple[int, int]]:
-    return [(n.start_byte, n.end_byte) for n in glue.walk(glue.parse(source).root_node) if n.type == "identifier"]
+    return [(n.start_byte, n.end_byte) for n in syntax.walk(syntax.parse(source).root_node) if n.type == "identifier"]
 
 
 def mutate(source: bytes, rng: random.Random) -> tuple[str, bytes]:
@@ -94,7 +94,7 @@ def test_mutated_glue_never_crashes_or_damages_files(seed: str, tmp_path: Path, 
         outcomes[f"{kind}:{result.exit_code}"] = outcomes.get(f"{kind}:{result.exit_code}", 0) + 1
         if result.exit_code == 0:
             patched = (work / "wbg_demo.js").read_bytes()
-            assert glue.first_error(glue.parse(patched).root_node) is None, f"input {i} ({kind}) patched into broken JS"
+            assert syntax.first_error(syntax.parse(patched).root_node) is None, f"input {i} ({kind}) patched into broken JS"
         else:
             assert snapshot(work) == before, f"input {i} ({kind}) failed ({result.output.strip()}) but changed files"
     # The fuzzer must exercise both paths, or it proves little.

@@ -10,10 +10,10 @@ import pytest
 
 from conftest import run_cli, snapshot
 
-from wbg_patch import __version__, glue, pipeline, rewrite
-from wbg_patch.emit import RuntimeConfig
+from wbg_patch import __version__, locate, marker, parse, pipeline, prelude, rewrite, syntax
+from wbg_patch.config import RuntimeConfig
 from wbg_patch.errors import UnsupportedGlueError
-from wbg_patch.glue import Generation
+from wbg_patch.model import Generation
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 VERSIONS = sorted(p.name for p in FIXTURES.iterdir() if (p / "memory.json").is_file())
@@ -120,11 +120,11 @@ def test_there_are_three_generations_of_fixtures():
 
 
 def test_patch_parses_cleanly_and_keeps_untouched_regions_byte_identical(fixture_glue: Path):
-    model = glue.locate(glue.read(fixture_glue))
+    model = locate.locate(parse.read(fixture_glue))
     found = pipeline.contract_of(model, RuntimeConfig())
     edits = rewrite.edits(model, RuntimeConfig(), found)
     patched = rewrite.patch(model, RuntimeConfig(), found)
-    assert glue.first_error(glue.parse(patched).root_node) is None
+    assert syntax.first_error(syntax.parse(patched).root_node) is None
     # Every byte outside the edits is still there, in order.
     pos = 0
     for region in untouched_regions(model.source, edits):
@@ -133,17 +133,17 @@ def test_patch_parses_cleanly_and_keeps_untouched_regions_byte_identical(fixture
         pos = found + len(region)
     # Nothing reads `wasm.x` directly any more: every read goes through the accessor.
     fixture_glue.write_bytes(patched)
-    again = glue.locate(glue.read(fixture_glue))
+    again = locate.locate(parse.read(fixture_glue))
     assert again.patched_by == __version__
     assert again.wasm_member_reads == []
-    assert again.edited_after_patch() is None
+    assert marker.edited_after_patch(again) is None
     # What the glue was is kept in the marker: the patch removes some of what showed it.
     assert (again.target, again.generation, again.contract) == (model.target, model.generation, "wbg-pool")
-    assert patched.count(rewrite.ACCESSOR.encode()) == len(model.wasm_member_reads) + 2  # + prelude
+    assert patched.count(prelude.ACCESSOR.encode()) == len(model.wasm_member_reads)
 
 
 def test_generation_and_target_are_recognised(fixture_glue: Path):
-    model = glue.locate(glue.read(fixture_glue))
+    model = locate.locate(parse.read(fixture_glue))
     version, target = fixture_glue.parent.name.split("-", 1)
     assert model.generation is EXPECTED[(version, target)]
     assert model.target == target
@@ -165,7 +165,7 @@ def test_patching_is_idempotent(fixture_glue: Path):
 def test_glue_that_cannot_run_in_node_is_refused_with_what_to_build(version: str, target: str, tmp_path: Path):
     js = target_fixture(version, target, tmp_path)
     with pytest.raises(UnsupportedGlueError) as refused:
-        glue.locate(glue.read(js))
+        locate.locate(parse.read(js))
     message = str(refused.value)
     if target in ("bundler", "deno", "no-modules"):
         assert f"`--target {target}` glue" in message and "wasm-pack build --target nodejs" in message
@@ -176,3 +176,20 @@ def test_glue_that_cannot_run_in_node_is_refused_with_what_to_build(version: str
 def test_the_refused_fixtures_cover_every_target_not_for_node():
     assert {t for _, t in REFUSED} >= {"bundler", "deno", "no-modules"}
     assert {t for _, t in EXPECTED} == {"nodejs", "experimental-nodejs-module", "module", "web"}
+
+
+# What logic looks like in a syntax tree: the prelude must hold none (it lives in runtime_js/prelude.cjs).
+LOGIC = {
+    "statement_block", "if_statement", "return_statement", "throw_statement", "try_statement", "for_statement",
+    "for_in_statement", "while_statement", "switch_statement", "ternary_expression", "binary_expression",
+    "function_declaration", "function_expression", "class_declaration", "method_definition",
+}
+
+
+def test_the_prelude_is_names_and_values_only(fixture_glue: Path):
+    model = locate.locate(parse.read(fixture_glue))
+    statement = prelude.statement(model)
+    tree = syntax.parse(statement.encode())
+    assert syntax.first_error(tree.root_node) is None, statement
+    logic = sorted({n.type for n in syntax.walk(tree.root_node)} & LOGIC)
+    assert not logic, f"{logic} in the prelude:\n{statement}"

@@ -9,7 +9,8 @@ const { spawnSync } = require('node:child_process');
 
 const RUNTIME = path.join(__dirname, '../..');
 const { register } = require(path.join(RUNTIME, 'binding.cjs'));
-const { RUNTIME_VERSION, Waiter } = require(path.join(RUNTIME, 'protocol.cjs'));
+const { RUNTIME_VERSION } = require(path.join(RUNTIME, 'protocol.cjs'));
+const { Waiter } = require(path.join(RUNTIME, 'waiter.cjs'));
 const errors = require(path.join(RUNTIME, 'errors.cjs'));
 
 const DEFAULTS = { numThreads: 0, heartbeatTimeoutMs: 5000, idleShutdownMs: 1000 };

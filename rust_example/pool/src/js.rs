@@ -19,9 +19,25 @@ extern "C" {
     fn console_log(message: &str);
 }
 
+/// The names Rust calls the runtime's JS by. The runtime's list
+/// (`runtime_js/protocol.cjs`: `HOOKS_GLOBAL`, `Hook`) must be the same:
+/// `tests/unit/test_hooks.py` compares the two.
+mod hooks {
+    /// The global object that holds the hooks on each thread of a pool.
+    pub const GLOBAL: &str = "__wbgPoolHooks";
+    /// Host: `(count, receiver)`, start that many pool threads.
+    pub const SPAWN_WORKERS: &str = "spawnWorkers";
+    /// Pool thread: `(rayon_index)`, the thread runs.
+    pub const THREAD_STARTED: &str = "threadStarted";
+    /// Any thread: `(message, file, line, column, thread)`.
+    pub const PANIC: &str = "panic";
+    /// Any thread: `(level, target, message, thread)`.
+    pub const LOG: &str = "log";
+}
+
 /// The hook `name` of the runtime on this thread, if the runtime installed one.
 fn hook(name: &str) -> Option<Function> {
-    let hooks = Reflect::get(&js_sys::global(), &JsValue::from_str("__wbgPoolHooks")).ok()?;
+    let hooks = Reflect::get(&js_sys::global(), &JsValue::from_str(hooks::GLOBAL)).ok()?;
     if hooks.is_undefined() {
         return None;
     }
@@ -45,7 +61,7 @@ pub fn init_thread_pool(num_threads: usize) -> Result<(), JsError> {
     }
     let mut spawned = true;
     pool::start(num_threads, |count, receiver| {
-        spawned = call_hook("spawnWorkers", &[JsValue::from(count as u32), JsValue::from(receiver)]);
+        spawned = call_hook(hooks::SPAWN_WORKERS, &[JsValue::from(count as u32), JsValue::from(receiver)]);
     })
     .map_err(|e| JsError::new(&e.to_string()))?;
     if !spawned {
@@ -68,7 +84,7 @@ pub fn exit_thread_pool() -> bool {
 #[wasm_bindgen]
 pub fn wbg_rayon_start_worker(receiver: u32) -> bool {
     pool::run_worker(receiver, |index| {
-        call_hook("threadStarted", &[JsValue::from(index as u32)]);
+        call_hook(hooks::THREAD_STARTED, &[JsValue::from(index as u32)]);
     })
 }
 
@@ -110,7 +126,7 @@ impl Drop for RewrapOnReplace {
 fn report_panic(info: &std::panic::PanicHookInfo<'_>) {
     let report = PanicReport::new(info.payload(), info.location(), ThreadRole::current());
     let reported = call_hook(
-        "panic",
+        hooks::PANIC,
         &[
             JsValue::from_str(&report.message),
             JsValue::from_str(&report.file),
@@ -135,7 +151,7 @@ impl log::Log for JsLogger {
         let message = record.args().to_string();
         let thread = ThreadRole::current();
         let sent = call_hook(
-            "log",
+            hooks::LOG,
             &[
                 JsValue::from(level_to_js(record.level())),
                 JsValue::from_str(record.target()),

@@ -1,0 +1,153 @@
+'use strict';
+// The engine behind ThreadPoolManager: the pool's life. It starts a pool on
+// demand, keeps it while calls run, hands it to the idle policy when they end,
+// replaces it after a failure (the reset policy decides about the memory) and
+// closes it. Calls (manager.cjs, task-queue.cjs) tell it when they begin and
+// settle; pools tell it what happens through the callbacks it gives them.
+const { Pool } = require('./pool.cjs');
+const { IdleShutdown } = require('./idle.cjs');
+const { resetAfterFailure, resetAfterUncleanStop } = require('./reset.cjs');
+const { deliverLog } = require('./logs.cjs');
+const { session } = require('./session.cjs');
+const { WbgPoolError, PoolClosedError, CallTimeoutError } = require('./errors.cjs');
+
+// One engine per glue module: pools of one glue share its memory and its
+// proxy slot, so two would pull them from under each other.
+let openEngine = null;
+
+class Engine {
+  constructor(binding, options, metrics) {
+    if (openEngine !== null) {
+      throw new WbgPoolError(`a ThreadPoolManager for ${binding.gluePath} is already open: use it, or close() it first`, 'ERR_MANAGER_EXISTS');
+    }
+    openEngine = this;
+    this.binding = binding;
+    this.options = options;
+    this.metrics = metrics;
+    this.pool = null;
+    this.active = 0; // execute() and run() calls not settled: they keep the pool up and the process alive
+    this.running = 0; // execute() fns not settled: the proxy stays installed for them
+    this.closed = false;
+    this.stopping = null; // a pool that is stopping, until it has
+    this.idle = new IdleShutdown(options.idleShutdownMs, {
+      pool: () => this.pool,
+      busy: () => this.active > 0 || this.closed,
+      stop: () => this.stopPool('idle'),
+    });
+  }
+
+  // A call begins: the pool stays up (and the process alive) until it settles.
+  began() {
+    this.active++;
+    this.idle.cancel();
+  }
+
+  // A call settled: the last one lets the process exit and the pool idle.
+  settled() {
+    if (--this.active === 0) {
+      if (this.pool !== null) this.pool.host.unref();
+      this.idle.schedule();
+    }
+  }
+
+  // The running pool, started if need be, once it is ready.
+  async acquire() {
+    // A pool still stopping owns the Rust pool state: the next one waits for it.
+    while (this.stopping !== null) await this.stopping;
+    if (this.closed) throw new PoolClosedError();
+    if (this.binding.handle.raw() === undefined) {
+      throw new WbgPoolError(
+        `${this.binding.gluePath} is not initialised: call its initSync({ module }) (or await its default ` +
+          'export) before execute() or run(); glue of `--target web` does not initialise itself',
+        'ERR_GLUE_NOT_INITIALIZED',
+      );
+    }
+    if (this.pool === null) this.pool = this.startPool();
+    const pool = this.pool;
+    pool.host.ref();
+    await pool.ready;
+    // The pool may have failed, or close() come, while this call resumed.
+    if (pool.failure !== null) throw pool.failure;
+    if (this.closed) throw new PoolClosedError();
+    return pool;
+  }
+
+  startPool() {
+    const { numThreads } = this.options;
+    return new Pool(this.binding, this.options, {
+      onStarted: (startMs) => this.metrics.poolStarted(numThreads, startMs),
+      onLog: (message) => deliverLog(this.options.onLog, message),
+      onFailed: (pool, error) => this.poolFailed(pool, error),
+    });
+  }
+
+  // Runs `fn` with the pool: its wasm calls, also after an await, go to the
+  // pool's host. Rejects at once on a failure of the pool or the call timeout.
+  async execute(fn, callTimeoutMs) {
+    const pool = await this.acquire();
+    this.binding.handle.setProxy(pool.proxy);
+    this.running++;
+    // The call's own context: its pool, and its deadline, which the pool checks
+    // while the main thread waits in one of its wasm calls.
+    const call = { pool, timeoutMs: callTimeoutMs, deadline: performance.now() + callTimeoutMs, failure: null, reject: null };
+    // Rejected by a failure of the pool (Pool.fail), or by the call timeout.
+    const stopped = new Promise((_, reject) => (call.reject = reject));
+    const run = session.run(call, () => Promise.resolve().then(fn));
+    // On a pool failure execute() rejects at once, but fn may go on: the proxy
+    // stays installed until fn settles, so its later wasm calls fail loudly
+    // instead of quietly running on the local instance.
+    const finished = () => {
+      if (--this.running === 0) this.binding.handle.setProxy(undefined);
+    };
+    run.then(finished, finished);
+    // A timer fires only while no wasm call waits (the main thread is free): the
+    // pool is not working for this call then, so only the call is rejected.
+    const timer =
+      callTimeoutMs === Infinity
+        ? undefined
+        : setTimeout(() => call.reject((call.failure = new CallTimeoutError({ timeoutMs: callTimeoutMs }))), callTimeoutMs);
+    pool.calls.add(call);
+    try {
+      return await Promise.race([run, stopped]);
+    } finally {
+      pool.calls.delete(call);
+      clearTimeout(timer);
+    }
+  }
+
+  stopPool(reason) {
+    const pool = this.pool;
+    this.pool = null;
+    this.metrics.poolStopped(reason);
+    this.stopping = (async () => {
+      try {
+        if (!(await pool.stop())) resetAfterUncleanStop(this.binding, pool.adapter);
+      } finally {
+        this.stopping = null;
+      }
+    })();
+  }
+
+  poolFailed(pool, error) {
+    if (this.pool === pool) this.pool = null;
+    this.metrics.poolFailed(pool.isReady, this.closed ? 'close' : 'failure', error);
+    if (this.pool !== null) return;
+    resetAfterFailure(this.binding, error, { active: this.active, closed: this.closed });
+  }
+
+  /** Stops the pool and refuses further work; running calls reject with PoolClosedError. */
+  async close() {
+    this.closed = true;
+    if (openEngine === this) openEngine = null;
+    this.idle.cancel();
+    const pool = this.pool;
+    if (pool !== null) {
+      if (this.active > 0) pool.fail(new PoolClosedError('the thread pool manager was closed during a call'));
+      else this.stopPool('close');
+    }
+    if (pool !== null && pool.failure !== null) await pool.terminated;
+    while (this.stopping !== null) await this.stopping;
+  }
+}
+
+module.exports = { Engine };

@@ -1,0 +1,74 @@
+'use strict';
+// Whether a pool still makes progress: host beats, or CPU used by the pool's
+// threads. A busy pool uses CPU even while its host cannot beat (it runs a long
+// call); a deadlocked one uses none. Read only at checks, at most every
+// CHECK_EVERY_MS: a /proc read costs more than a whole call.
+const { Slot } = require('./protocol.cjs');
+const { HeartbeatTimeoutError } = require('./errors.cjs');
+const { threadTicks } = require('./threads.cjs');
+
+// The check is what makes a deadlock known within the heartbeat timeout + two of these.
+const CHECK_EVERY_MS = 25;
+
+class Liveness {
+  // `onThreadGone(thread)` is called (and must throw) when a thread's /proc
+  // entry is gone: it ended, and nothing it owed will come.
+  constructor(control, heartbeatTimeoutMs, onThreadGone) {
+    this.control = control;
+    this.timeoutMs = heartbeatTimeoutMs;
+    this.onThreadGone = onThreadGone;
+    this.tids = new Map(); // thread index -> kernel tid, as threads report ready
+    this.lastSample = undefined; // CPU use at the last check (see worked())
+  }
+
+  checkEvery() {
+    return Math.min(CHECK_EVERY_MS, this.timeoutMs / 4);
+  }
+
+  // A watch over one wait: progress is measured from now. CPU ticks are read
+  // only at checks: the first check sets the baseline.
+  watch() {
+    const at = performance.now();
+    return { at, beat: Atomics.load(this.control, Slot.BEAT), nextCheck: at + this.checkEvery() };
+  }
+
+  // A HeartbeatTimeoutError once `watch` saw no progress for heartbeatTimeoutMs, else null.
+  stalled(watch, name, now) {
+    if (now < watch.nextCheck) return null;
+    watch.nextCheck = now + this.checkEvery();
+    const beat = Atomics.load(this.control, Slot.BEAT);
+    if (beat !== watch.beat || this.worked(now) !== false) {
+      Object.assign(watch, { at: now, beat });
+      return null;
+    }
+    return now - watch.at >= this.timeoutMs ? new HeartbeatTimeoutError({ timeoutMs: this.timeoutMs, call: name }) : null;
+  }
+
+  // Whether the pool used CPU since the previous check (undefined at the first).
+  // With the threads' /proc entries (Linux), any tick of theirs counts;
+  // elsewhere, the process must have used more than a quarter of a core, far
+  // more than the waiting main thread uses alone.
+  worked(now) {
+    const ticks = this.cpuTicks();
+    const usage = ticks === null ? process.cpuUsage() : null;
+    const previous = this.lastSample;
+    this.lastSample = { at: now, ticks, usage };
+    if (previous === undefined) return undefined;
+    if (ticks !== null) return ticks !== previous.ticks;
+    const usedMs = (usage.user + usage.system - previous.usage.user - previous.usage.system) / 1000;
+    return usedMs > (now - previous.at) / 4;
+  }
+
+  // Total CPU ticks of the host and the pool threads; null without /proc.
+  cpuTicks() {
+    let total = 0;
+    for (const [thread, tid] of this.tids) {
+      const ticks = threadTicks(tid);
+      if (ticks === null) this.onThreadGone(thread);
+      total += ticks;
+    }
+    return this.tids.size === 0 ? null : total;
+  }
+}
+
+module.exports = { Liveness };

@@ -1,0 +1,71 @@
+'use strict';
+// ThreadPoolManager's options: defaults, and checks that name the option a bad
+// value was given for. Every default and limit comes from defaults.json, which
+// wbg-patch reads too; the defaults chosen at patch time (the binding's) come
+// between those and the user's options.
+const os = require('os');
+const path = require('path');
+const { fileURLToPath } = require('url');
+const { defaults, limits } = require('./defaults.json');
+const { printLog } = require('./logs.cjs');
+
+// defaults.json says null for Infinity ("never"), which JSON cannot hold.
+const DEFAULTS = Object.fromEntries(Object.entries(defaults).map(([name, value]) => [name, value === null ? Infinity : value]));
+
+// A duration option: milliseconds from `min` to what a Node timer can wait (a
+// longer timer fires after 1 ms, without a word), or Infinity for "never".
+// `why` explains a minimum above the obvious one.
+function checkDuration(name, value, min, why = '') {
+  if (value === Infinity) return;
+  if (typeof value !== 'number' || Number.isNaN(value) || value < min) {
+    throw new RangeError(`options.${name} must be at least ${min} ms, or Infinity for "never"; got ${String(value)}${why}`);
+  }
+  if (value > limits.maxTimerMs) {
+    throw new RangeError(
+      `options.${name} is ${value} ms, longer than a Node timer can wait (2^31-1 = ${limits.maxTimerMs} ms, ~24.8 days); ` +
+        'use Infinity for "never"',
+    );
+  }
+}
+
+// The manager's options: the user's over `patchDefaults` over defaults.json.
+function checkOptions(options, patchDefaults) {
+  if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+  const o = { ...DEFAULTS, ...patchDefaults, onLog: printLog, ...options };
+  if (o.numThreads === 0 || o.numThreads === null || o.numThreads === undefined) {
+    o.numThreads = Math.max(1, (os.availableParallelism ? os.availableParallelism() : os.cpus().length) - 1);
+  }
+  if (!Number.isInteger(o.numThreads) || o.numThreads < 1 || o.numThreads > limits.maxThreads) {
+    throw new RangeError(`options.numThreads must be an integer from 1 to ${limits.maxThreads}, got ${o.numThreads}`);
+  }
+  checkDuration(
+    'heartbeatTimeoutMs',
+    o.heartbeatTimeoutMs,
+    limits.minHeartbeatMs,
+    ': progress is measured in CPU ticks of 10 ms, so a shorter timeout would fail busy calls that are making progress',
+  );
+  checkDuration('startTimeoutMs', o.startTimeoutMs, 1);
+  checkDuration('callTimeoutMs', o.callTimeoutMs, 1);
+  checkDuration('idleShutdownMs', o.idleShutdownMs, 0);
+  if (typeof o.onLog !== 'function') throw new TypeError('options.onLog must be a function');
+  return o;
+}
+
+// The callTimeoutMs of one call: its own option, or the manager's.
+function callTimeout(signature, options, managerTimeoutMs) {
+  if (options === null || typeof options !== 'object') throw new TypeError(`${signature}: options must be an object`);
+  const callTimeoutMs = options.callTimeoutMs ?? managerTimeoutMs;
+  checkDuration('callTimeoutMs', callTimeoutMs, 1);
+  return callTimeoutMs;
+}
+
+// A task module as the host imports it: an absolute path (or a file: URL).
+function taskPath(filename) {
+  if (filename instanceof URL || (typeof filename === 'string' && filename.startsWith('file:'))) filename = fileURLToPath(filename);
+  if (typeof filename !== 'string' || !path.isAbsolute(filename)) {
+    throw new TypeError(`run(filename): filename must be an absolute path or a file: URL, got ${String(filename)}`);
+  }
+  return filename;
+}
+
+module.exports = { checkOptions, callTimeout, taskPath };

@@ -1,0 +1,251 @@
+'use strict';
+// The glue's side of the runtime: what a patched glue runs. wbg-patch adds one
+// statement at the top of the glue,
+//
+//   const __wbg_pool = require('./wbg-pool/prelude.cjs').attach(options, bindings);
+//
+// (ES-module glue: an import of this file and `export const __wbg_pool = …`),
+// exports it as `__wbg_pool`, and routes the glue's own code through it: every
+// `wasm.x` read, the memory it imports, the module pool threads instantiate,
+// every use of an object's address, its finalization registries and its table
+// of JS values. The main thread's runtime drives the handle (binding.cjs,
+// pool.cjs); each pool thread loads its own copy of the glue, which attaches to
+// the pool's memory and module through the same handle.
+//
+// What differs per glue arrives as data (`options`) and as `bindings`: one-line
+// functions that read or set the glue's own variables, which only code inside
+// the glue file can reach. wbg-patch decides which bindings and values a glue
+// gets (wbg_patch/prelude.py); everything they are used for is here.
+const fs = require('fs');
+const threads = require('worker_threads');
+const { HOOKS_GLOBAL, START_WORKERS_HOOK } = require('./protocol.cjs');
+const { StaleObjectError, ForeignJsValueError } = require('./errors.cjs');
+const { currentPool, finalizeIn } = require('./session.cjs');
+const { limits } = require('./defaults.json');
+
+/**
+ * @typedef {'INIT_SYNC' | 'EXPLICIT_INIT' | 'ON_LOAD' | 'LOAD_TIME' | 'LEGACY_ENV'} Generation
+ *   how the glue instantiates its module (wbg_patch/model.py, Generation)
+ *
+ * @typedef {object} PreludeOptions what wbg-patch read off the glue and its module
+ * @property {string} version the wbg-patch version that patched the glue
+ * @property {Generation} generation
+ * @property {WebAssembly.MemoryDescriptor} memory the module's memory import: a fresh memory is made with it
+ * @property {string | null} externrefTable the export name of the module's table of JS values, if it has one
+ *
+ * @typedef {object} GlueBindings the glue's own variables, as the glue file alone can reach them
+ * @property {() => WebAssembly.Exports | undefined} raw the glue's `wasm`: the local instance's exports
+ * @property {() => WebAssembly.Module} module the compiled module
+ * @property {(value: WebAssembly.Exports | undefined) => unknown} [setRaw] sets `wasm` (and what the glue exposes it as)
+ * @property {(options: {module: WebAssembly.Module, memory?: WebAssembly.Memory}) => WebAssembly.Exports} [initSync]
+ *   the glue's initSync (INIT_SYNC, EXPLICIT_INIT)
+ * @property {() => unknown} [clearInitFlag] lets initSync instantiate again (INIT_SYNC)
+ * @property {() => WebAssembly.Instance} [instantiate] the glue's own top-level instantiation (ON_LOAD, LOAD_TIME)
+ * @property {(instance: WebAssembly.Instance) => unknown} [setInstance] sets the glue's instance variable (ON_LOAD)
+ * @property {() => unknown} [makeMemory] the glue's own top-level statement that makes the memory (LOAD_TIME)
+ *
+ * @typedef {object} ExternrefRanges where each instance's JS values live in its table (see below)
+ * @property {string} table the table's export name
+ * @property {number} host first slot of the pool host's range
+ * @property {number} pool first slot of pool thread 0's range
+ * @property {number} poolThread slots per pool thread
+ * @property {object} foreign the value in every slot below an instance's range: any use throws
+ *
+ * @typedef {object} GlueHandle the glue's `__wbg_pool`, shared by the glue and the runtime
+ * @property {string} version
+ * @property {number} staleFinalizations finalizers skipped: their object was made before a reset
+ * @property {ExternrefRanges | null} externrefs
+ * @property {() => object} wasm what the glue reads as `wasm`: the pool's proxy inside execute(), else the local exports
+ * @property {() => WebAssembly.Memory} memory the memory the glue imports: the pool's on a pool thread, else a fresh one
+ * @property {(compile: () => WebAssembly.Module) => WebAssembly.Module} poolModule the pool's module on a pool thread, else `compile()`
+ * @property {(url: URL) => WebAssembly.Module} moduleAt the same, compiling the file at `url`
+ * @property {(free: (held: unknown) => void) => object} finalizationRegistry stands in for `new FinalizationRegistry(free)`
+ * @property {(object: object) => number} livePtr an object's address, after checking it is from the current memory
+ * @property {(object: object, ptr: number) => number} setPtr gives an object its address in the current memory
+ * @property {(table: WebAssembly.Table) => void} reserveExternrefs fills the table below this instance's range
+ * @property {(module: unknown, memory: unknown, builder: object) => Promise<void>} startWorkers
+ *   wasm-bindgen-rayon's import, bound to the host's hook instead of the crate's browser snippet
+ * @property {(proxy: object | undefined) => void} setProxy
+ * @property {() => object | undefined} proxy
+ * @property {() => WebAssembly.Exports | undefined} raw
+ * @property {() => WebAssembly.Module} module
+ * @property {(module: WebAssembly.Module, memory: WebAssembly.Memory) => WebAssembly.Exports} init
+ *   on a pool thread: the glue's instance on the pool's module and memory
+ * @property {(reason: string) => WebAssembly.Exports} reset
+ *   on the main thread: instantiates the glue again on fresh memory; objects made before are stale
+ */
+
+// JS values held in wasm state live in the externref table of the instance that
+// made them, at indices its own allocator (thread-local in Rust) hands out. Each
+// instance takes its indices from a range of its own: the pool host from
+// HOST_EXTERNREFS, pool thread i from POOL_EXTERNREFS + i * POOL_THREAD_EXTERNREFS
+// (Rust's JsValue cannot move between threads, so pool threads hold few), the
+// main thread above all of them (up to limits.maxThreads pool threads); it fills
+// the slots below its range with a value whose every use throws. So a JS value
+// used on another instance than the one that made it reads that value (main
+// thread: ForeignJsValueError at its first use) or is out of the table's bounds
+// (pool: a trap), never null by accident, never another object. The main
+// thread's table is refilled on every memory reset: small ranges keep that well
+// under 1 ms.
+const HOST_EXTERNREFS = 1024;
+const POOL_EXTERNREFS = 2 * HOST_EXTERNREFS;
+const POOL_THREAD_EXTERNREFS = 128;
+const MAIN_EXTERNREF_START = POOL_EXTERNREFS + limits.maxThreads * POOL_THREAD_EXTERNREFS;
+
+// What the runtime gives a pool thread in workerData (pool.cjs, host.cjs): the
+// pool's memory and module, and where this thread's JS value slots start.
+function givenByPool(key) {
+  return threads.isMainThread ? undefined : (threads.workerData || {})[key];
+}
+
+// How each generation of glue instantiates its module: `init` attaches a pool
+// thread's copy of the glue to the pool's module and memory, `fresh` starts the
+// main thread's copy again on fresh memory after a crash.
+const GENERATIONS = {
+  // wasm-bindgen >= 0.2.109 (nodejs, experimental-nodejs-module): initSync, which the glue calls on load.
+  INIT_SYNC: {
+    init: (glue, module, memory) => glue.initSync({ module, memory }),
+    fresh(glue) {
+      glue.clearInitFlag();
+      return glue.initSync({ module: glue.module() });
+    },
+  },
+  // wasm-bindgen >= 0.2.109, --target web: initSync returns early while `wasm` is set.
+  EXPLICIT_INIT: {
+    init: (glue, module, memory) => glue.initSync({ module, memory }),
+    fresh(glue) {
+      glue.setRaw(undefined);
+      return glue.initSync({ module: glue.module() });
+    },
+  },
+  // Instantiated by the glue's top-level code on load (on a pool thread, on the
+  // memory and module workerData gives); a reset runs that code again.
+  ON_LOAD: { init: (glue) => glue.raw(), fresh: instantiateAgain },
+  LOAD_TIME: { init: (glue) => glue.raw(), fresh: instantiateAgain },
+  // wasm-bindgen <= 0.2.97: instantiated at require time on the memory the patch chose, and
+  // the memory is required (`require('env')`) in a way that cannot run again.
+  LEGACY_ENV: {
+    init: (glue) => glue.raw(),
+    fresh() {
+      throw new Error('wbg-patch: recovery after a crash needs glue from wasm-bindgen 0.2.100 or newer');
+    },
+  },
+};
+
+function instantiateAgain(glue) {
+  // LOAD_TIME glue makes its memory in a statement of its own (ON_LOAD: inside the instance's imports).
+  if (glue.makeMemory !== undefined) glue.makeMemory();
+  const instance = glue.instantiate();
+  if (glue.setInstance !== undefined) glue.setInstance(instance);
+  glue.setRaw(instance.exports);
+  instance.exports.__wbindgen_start();
+  return instance.exports;
+}
+
+// A value whose every use (get, has, ownKeys, getPrototypeOf, …) throws ForeignJsValueError.
+function foreignValue() {
+  const fail = () => {
+    throw new ForeignJsValueError();
+  };
+  return new Proxy(Object.freeze({ [Symbol.toStringTag]: 'ForeignJsValue' }), new Proxy({}, { get: () => fail }));
+}
+
+// wasm-bindgen-rayon's `startWorkers`: its snippet is written for browsers (it
+// reads `self` on load, so Node cannot even load the glue). The host installs
+// the runtime's own as a hook; anywhere else there is no pool to start.
+function startWorkers(module, memory, builder) {
+  const hooks = globalThis[HOOKS_GLOBAL];
+  if (hooks === undefined || typeof hooks[START_WORKERS_HOOK] !== 'function') {
+    throw new Error('wbg-patch: initThreadPool runs only in the pool of a ThreadPoolManager; call your exports inside manager.execute()');
+  }
+  return hooks[START_WORKERS_HOOK](module, memory, builder);
+}
+
+/**
+ * The handle of one copy of a patched glue (one per thread that loads it).
+ * @param {PreludeOptions} options
+ * @param {GlueBindings} bindings
+ * @returns {GlueHandle}
+ */
+function attach(options, bindings) {
+  const generation = GENERATIONS[options.generation];
+  if (generation === undefined) throw new Error(`wbg-patch: unknown glue generation ${options.generation}; re-run wbg-patch`);
+  let proxy; // the pool's proxy, while execute() calls run
+  // Objects remember the memory epoch they were made in: a reset starts a new one.
+  let epoch = 0;
+  let resetReason = null;
+  const foreign = options.externrefTable === null ? null : foreignValue();
+  const handle = {
+    version: options.version,
+    staleFinalizations: 0,
+    externrefs:
+      foreign === null
+        ? null
+        : { table: options.externrefTable, host: HOST_EXTERNREFS, pool: POOL_EXTERNREFS, poolThread: POOL_THREAD_EXTERNREFS, foreign },
+    wasm: () => (proxy === undefined ? bindings.raw() : proxy),
+    memory() {
+      const given = givenByPool('__wbgPoolMemory');
+      return given instanceof WebAssembly.Memory ? given : new WebAssembly.Memory(options.memory);
+    },
+    poolModule(compile) {
+      const given = givenByPool('__wbgPoolModule');
+      return given instanceof WebAssembly.Module ? given : compile();
+    },
+    moduleAt: (url) => handle.poolModule(() => new WebAssembly.Module(fs.readFileSync(url))),
+    // An object made in a pool is freed there while that pool runs: what it holds
+    // may live only in the pool's instance (a JS value), which the main thread's
+    // instance cannot free. Objects made before a reset point into memory that
+    // was thrown away: their finalizers must not free those addresses in the fresh memory.
+    finalizationRegistry(free) {
+      const registry = new FinalizationRegistry(({ held, epoch: madeIn, pool }) => {
+        if (madeIn === epoch) finalizeIn(pool, free, held);
+        else handle.staleFinalizations++;
+      });
+      return {
+        register(target, held, token) {
+          registry.register(target, { held, epoch, pool: proxy === undefined ? null : currentPool() }, token);
+        },
+        unregister: (token) => registry.unregister(token),
+      };
+    },
+    // Every use of an object's address goes through these, so an object made
+    // before a reset (its address points into the discarded memory, where the
+    // fresh memory now holds someone else's data) throws instead of touching it.
+    livePtr(object) {
+      if (object.__wbg_epoch !== epoch) throw new StaleObjectError(object?.constructor?.name, resetReason);
+      return object.__wbg_ptr;
+    },
+    setPtr(object, ptr) {
+      object.__wbg_epoch = epoch;
+      return (object.__wbg_ptr = ptr);
+    },
+    // Last in the glue's `__wbindgen_init_externref_table`, which every instance runs first.
+    reserveExternrefs(table) {
+      const start = givenByPool('__wbgPoolExternrefStart') ?? MAIN_EXTERNREF_START;
+      if (table.length < start) table.grow(start - table.length, foreign);
+    },
+    startWorkers,
+    setProxy(value) {
+      proxy = value;
+    },
+    proxy: () => proxy,
+    raw: bindings.raw,
+    module: bindings.module,
+    init: (module, memory) => generation.init(bindings, module, memory),
+    reset(reason) {
+      resetReason = reason;
+      // Instantiation runs on the local instance whatever the manager has installed.
+      const installed = proxy;
+      proxy = undefined;
+      try {
+        epoch++;
+        return generation.fresh(bindings);
+      } finally {
+        proxy = installed;
+      }
+    },
+  };
+  return handle;
+}
+
+module.exports = { attach };

@@ -1,0 +1,67 @@
+'use strict';
+// The object the glue sees as `wasm` inside execute(): raw exports that run on
+// the pool's host, which has the pool. Memory is shared, so it is used directly.
+const { MessageType } = require('./protocol.cjs');
+const { PoolClosedError } = require('./errors.cjs');
+const { session } = require('./session.cjs');
+
+// The glue's allocator exports: a string or byte argument costs a malloc, a
+// returned one a free. They need no pool: the memory is shared, and Rust's
+// allocator is one global heap behind a lock that every instance on that memory
+// takes (a spin lock on wasm, so the main thread may take it too). Run on the
+// local instance, they cost no round trip. Nothing else is safe to run here:
+// other exports may use the Rayon pool, the calling thread's stack, or its
+// table of JS values.
+const LOCAL_EXPORTS = new Set(['__wbindgen_malloc', '__wbindgen_realloc', '__wbindgen_free']);
+
+// What stands for export `name` (of kind `kind`) of `pool`'s host.
+function remote(pool, name, kind) {
+  switch (kind) {
+    case 'function':
+      if (LOCAL_EXPORTS.has(name)) return (...args) => pool.callLocal(name, args);
+      return (...args) => pool.request(MessageType.CALL, name, args);
+    case 'table':
+      return {
+        get: (index) => pool.request(MessageType.TABLE_GET, name, [index]),
+        set: (index, value) => pool.request(MessageType.TABLE_SET, name, [index, value]),
+        grow: (...args) => pool.request(MessageType.TABLE_GROW, name, args),
+        get length() {
+          return pool.request(MessageType.TABLE_LENGTH, name, []);
+        },
+      };
+    case 'global':
+      return {
+        get value() {
+          return pool.request(MessageType.GLOBAL_GET, name, []);
+        },
+      };
+    default:
+      return pool.binding.handle.raw()[name];
+  }
+}
+
+function makeProxy(pool) {
+  const handle = pool.binding.handle;
+  const kinds = new Map(WebAssembly.Module.exports(handle.module()).map((e) => [e.name, e.kind]));
+  const cache = new Map();
+  // The target is a blank object: the exports object is frozen, and a Proxy
+  // may not report other values for a frozen target's properties.
+  return new Proxy(Object.create(null), {
+    get: (_, name) => {
+      const call = session.getStore();
+      // Calls made outside execute() (a timer, a finalizer, onLog) stay on the local instance.
+      if (call === undefined) return handle.raw()[name];
+      if (call.pool !== pool || call.failure !== null) {
+        // fn of an execute() that failed, timed out, or whose pool was replaced: never run it elsewhere.
+        throw call.failure ?? call.pool.failure ?? new PoolClosedError('the pool of this execute() call is gone');
+      }
+      if (typeof name !== 'string' || name === 'memory') return handle.raw()[name];
+      pool.call = call;
+      let value = cache.get(name);
+      if (value === undefined) cache.set(name, (value = remote(pool, name, kinds.get(name))));
+      return value;
+    },
+  });
+}
+
+module.exports = { makeProxy };

@@ -1,0 +1,40 @@
+'use strict';
+// The reset policy. Memory a crashed thread wrote to is not trusted (locks it
+// held stay held, under panic=abort nothing unwinds): after a failure, and after
+// a stop that did not end cleanly, the glue's local instance starts again on
+// fresh memory before the next pool, and every wasm object made before is stale
+// (its next use throws StaleObjectError naming the reason). Only a rejected call
+// tells the user why; other resets are warned of.
+const { warn } = require('./errors.cjs');
+
+// After pool failure `error`; `active` calls were running, `closed`: close() ended them.
+function resetAfterFailure(binding, error, { active, closed }) {
+  let why = null;
+  if (active === 0) why = `the pool failed while no execute() was running: ${error.message}`;
+  else if (closed) why = 'close() was called during an execute(), which was rejected; its pool was terminated';
+  resetMemory(binding, why, error.message);
+}
+
+// After a stop (idle, close) that had to terminate threads, or saw one crash.
+function resetAfterUncleanStop(binding, adapter) {
+  resetMemory(
+    binding,
+    adapter.canStop
+      ? 'a pool thread crashed or had to be terminated while the pool stopped'
+      : `the ${adapter.kind} pool is Rayon's global pool, which cannot exit: its threads were terminated`,
+  );
+}
+
+// `why` is for a reset that no rejected call explains to the user; `reason` is
+// what a stale object's error names.
+function resetMemory(binding, why, reason = why) {
+  try {
+    binding.handle.reset(reason);
+  } catch (error) {
+    warn(`could not start the local instance again on fresh memory: ${error.message}`, 'WBG_POOL_RESET');
+    return;
+  }
+  if (why) warn(`${why}; the wasm memory was reset, so wasm objects made before throw StaleObjectError`, 'WBG_POOL_RESET');
+}
+
+module.exports = { resetAfterFailure, resetAfterUncleanStop };

@@ -1,0 +1,54 @@
+'use strict';
+// What every thread of a pool does first, the ThreadPoolHost and each
+// ThreadPoolWorker alike: report to the main thread on its own events port,
+// forward its output there, install the hooks Rust calls, and attach the glue
+// to the pool's shared memory.
+const { pathToFileURL } = require('url');
+const { MessageType, HOOKS_GLOBAL, Hook } = require('./protocol.cjs');
+const { postEvent } = require('./signal.cjs');
+const { forwardOutput } = require('./output.cjs');
+const { watchPanicReports } = require('./reports.cjs');
+const { adapterFor } = require('./contracts/index.cjs');
+
+// `index()` is the thread's index in reports, at the time of reporting (a
+// worker learns its Rayon index once it runs). Returns the contract's adapter,
+// the control counters, `send` (posts an event and wakes the main thread) and
+// the hooks object, to which the caller adds its role's own hooks.
+function joinPool({ events, control: buffer, contract }, index) {
+  const adapter = adapterFor(contract.kind);
+  const control = new Int32Array(buffer);
+  const send = (message) => postEvent(events, control, message);
+  // Rust passes a negative thread for a thread outside the pool: this one.
+  const thread = (reported) => (reported >= 0 ? reported : index());
+  forwardOutput(send, index);
+  const hooks = {
+    [Hook.PANIC](message, file, line, column, reported) {
+      send({ type: MessageType.PANIC, thread: thread(reported), message, file, line, column });
+    },
+    [Hook.LOG](level, target, message, reported) {
+      send({ type: MessageType.LOG, thread: thread(reported), level, target, message, time: Date.now() });
+    },
+  };
+  globalThis[HOOKS_GLOBAL] = hooks;
+  // A crate's own panic hook (console_error_panic_hook) prints its report: it becomes the panic
+  // report. wbg-pool's Rust hook reports every panic itself, whatever hook the crate adds.
+  if (!adapter.rustReports) watchPanicReports((report) => send({ type: MessageType.PANIC, thread: index(), ...report }));
+  return { adapter, control, send, hooks };
+}
+
+// Loads the glue as its format needs (the same file the main thread uses) and
+// instantiates it here on the pool's memory and module, which the patched glue
+// takes from workerData. Resolves with the glue and this thread's raw exports.
+async function attachGlue(workerData) {
+  const { gluePath, format } = workerData;
+  const glue = format === 'esm' ? await import(pathToFileURL(gluePath).href) : require(gluePath);
+  return { glue, raw: glue.__wbg_pool.init(workerData.__wbgPoolModule, workerData.__wbgPoolMemory) };
+}
+
+// Gives a thread's wasm stack and TLS back to the allocator when it ends
+// cleanly (glue without thread support has nothing to give back).
+function releaseThread(raw) {
+  if (typeof raw.__wbindgen_thread_destroy === 'function') raw.__wbindgen_thread_destroy();
+}
+
+module.exports = { joinPool, attachGlue, releaseThread };

@@ -1,0 +1,83 @@
+"""The prelude the patch puts at the top of the glue: one statement that
+attaches the glue to the runtime (``runtime_js/prelude.cjs``, which holds all
+the logic), with the values read off this glue and bindings to its own
+variables, which only code inside the glue file can reach.
+
+Python decides which bindings and what values a glue gets; a binding is a
+one-line arrow function that reads or sets a name of the glue, or runs an
+expression copied from it (its own instantiation, its own memory statement).
+"""
+
+from __future__ import annotations
+
+import json
+
+from . import __version__
+from .emit import RUNTIME_DIR
+from .model import Generation, Glue
+
+# The handle the glue exports; the runtime finds it under this name.
+HANDLE = "__wbg_pool"
+# What every `wasm.<x>` of the glue reads instead.
+ACCESSOR = f"{HANDLE}.wasm()"
+# What the glue's own memory, compile and table code calls.
+MEMORY = f"{HANDLE}.memory()"
+POOL_MODULE = f"{HANDLE}.poolModule"
+MODULE_AT = f"{HANDLE}.moduleAt"
+LIVE_PTR = f"{HANDLE}.livePtr"
+SET_PTR = f"{HANDLE}.setPtr"
+FINALIZATION_REGISTRY = f"{HANDLE}.finalizationRegistry"
+RESERVE_EXTERNREFS = f"{HANDLE}.reserveExternrefs"
+START_WORKERS = f"{HANDLE}.startWorkers"
+RUNTIME_MODULE = f"./{RUNTIME_DIR}/prelude.cjs"
+# ES modules import the runtime module under this name.
+IMPORTED = "__wbg_prelude"
+
+
+def options(glue: Glue) -> dict[str, object]:
+    """The values: runtime_js/prelude.cjs, PreludeOptions."""
+    assert glue.memory is not None and glue.generation is not None
+    memory = {"initial": glue.memory.initial, "maximum": glue.memory.maximum, "shared": True}
+    return {"version": __version__, "generation": glue.generation.name, "memory": memory, "externrefTable": glue.externref_table}
+
+
+def _memory_statement(glue: Glue) -> str:
+    """LOAD_TIME: the glue's statement that makes the memory, as an expression
+    that makes it on the memory the runtime chooses."""
+    statement, site = glue.memory_statement, glue.memory_site
+    assert statement is not None and site is not None
+    expression = statement.named_children[0]
+    return (glue.source[expression.start_byte : site.start_byte] + MEMORY.encode() + glue.source[site.end_byte : expression.end_byte]).decode()
+
+
+def bindings(glue: Glue) -> dict[str, str]:
+    """The bindings: runtime_js/prelude.cjs, GlueBindings; name -> arrow function."""
+    generation = glue.generation
+    found = {"raw": "() => wasm", "module": f"() => {glue.module_variable}"}
+    if generation in (Generation.INIT_SYNC, Generation.EXPLICIT_INIT):
+        found["initSync"] = f"(options) => {glue.init_sync}(options)"
+    if generation is Generation.INIT_SYNC:
+        found["clearInitFlag"] = f"() => ({glue.init_flag} = false)"
+    if generation in (Generation.EXPLICIT_INIT, Generation.ON_LOAD, Generation.LOAD_TIME):
+        exposed = "module.exports.__wasm = " if glue.exposes_instance else ""
+        found["setRaw"] = f"(value) => (wasm = {exposed}value)"
+    if generation in (Generation.ON_LOAD, Generation.LOAD_TIME):
+        assert glue.instance is not None
+        found["instantiate"] = f"() => {glue.text(glue.instance)}"
+    if glue.instance_variable is not None:
+        found["setInstance"] = f"(value) => ({glue.instance_variable} = value)"
+    if generation is Generation.LOAD_TIME:
+        found["makeMemory"] = f"() => ({_memory_statement(glue)})"
+    return found
+
+
+def statement(glue: Glue) -> str:
+    """The statement that makes the handle and exports it, for the glue's module format."""
+    values = json.dumps(options(glue), sort_keys=True)
+    named = "".join(f"\n    {name}: {value}," for name, value in bindings(glue).items())
+    if glue.module_format == "esm":
+        return (
+            f"import {IMPORTED} from {json.dumps(RUNTIME_MODULE)};\n"
+            f"export const {HANDLE} = {IMPORTED}.attach({values}, {{{named}\n}});\n"
+        )
+    return f"const {HANDLE} = require({json.dumps(RUNTIME_MODULE)}).attach({values}, {{{named}\n}});\nexports.{HANDLE} = {HANDLE};\n"
