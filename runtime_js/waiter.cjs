@@ -33,6 +33,7 @@ class Waiter {
     this.score = 1; // share of recent spins that saw the change
     this.probeAfter = FIRST_PROBE_AFTER;
     this.untilProbe = FIRST_PROBE_AFTER;
+    this.spins = 0; // waits that spun before sleeping (what the tests read)
   }
 
   // `expectSoon`: an answer may come within a spin (a request was just sent,
@@ -40,6 +41,7 @@ class Waiter {
   wait(control, slot, seen, timeoutMs, expectSoon = true) {
     if (expectSoon && this.canSpin && (this.score >= 0.5 || --this.untilProbe === 0)) {
       const probe = this.score < 0.5;
+      this.spins++;
       const until = performance.now() + SPIN_MS;
       while (Atomics.load(control, slot) === seen && performance.now() < until);
       if (Atomics.load(control, slot) !== seen) {
