@@ -40,8 +40,8 @@ function spawnWorkers(count, receiver) {
       workerData: {
         __wbgPoolMemory: memory,
         __wbgPoolModule: wasmModule,
-        // Where this pool thread's own JS value slots start.
-        __wbgPoolExternrefStart: workerData.externrefs && workerData.externrefs.pool + ordinal * workerData.externrefs.poolThread,
+        // This pool thread's place in the pool: where its own JS value slots start.
+        __wbgPoolThread: ordinal,
         gluePath: workerData.gluePath,
         format: workerData.format,
         contract,
@@ -88,7 +88,7 @@ function countHeldJsValues(glue, raw) {
   if (externrefs === null) return 0;
   const table = raw[externrefs.table];
   let held = 0;
-  for (let i = workerData.__wbgPoolExternrefStart; i < table.length; i++) {
+  for (let i = externrefs.start; i < table.length; i++) {
     const value = table.get(i);
     if (value !== null && value !== externrefs.foreign) held++;
   }

@@ -35,9 +35,8 @@ function spawnHost(binding, numThreads) {
     workerData: {
       __wbgPoolMemory: handle.raw().memory,
       __wbgPoolModule: handle.module(),
-      // Where the host's own JS value slots start, and each pool thread's (see prelude.cjs).
-      __wbgPoolExternrefStart: handle.externrefs?.host,
-      externrefs: handle.externrefs && { pool: handle.externrefs.pool, poolThread: handle.externrefs.poolThread },
+      // The host's place in the pool: where its own JS value slots start (see prelude.cjs).
+      __wbgPoolThread: HOST_THREAD,
       gluePath: binding.gluePath,
       format: binding.format,
       contract: binding.contract,

@@ -18,7 +18,7 @@
 // gets (wbg_patch/prelude.py); everything they are used for is here.
 const fs = require('fs');
 const threads = require('worker_threads');
-const { HOOKS_GLOBAL, START_WORKERS_HOOK } = require('./protocol.cjs');
+const { HOOKS_GLOBAL, START_WORKERS_HOOK, HOST_THREAD } = require('./protocol.cjs');
 const { StaleObjectError, ForeignJsValueError } = require('./errors.cjs');
 const { currentPool, finalizeIn } = require('./session.cjs');
 const { limits } = require('./defaults.json');
@@ -44,12 +44,10 @@ const { limits } = require('./defaults.json');
  * @property {(instance: WebAssembly.Instance) => unknown} [setInstance] sets the glue's instance variable (ON_LOAD)
  * @property {() => unknown} [makeMemory] the glue's own top-level statement that makes the memory (LOAD_TIME)
  *
- * @typedef {object} ExternrefRanges where each instance's JS values live in its table (see below)
+ * @typedef {object} ExternrefRanges where this instance's JS values live in its table (see below)
  * @property {string} table the table's export name
- * @property {number} host first slot of the pool host's range
- * @property {number} pool first slot of pool thread 0's range
- * @property {number} poolThread slots per pool thread
- * @property {object} foreign the value in every slot below an instance's range: any use throws
+ * @property {number} start the first slot of this instance's range
+ * @property {object} foreign the value in every slot below the range: any use throws
  *
  * @typedef {object} GlueHandle the glue's `__wbg_pool`, shared by the glue and the runtime
  * @property {string} version
@@ -93,9 +91,17 @@ const POOL_THREAD_EXTERNREFS = 128;
 const MAIN_EXTERNREF_START = POOL_EXTERNREFS + limits.maxThreads * POOL_THREAD_EXTERNREFS;
 
 // What the runtime gives a pool thread in workerData (pool.cjs, host.cjs): the
-// pool's memory and module, and where this thread's JS value slots start.
+// pool's memory and module, and the thread's place in the pool.
 function givenByPool(key) {
   return threads.isMainThread ? undefined : (threads.workerData || {})[key];
+}
+
+// The first slot of this instance's JS values: the host's range, pool thread
+// i's, or, on the main thread, above all of them.
+function externrefStart() {
+  const thread = givenByPool('__wbgPoolThread');
+  if (thread === undefined) return MAIN_EXTERNREF_START;
+  return thread === HOST_THREAD ? HOST_EXTERNREFS : POOL_EXTERNREFS + thread * POOL_THREAD_EXTERNREFS;
 }
 
 // How each generation of glue instantiates its module: `init` attaches a pool
@@ -178,10 +184,7 @@ function attach(options, bindings) {
   const handle = {
     version: options.version,
     staleFinalizations: 0,
-    externrefs:
-      foreign === null
-        ? null
-        : { table: options.externrefTable, host: HOST_EXTERNREFS, pool: POOL_EXTERNREFS, poolThread: POOL_THREAD_EXTERNREFS, foreign },
+    externrefs: foreign === null ? null : { table: options.externrefTable, start: externrefStart(), foreign },
     wasm: () => (proxy === undefined ? bindings.raw() : proxy),
     memory() {
       const given = givenByPool('__wbgPoolMemory');
@@ -221,7 +224,7 @@ function attach(options, bindings) {
     },
     // Last in the glue's `__wbindgen_init_externref_table`, which every instance runs first.
     reserveExternrefs(table) {
-      const start = givenByPool('__wbgPoolExternrefStart') ?? MAIN_EXTERNREF_START;
+      const start = handle.externrefs.start;
       if (table.length < start) table.grow(start - table.length, foreign);
     },
     startWorkers,
