@@ -35,8 +35,11 @@ test('stats() counts calls, pool starts and stops, failures by code, and call du
     assert.equal(stats.calls, 10);
     assert.equal(stats.poolStarts, 1);
     assert.equal(stats.durationMs.count, 10);
-    assert.ok(stats.durationMs.p50 >= 95 && stats.durationMs.p50 < 130, `p50 ${stats.durationMs.p50}`);
-    assert.ok(stats.durationMs.p90 >= 175 && stats.durationMs.max < 230, `p90 ${stats.durationMs.p90}, max ${stats.durationMs.max}`);
+    // Ranks, not wall-clock ceilings (a loaded machine stretches every call): of the ten
+    // durations, p50 is the 6th (busy(100)) and p90 the 10th, the longest (busy(180)).
+    const { p50, p90, max } = stats.durationMs;
+    assert.ok(p50 >= 95 && p50 < p90, `p50 ${p50}, p90 ${p90}`);
+    assert.ok(p90 >= 175 && p90 === max, `p90 ${p90}, max ${max}`);
 
     // One task works, one waits for its turn, one execute() runs meanwhile.
     const first = manager.run(TASKS, 'busy', [400]);
