@@ -1,6 +1,6 @@
 # The two commands of the README: `make demo` and `make test`. Both set up and
 # build what they need first; a second run skips what is already there.
-.PHONY: setup build build-versions demo test test-rust lint test-js test-py fixtures bench
+.PHONY: setup build build-versions demo test test-rust lint test-js test-py check-newest fixtures bench
 
 # The demo packages scripts/build.sh writes, one per glue target: the runtime
 # behaviour tests run against each.
@@ -34,14 +34,29 @@ lint: build
 	.venv/bin/python -m pyflakes wbg_patch tests bench
 	node_modules/.bin/eslint runtime_js bench rust_example/demo/js eslint.config.cjs $(foreach p,$(PACKAGES),$(wildcard $(p)/wbg-pool-manager.*js))
 
+# Extra flags for every `node --test` run, e.g. NODE_TEST_FLAGS=--test-concurrency=4
+# (the suites' time bounds hold with files running side by side).
+NODE_TEST_FLAGS =
+
+# Every suite runs, also after one failed, so one run shows every failure (a
+# failing package does not hide the others'); the target fails at the end.
 test-js: build build-versions
-	node --test runtime_js/test/unit/*.test.cjs
-	@echo "==> pool contract tests against build/pkg-wasm-bindgen-rayon and build/pkg-poolbuilder-global"
-	node --test runtime_js/test/contracts/*.test.mjs
-	@for pkg in $(PACKAGES) $(VERSION_PACKAGES); do \
-	  echo "==> runtime behaviour tests against $$pkg"; \
-	  WBG_PKG=$$pkg node --test runtime_js/test/*.test.mjs || exit 1; \
-	done
+	@failed=""; \
+	run() { name=$$1; shift; echo "==> $$name"; "$$@" || failed="$$failed\n  $$name"; }; \
+	run "runtime unit tests" node --test $(NODE_TEST_FLAGS) runtime_js/test/unit/*.test.cjs; \
+	run "pool contract tests against build/pkg-wasm-bindgen-rayon and build/pkg-poolbuilder-global" \
+	  node --test $(NODE_TEST_FLAGS) runtime_js/test/contracts/*.test.mjs; \
+	for pkg in $(PACKAGES) $(VERSION_PACKAGES); do \
+	  run "runtime behaviour tests against $$pkg" env WBG_PKG=$$pkg node --test $(NODE_TEST_FLAGS) runtime_js/test/*.test.mjs; \
+	done; \
+	[ -z "$$failed" ] || { printf 'test-js: failed:%b\n' "$$failed" >&2; exit 1; }
+
+# Not part of `make test` (its pinned builds use committed locks, so only a commit
+# changes what it tests): the demo against the newest wasm-bindgen 0.2 and rayon 1
+# releases, resolved now, and the behaviour tests on it.
+check-newest: setup
+	@scripts/build.sh newest
+	WBG_PKG=build/pkg-wasm-bindgen-newest node --test $(NODE_TEST_FLAGS) runtime_js/test/*.test.mjs
 
 # pytest exits 5 when it collected nothing: that is a broken suite, not a pass.
 test-py: build build-versions

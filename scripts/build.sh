@@ -15,13 +15,17 @@
 #   build/pkg-wasm-bindgen-0.2.100        the oldest the ranges admit: wasm-bindgen =0.2.100, rayon =1.8.0
 #   build/pkg-poolbuilder-global          rust_example/contracts/poolbuilder-global, an SDK-like crate
 #                                         with its own pool contract and pins (wasm-bindgen =0.2.106)
-#   plus a compile (no glue) against the newest wasm-bindgen 0.2 and rayon 1 releases.
+# Their locks are committed (rust_example/pinned/): an upstream release changes nothing here.
+#
+# `scripts/build.sh newest` (make check-newest) builds the demo against the newest
+# wasm-bindgen 0.2 and rayon 1 releases, resolved now:
+#   build/pkg-wasm-bindgen-newest         with the wasm-bindgen CLI of the version resolved
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 case "${1:-}" in
-  "" | versions) ;;
-  *) echo "usage: $0 [versions]" >&2; exit 2 ;;
+  "" | versions | newest) ;;
+  *) echo "usage: $0 [versions | newest]" >&2; exit 2 ;;
 esac
 
 # package TARGET OUT WASM CLI: wasm-bindgen --target TARGET, patched, swapped into
@@ -50,9 +54,10 @@ contract() {
   echo "rust_example/contracts/target/wasm32-unknown-unknown/release/example_${1//-/_}.wasm"
 }
 
+# cli_of VERSION [HOW]: the wasm-bindgen CLI of VERSION; HOW installs it when missing.
 cli_of() {
   local cli=.tools/wasm-bindgen-$1/bin/wasm-bindgen
-  [ -x "$cli" ] || { echo "build: $cli is missing: run scripts/setup.sh${2:+ $2}" >&2; exit 1; }
+  [ -x "$cli" ] || { echo "build: $cli is missing: ${2:-run scripts/setup.sh}" >&2; exit 1; }
   echo "$cli"
 }
 
@@ -60,16 +65,24 @@ if [ "${1:-}" = versions ]; then
   for pins in "0.2.106 1.10.0" "0.2.100 1.8.0"; do
     set -- $pins
     echo "==> cargo build wbg-demo pinning wasm-bindgen =$1, rayon =$2 (in build/pinned/)"
-    cli=$(cli_of "$1" versions)
+    cli=$(cli_of "$1" "run scripts/setup.sh versions")
     wasm=$(scripts/build-pinned.sh "wasm-bindgen-$1" "=$1" "=$2")
     package nodejs "build/pkg-wasm-bindgen-$1" "$wasm" "$cli"
   done
   wasm=$(contract poolbuilder-global)
-  cli=$(cli_of "$(locked_wasm_bindgen rust_example/contracts/poolbuilder-global/Cargo.lock)" versions)
+  cli=$(cli_of "$(locked_wasm_bindgen rust_example/contracts/poolbuilder-global/Cargo.lock)" "run scripts/setup.sh versions")
   package nodejs build/pkg-poolbuilder-global "$wasm" "$cli"
-  echo "==> cargo build wbg-demo with the newest wasm-bindgen 0.2 and rayon 1 (compile only)"
-  scripts/build-pinned.sh newest 0.2 1 >/dev/null
   echo "==> built build/pkg-wasm-bindgen-{0.2.106,0.2.100} and build/pkg-poolbuilder-global"
+  exit 0
+fi
+
+if [ "${1:-}" = newest ]; then
+  echo "==> cargo build wbg-demo with the newest wasm-bindgen 0.2 and rayon 1, resolved now (in build/pinned/)"
+  wasm=$(scripts/build-pinned.sh newest 0.2 1)
+  newest=$(locked_wasm_bindgen build/pinned/newest/Cargo.lock)
+  # setup.sh installs only the CLIs of committed locks; this one is as new as the registry.
+  cli=$(cli_of "$newest" "install it with cargo install wasm-bindgen-cli --version =$newest --locked --root .tools/wasm-bindgen-$newest")
+  package nodejs build/pkg-wasm-bindgen-newest "$wasm" "$cli"
   exit 0
 fi
 
