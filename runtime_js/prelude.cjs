@@ -19,7 +19,7 @@
 const fs = require('fs');
 const threads = require('worker_threads');
 const { HOOKS_GLOBAL, START_WORKERS_HOOK, HOST_THREAD } = require('./protocol.cjs');
-const { StaleObjectError, ForeignJsValueError } = require('./errors.cjs');
+const { WbgPoolError, StaleObjectError, ForeignJsValueError } = require('./errors.cjs');
 const { currentPool, finalizeIn } = require('./session.cjs');
 const { limits } = require('./defaults.json');
 
@@ -63,6 +63,10 @@ const { limits } = require('./defaults.json');
  * @property {(table: WebAssembly.Table) => void} reserveExternrefs fills the table below this instance's range
  * @property {(module: unknown, memory: unknown, builder: object) => Promise<void>} startWorkers
  *   wasm-bindgen-rayon's import, bound to the host's hook instead of the crate's browser snippet
+ * @property {(role: 'init' | 'exit', name: string) => void} guardPoolExport
+ *   what the glue's wrappers of the pool's init and exit exports call first: throws ERR_POOL_OWNED_BY_RUNTIME
+ *   unless the runtime is the caller
+ * @property {<T>(call: () => T) => T} runtimeCall runs `call`, the runtime's own call of those exports
  * @property {(proxy: object | undefined) => void} setProxy
  * @property {() => object | undefined} proxy
  * @property {() => WebAssembly.Exports | undefined} raw
@@ -167,6 +171,38 @@ function startWorkers(module, memory, builder) {
   return hooks[START_WORKERS_HOOK](module, memory, builder);
 }
 
+// The pool's init and exit exports are the runtime's to call (contracts/): an
+// SDK's own JS that still starts or stops its pool, as it did before wbg-patch,
+// would spawn a second set of workers or exit the pool under the runtime. So
+// the patch makes the glue's wrappers of those exports check first, before any
+// argument reaches wasm; `role` is 'init' or 'exit'.
+function poolOwnedByRuntime(role, name) {
+  const instead =
+    role === 'init'
+      ? 'it starts the pool on the first manager.execute() or manager.run(): remove this call and call the exports inside manager.execute()'
+      : 'it stops it by itself (after idleShutdownMs without calls, or on manager.close()): remove this call';
+  return new WbgPoolError(`${name}() is the runtime's to call: the ThreadPoolManager owns the wasm thread pool; ${instead}`, 'ERR_POOL_OWNED_BY_RUNTIME');
+}
+
+// guardPoolExport, which those wrappers call first, and runtimeCall, the
+// runtime's own call of them (contracts/index.cjs), which passes it.
+function poolExportGuard() {
+  let byRuntime = false;
+  return {
+    guardPoolExport(role, name) {
+      if (!byRuntime) throw poolOwnedByRuntime(role, name);
+    },
+    runtimeCall(call) {
+      byRuntime = true;
+      try {
+        return call();
+      } finally {
+        byRuntime = false;
+      }
+    },
+  };
+}
+
 /**
  * The handle of one copy of a patched glue (one per thread that loads it).
  * @param {PreludeOptions} options
@@ -228,6 +264,7 @@ function attach(options, bindings) {
       if (table.length < start) table.grow(start - table.length, foreign);
     },
     startWorkers,
+    ...poolExportGuard(),
     setProxy(value) {
       proxy = value;
     },

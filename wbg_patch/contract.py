@@ -24,7 +24,7 @@ something that fails at run time would be worse than no patch.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 from tree_sitter import Node
@@ -59,12 +59,23 @@ class Names:
     start_worker: str
 
 
+class Role(Enum):
+    """What an export the runtime keeps to itself does to the pool."""
+
+    INIT = "init"
+    EXIT = "exit"
+
+
 @dataclass
 class Contract:
     kind: Kind
     # wasm-bindgen-rayon: the top-level statement that binds `startWorkers`
     # from the browser snippet; the patch replaces it with the runtime's.
     snippet_binding: Node | None = None
+    # The bodies of the glue's wrappers of the init and exit exports, by export
+    # name: the runtime owns the pool, so the patch guards these against the
+    # crate's own JS (an SDK that still starts its pool as before wbg-patch).
+    owned: dict[str, tuple[Role, Node]] = field(default_factory=dict)
 
 
 @dataclass
@@ -77,6 +88,7 @@ class _Binding:
 @dataclass
 class _Facts:
     functions: dict[str, int]  # exported function -> number of parameters
+    bodies: dict[str, Node]  # exported function -> its body
     classes: dict[str, set[str]]  # top-level class -> its method names
     calls: dict[str, set[int]]  # startWorkers / terminateWorkers -> argument counts at the call sites
     start_workers_binding: _Binding | None  # where `startWorkers` comes from, when not a global
@@ -131,7 +143,8 @@ def detect(glue: Glue, names: Names) -> Contract:
             glue.path,
         )
     binding = facts.start_workers_binding if kind is Kind.WASM_BINDGEN_RAYON else None
-    return Contract(kind, binding.statement if binding is not None else None)
+    owned = {name: (role, facts.bodies[name]) for name, role in ((names.init, Role.INIT), (names.exit, Role.EXIT)) if name in facts.bodies}
+    return Contract(kind, binding.statement if binding is not None else None, owned)
 
 
 def check_patched(glue: Glue, names: Names) -> Kind:
@@ -211,13 +224,16 @@ def _facts(glue: Glue) -> _Facts:
                 for m in body.named_children
                 if m.type == "method_definition" and m.child_by_field_name("name") is not None
             }
-    functions = {}
+    functions, bodies = {}, {}
     for name, value in exported_values(glue):
         if value is not None and value.type == "identifier":
             value = declared_functions.get(value.text.decode())
         if value is not None and value.type in ("function_declaration", "function_expression", "function", "arrow_function"):
             params = value.child_by_field_name("parameters")
             functions[name] = len(params.named_children) if params is not None else 1
+            body = value.child_by_field_name("body")
+            if body is not None and body.type == "statement_block" and body.named_children:
+                bodies[name] = body
     calls: dict[str, set[int]] = {}
     for call in glue.nodes("call_expression"):
         callee = call.child_by_field_name("function")
@@ -227,6 +243,7 @@ def _facts(glue: Glue) -> _Facts:
     assert interface is not None, "detect() needs a located, unpatched glue (its module is read then)"
     return _Facts(
         functions=functions,
+        bodies=bodies,
         classes=classes,
         calls=calls,
         start_workers_binding=_start_workers_binding(glue),

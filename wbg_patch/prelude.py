@@ -29,6 +29,8 @@ SET_PTR = f"{HANDLE}.setPtr"
 FINALIZATION_REGISTRY = f"{HANDLE}.finalizationRegistry"
 RESERVE_EXTERNREFS = f"{HANDLE}.reserveExternrefs"
 START_WORKERS = f"{HANDLE}.startWorkers"
+# What the glue's wrappers of the pool's init and exit exports call first.
+GUARD_POOL_EXPORT = f"{HANDLE}.guardPoolExport"
 RUNTIME_MODULE = f"./{RUNTIME_DIR}/prelude.cjs"
 # ES modules import the runtime module under this name.
 IMPORTED = "__wbg_prelude"

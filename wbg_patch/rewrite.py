@@ -4,7 +4,8 @@ The edits: the marker and the prelude (see `prelude`) before the glue's first
 statement, every `wasm.<x>` read routed through the handle, the memory import
 made selectable, the module a pool thread is given used instead of a compile,
 the glue's finalization registries made to skip objects from a discarded
-memory, every use of an object's address checked to be from the current
+memory, the wrappers of the pool's init and exit exports guarded (the runtime
+owns the pool), every use of an object's address checked to be from the current
 memory, each instance's JS values kept in a range of its own, and for
 `--target module` the source-phase import of the .wasm, which Node 20 cannot
 load, replaced by a compile of the same file. Each edit writes names and
@@ -87,6 +88,18 @@ def _instantiation_edits(glue: Glue) -> list[Edit]:
     return result
 
 
+def _guard_edits(contract: Contract) -> list[Edit]:
+    """First in the wrappers of the pool's init and exit exports: a check that
+    the runtime, which owns the pool, is the caller."""
+    result = []
+    for name, (role, body) in contract.owned.items():
+        first = body.named_children[0]
+        indent = " " * first.start_point[1]
+        call = f"{prelude.GUARD_POOL_EXPORT}({json.dumps(role.value)}, {json.dumps(name)});"
+        result.append(Edit(first.start_byte, first.start_byte, f"{call}\n{indent}"))
+    return result
+
+
 def edits(glue: Glue, config: RuntimeConfig, contract: Contract) -> list[Edit]:
     site = glue.prelude_site
     result = [Edit(site, site, comments(glue, config, contract.kind.value) + prelude.statement(glue))]
@@ -95,6 +108,7 @@ def edits(glue: Glue, config: RuntimeConfig, contract: Contract) -> list[Edit]:
         s = contract.snippet_binding
         result.append(Edit(s.start_byte, s.end_byte, f"const startWorkers = {prelude.START_WORKERS};"))
     result += [Edit(n.start_byte, n.end_byte, prelude.ACCESSOR) for n in glue.wasm_member_reads]
+    result += _guard_edits(contract)
     result += _object_edits(glue)
     result += _instantiation_edits(glue)
     return sorted(result, key=lambda e: (e.start, e.end))

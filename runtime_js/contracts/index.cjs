@@ -11,6 +11,8 @@
 //                whatever hook the crate adds. Without it the runtime says when
 //                a worker starts and reads the report a crate's own hook prints.
 //   canStop      whether the pool can exit and start again on the same memory
+//   startCuredByFreshMemory(error)  on the main thread: whether a pool that
+//                failed to start with `error` can start once the memory is reset
 //   hostHooks(spawnWorkers, kept)  what the glue calls on the host besides the
 //                runtime's own hooks: { hooks, globals }
 //   startPool(glue, contract, numThreads)  on the host: build the pool
@@ -19,6 +21,7 @@
 const DEFAULTS = {
   rustReports: false,
   canStop: true,
+  startCuredByFreshMemory: () => false,
   hostHooks() {
     return { hooks: {}, globals: {} };
   },
@@ -40,7 +43,14 @@ const ADAPTERS = {
 function adapterFor(kind) {
   const adapter = ADAPTERS[kind];
   if (adapter === undefined) throw new Error(`wbg-pool: unknown pool contract ${JSON.stringify(kind)}`);
-  return { ...DEFAULTS, ...adapter, kind };
+  const merged = { ...DEFAULTS, ...adapter, kind };
+  // The patched glue refuses the init and exit exports to any caller but the
+  // runtime (prelude.cjs, guardPoolExport): these are the runtime's calls.
+  return {
+    ...merged,
+    startPool: (glue, contract, numThreads) => glue.__wbg_pool.runtimeCall(() => merged.startPool(glue, contract, numThreads)),
+    stopPool: (glue, contract) => glue.__wbg_pool.runtimeCall(() => merged.stopPool(glue, contract)),
+  };
 }
 
 module.exports = { adapterFor };

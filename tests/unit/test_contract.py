@@ -115,3 +115,17 @@ def test_glue_and_module_of_different_crates_are_refused(tmp_path: Path):
     assert result.returncode == ContractError.exit_code, result.stdout + result.stderr
     assert "the module does not import terminateWorkers" in result.stderr
     assert snapshot(pkg) == before
+
+
+@pytest.mark.parametrize("name", KINDS)
+def test_the_pool_init_and_exit_wrappers_are_guarded(tmp_path: Path, name: str):
+    # The runtime owns the pool: the SDK's own JS calling these must be refused before wasm runs.
+    pkg = package(tmp_path, name)
+    assert run_cli("patch", pkg).returncode == 0
+    patched = glue_of(pkg).read_text()
+    owned = {"initThreadPool": "init"} if name == "pkg-wasm-bindgen-rayon" else {"initThreadPool": "init", "exitThreadPool": "exit"}
+    for export, role in owned.items():
+        wrapper = patched.split(f"function {export}(", 1)[1].split("\n}", 1)[0]
+        first = wrapper.split("{", 1)[1].strip().splitlines()[0]
+        assert first == f'__wbg_pool.guardPoolExport("{role}", "{export}");', wrapper
+    assert patched.count("guardPoolExport") == len(owned)
