@@ -52,24 +52,33 @@ class Engine {
 
   // The running pool, started if need be, once it is ready.
   async acquire() {
-    // A pool still stopping owns the Rust pool state: the next one waits for it.
-    while (this.stopping !== null) await this.stopping;
-    if (this.closed) throw new PoolClosedError();
-    if (this.binding.handle.raw() === undefined) {
-      throw new WbgPoolError(
-        `${this.binding.gluePath} is not initialised: call its initSync({ module }) (or await its default ` +
-          'export) before execute() or run(); glue of `--target web` does not initialise itself',
-        'ERR_GLUE_NOT_INITIALIZED',
-      );
+    for (let again = false; ; again = true) {
+      // A pool still stopping owns the Rust pool state: the next one waits for it.
+      while (this.stopping !== null) await this.stopping;
+      if (this.closed) throw new PoolClosedError();
+      if (this.binding.handle.raw() === undefined) {
+        throw new WbgPoolError(
+          `${this.binding.gluePath} is not initialised: call its initSync({ module }) (or await its default ` +
+            'export) before execute() or run(); glue of `--target web` does not initialise itself',
+          'ERR_GLUE_NOT_INITIALIZED',
+        );
+      }
+      if (this.pool === null) this.pool = this.startPool();
+      const pool = this.pool;
+      pool.host.ref();
+      try {
+        await pool.ready;
+      } catch (error) {
+        // A start that only the memory stood in the way of (its failure reset
+        // the memory, see poolFailed) is tried once more, on the fresh memory.
+        if (!again && pool.adapter.startCuredByFreshMemory(error)) continue;
+        throw error;
+      }
+      // The pool may have failed, or close() come, while this call resumed.
+      if (pool.failure !== null) throw pool.failure;
+      if (this.closed) throw new PoolClosedError();
+      return pool;
     }
-    if (this.pool === null) this.pool = this.startPool();
-    const pool = this.pool;
-    pool.host.ref();
-    await pool.ready;
-    // The pool may have failed, or close() come, while this call resumed.
-    if (pool.failure !== null) throw pool.failure;
-    if (this.closed) throw new PoolClosedError();
-    return pool;
   }
 
   startPool() {
@@ -132,7 +141,7 @@ class Engine {
     if (this.pool === pool) this.pool = null;
     this.metrics.poolFailed(pool.isReady, this.closed ? 'close' : 'failure', error);
     if (this.pool !== null) return;
-    resetAfterFailure(this.binding, error, { active: this.active, closed: this.closed });
+    resetAfterFailure(this.binding, error, { active: this.active, closed: this.closed, restarts: pool.adapter.startCuredByFreshMemory(error) });
   }
 
   /** Stops the pool and refuses further work; running calls reject with PoolClosedError. */

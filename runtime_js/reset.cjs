@@ -7,10 +7,12 @@
 // tells the user why; other resets are warned of.
 const { warn } = require('./errors.cjs');
 
-// After pool failure `error`; `active` calls were running, `closed`: close() ended them.
-function resetAfterFailure(binding, error, { active, closed }) {
+// After pool failure `error`; `active` calls were running, `closed`: close() ended them,
+// `restarts`: the calls are not rejected, a pool starts again for them on the fresh memory.
+function resetAfterFailure(binding, error, { active, closed, restarts }) {
   let why = null;
-  if (active === 0) why = `the pool failed while no execute() was running: ${error.message}`;
+  if (restarts) why = error.message;
+  else if (active === 0) why = `the pool failed while no execute() was running: ${error.message}`;
   else if (closed) why = 'close() was called during an execute(), which was rejected; its pool was terminated';
   resetMemory(binding, why, error.message);
 }

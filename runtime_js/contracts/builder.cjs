@@ -7,8 +7,10 @@
 
 // startWorkers(_, memory, builder) for the host: `spawnWorkers(count, receiver)`
 // starts the runtime's ThreadPoolWorkers (on the pool's memory and module,
-// whatever the crate passes), `kept` holds each builder for the pool's life.
-function startWorkersWith(spawnWorkers, kept) {
+// whatever the crate passes), `kept` holds each builder for the pool's life,
+// `buildFailed(error)` is the error a failed build() becomes (what it means
+// depends on the contract).
+function startWorkersWith(spawnWorkers, kept, buildFailed = (error) => error) {
   return async function startWorkers(_moduleOrSource, _memory, builder) {
     const count = builder.numThreads();
     if (!(count > 0)) throw new Error(`numThreads must be > 0, got ${count}`);
@@ -17,7 +19,11 @@ function startWorkersWith(spawnWorkers, kept) {
     kept.push(builder);
     const workers = spawnWorkers(count, builder.receiver());
     await Promise.all(workers.map((worker) => new Promise((resolve) => worker.once('online', resolve))));
-    builder.build();
+    try {
+      builder.build();
+    } catch (error) {
+      throw buildFailed(error);
+    }
   };
 }
 

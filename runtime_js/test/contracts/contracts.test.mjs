@@ -130,3 +130,77 @@ test('poolbuilder-global: exitThreadPool ends the pool when idle, and the next c
   assert.deepEqual(reports, [{ running: 3, afterIdle: 0, local: 1 }, { again: 2 }]);
   assert.doesNotMatch(stderr, /WBG_POOL_RESET/);
 });
+
+// Issue 19, point 4: a script's natural first line, a parallel export called
+// outside execute(). On wasm-bindgen-rayon it builds Rayon's global pool on the
+// main thread's instance (one thread), and a memory holds one global pool.
+for (const kind of ['wasm-bindgen-rayon', 'poolbuilder-global']) {
+  test(`${kind}: a parallel call outside execute() before the first pool: the first execute() works`, async () => {
+    const { reports, stderr } = await inChild(
+      kind,
+      `report(glue.sum_of_squares(1000));
+       const manager = new runtime.ThreadPoolManager({ numThreads: 2 });
+       report(await manager.execute(() => [glue.sum_of_squares(1000), glue.pool_threads()]));
+       report(await manager.execute(() => glue.pool_threads()));
+       await manager.close();`,
+    );
+    assert.deepEqual(reports, [SUM_1000, [SUM_1000, 2], 2]);
+    if (kind === 'wasm-bindgen-rayon') {
+      // The memory was reset for the pool: the warning says why, and what to do instead.
+      const [warning] = stderr.match(/\[WBG_POOL_RESET\].*global pool.*/) ?? [];
+      assert.match(warning ?? stderr, /outside manager\.execute\(\).*built Rayon's global pool/);
+      assert.match(warning, /StaleObjectError/);
+    } else {
+      // Its pool is the crate's static, not Rayon's global one: nothing to reset.
+      assert.doesNotMatch(stderr, /WBG_POOL_RESET/);
+    }
+  });
+}
+
+// Issue 19, point 11: an SDK whose own JS still starts and stops its pool, as it
+// did before wbg-patch. The runtime owns the pool: such calls are refused before
+// they reach wasm, outside execute(), inside it, and in a run() task alike.
+for (const kind of ['wasm-bindgen-rayon', 'poolbuilder-global']) {
+  test(`${kind}: the glue's own initThreadPool/exitThreadPool are refused up front, with no side effect`, async () => {
+    const { reports, stderr } = await inChild(
+      kind,
+      `const fs = await import('node:fs');
+       const os = await import('node:os');
+       const path = await import('node:path');
+       const threads = () => fs.readdirSync('/proc/self/task').length;
+       const task = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'wbg-own-pool-')), 'task.cjs');
+       fs.writeFileSync(task, 'const glue = require(' + JSON.stringify(require.resolve('./example_${kind.replace(/-/g, '_')}.js')) + ');' +
+         'exports.init = () => glue.initThreadPool(2, undefined); exports.exit = () => glue.exitThreadPool?.();');
+       const attempt = async (where, fn) => {
+         try { report({ where, value: await fn() }); } catch (e) { report({ where, ...describe(e) }); }
+       };
+       const own = [['initThreadPool', () => glue.initThreadPool(2, undefined), 'init']];
+       if (typeof glue.exitThreadPool === 'function') own.push(['exitThreadPool', () => glue.exitThreadPool(), 'exit']);
+       const before = threads();
+       const manager = new runtime.ThreadPoolManager({ numThreads: 2, idleShutdownMs: 60_000 });
+       for (const [name, call] of own) await attempt(name + ' outside execute()', call);
+       await manager.execute(() => glue.pool_threads());
+       const running = threads() - before;
+       for (const [name, call, taskName] of own) {
+         await attempt(name + ' inside execute()', () => manager.execute(call));
+         await attempt(name + ' in a run() task', () => manager.run(task, taskName));
+       }
+       report({ running, after: threads() - before, pool: await manager.execute(() => glue.pool_threads()), failures: manager.stats().failures });
+       await manager.close();`,
+    );
+    const last = reports.pop();
+    const names = kind === 'poolbuilder-global' ? ['initThreadPool', 'exitThreadPool'] : ['initThreadPool'];
+    assert.equal(reports.length, names.length * 3);
+    for (const refused of reports) {
+      assert.equal(refused.name, 'WbgPoolError', `${refused.where}: ${refused.message}`);
+      assert.equal(refused.code, 'ERR_POOL_OWNED_BY_RUNTIME', refused.where);
+      const name = names.find((n) => refused.where.startsWith(n));
+      assert.match(refused.message, new RegExp(`^${name}\\(\\) is the runtime's to call: the ThreadPoolManager owns the wasm thread pool`));
+      assert.match(refused.message, name === 'initThreadPool' ? /call the exports inside manager\.execute\(\)/ : /stops it by itself/);
+    }
+    // No second set of workers, no exited pool: the same host and 2 threads serve the next call.
+    assert.deepEqual(last, { running: 3, after: 3, pool: 2, failures: { ERR_POOL_OWNED_BY_RUNTIME: names.length * 2 } });
+    if (kind === 'poolbuilder-global') assert.doesNotMatch(stderr, /WBG_POOL_RESET/);
+    assert.doesNotMatch(stderr, /ReferenceError|NotTransferableError/);
+  });
+}
