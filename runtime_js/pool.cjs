@@ -246,7 +246,12 @@ class Pool {
       const received = receiveMessageOnPort(this.responses);
       if (received !== undefined) {
         const { id: answered, value, error } = received.message;
-        if (answered !== id) throw new WbgPoolError(`internal: answer ${answered} arrived for call ${id}`, 'ERR_INTERNAL');
+        if (answered !== id) {
+          // The answers are out of step with the calls: every later call would
+          // read an earlier call's answer. Nothing on this pool is trusted again.
+          this.fail(new PoolClosedError(`internal: the answer to call ${answered} arrived while call ${id} (${name}) waited; the pool was torn down`));
+          throw this.failure;
+        }
         // What the pool logged before it answered is delivered before the call returns.
         this.drainNew();
         if (this.failure !== null) throw this.failure;
