@@ -62,6 +62,13 @@ class InternalError(PatchError):
     exit_code = 70
 
 
+class RefusedByV8Error(InternalError):
+    """V8 refuses a file the patch would write (what tree-sitter accepts and Node
+    would not load); nothing was written."""
+
+    code = "refused-by-v8"
+
+
 EXIT_CODES = {
     0: "success (or already patched by this version)",
     1: "--check: the glue is not patched by this version",
@@ -70,7 +77,7 @@ EXIT_CODES = {
     UnsupportedGlueError.exit_code: "wasm-bindgen glue of an unsupported target or generation",
     AlreadyPatchedError.exit_code: "patched by another wbg-patch version, or rewritten by hand",
     ContractError.exit_code: "no thread pool contract wbg-patch can drive (unknown, incomplete or mixed)",
-    InternalError.exit_code: "internal error: the rewrite failed its own check, or a bug; nothing written",
+    InternalError.exit_code: "internal error: the output failed its own check (tree-sitter or V8), or a bug; nothing written",
     130: "interrupted (Ctrl-C); every file is untouched or fully written",
     141: "the reader of the output went away (`| head`)",
 }

@@ -64,7 +64,12 @@ def read(path: Path) -> Glue:
             continue
         row, col = bad.start_point
         raise InputError(f"is not valid JavaScript (syntax error at line {row + 1}, column {col + 1}); truncated or corrupted?", path)
-    esm = any(n.type in ("import_statement", "export_statement") for n in tree.root_node.children)
+    # Node loads .cjs and .mjs by their extension, whatever they hold (a `.cjs` with an
+    # `import` is refused, not read as a module), and a `.js` by what it holds when its
+    # package.json says nothing, as wasm-bindgen's do not.
+    esm = path.suffix == ".mjs" or (
+        path.suffix != ".cjs" and any(n.type in ("import_statement", "export_statement") for n in tree.root_node.children)
+    )
     return Glue(path=path, source=source, tree=tree, module_format="esm" if esm else "commonjs", source_imports=source_imports)
 
 

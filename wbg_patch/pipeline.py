@@ -1,5 +1,5 @@
 """One glue file through the whole pipeline, under its directory's lock:
-read -> locate -> rewrite -> emit -> write. The steps before only compute;
+read -> locate -> rewrite -> emit -> check (V8) -> write. The steps before only compute;
 every write is here. The CLI only reports what it returns."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from . import __version__, contract, emit, locate, parse, rewrite
+from . import __version__, contract, emit, locate, parse, rewrite, v8check
 from .config import RuntimeConfig
 from .errors import AlreadyPatchedError, InputError
 from .marker import edited_after_patch
@@ -97,6 +97,13 @@ def run(file: Path, overrides: dict[str, object], mode: Mode, with_diff: bool = 
                 return Outcome(file, False, f"runtime missing or stale: {', '.join(_relative(p, file) for p in stale)}")
             return Outcome(file, True, f"patched by wbg-patch {__version__}")
 
+        # V8 checks what a patch would write before any of it is written, in a dry run too:
+        # it says what the patch would do, a refusal included.
+        targets = {**stale, **({file: source} if source != model.source else {})}
+        note = v8check.check(targets, model)
+        if note is not None:
+            what = f"{what}; {note}"
+
         if mode is Mode.DRY_RUN:
             diff = []
             if with_diff:
@@ -113,7 +120,6 @@ def run(file: Path, overrides: dict[str, object], mode: Mode, with_diff: bool = 
 
         # The glue is written last: a glue marked patched always has its runtime,
         # and any failure before that leaves the input as it was.
-        targets = {**stale, **({file: source} if source != model.source else {})}
         for target in targets:
             check_writable(target)
         for target, content in stale.items():

@@ -1,10 +1,13 @@
 """Fuzzing the patcher with inputs mutated from the fixtures: never a
 traceback; a clean patch or a clear error; on error the directory is exactly
-as it was; a patched output never has tree-sitter error nodes."""
+as it was; a patched output never has tree-sitter error nodes, and glue with an
+error that only V8 sees is refused by V8's check, with nothing written."""
 
 from __future__ import annotations
 
+import os
 import random
+import re
 import shutil
 from pathlib import Path
 
@@ -12,11 +15,11 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import snapshot
-from test_patch_fixtures import VERSIONS, nodejs_fixture
+from test_patch_fixtures import VERSIONS, nodejs_fixture, target_fixture
 from wbg_patch import syntax
 from wbg_patch.cli import app
 from wbg_patch.emit import runtime_files
-from wbg_patch.errors import EXIT_CODES
+from wbg_patch.errors import EXIT_CODES, RefusedByV8Error
 
 INPUTS_PER_SEED = 260  # x the seeds below: well over 1000 inputs
 
@@ -65,7 +68,10 @@ def damage_outputs(directory: Path, rng: random.Random) -> None:
 
 
 @pytest.mark.parametrize("seed", [*VERSIONS, "demo"])
-def test_mutated_glue_never_crashes_or_damages_files(seed: str, tmp_path: Path, unpatched: Path):
+def test_mutated_glue_never_crashes_or_damages_files(seed: str, tmp_path: Path, unpatched: Path, monkeypatch: pytest.MonkeyPatch):
+    # Without node: V8's check, which has its own fuzz test below, would add a node start
+    # to each of these inputs.
+    monkeypatch.setenv("PATH", os.pathsep.join(d for d in os.environ["PATH"].split(os.pathsep) if not (Path(d) / "node").exists()))
     if seed == "demo":
         original_dir = unpatched
     else:
@@ -100,3 +106,58 @@ def test_mutated_glue_never_crashes_or_damages_files(seed: str, tmp_path: Path, 
     # The fuzzer must exercise both paths, or it proves little.
     assert any(k.endswith(":0") for k in outcomes), outcomes
     assert any(not k.endswith(":0") for k in outcomes), outcomes
+
+
+# Early errors: JS that tree-sitter parses and V8 refuses at load. By name: the glue's module
+# format it applies to, the statement put between two of the glue's, the part of it V8 points
+# at, and V8's words for it.
+V8_REFUSES = {
+    "let-twice": (None, b"let wbgFuzzTwice = 1; let wbgFuzzTwice = 2;", b"wbgFuzzTwice = 2", "Identifier 'wbgFuzzTwice' has already been declared"),
+    "bad-regex": (None, b"const wbgFuzzPattern = /(/;", b"/(/", "Invalid regular expression: /(/: Unterminated group"),
+    "await-in-commonjs": ("commonjs", b"await wbgFuzzPromise;", b"await", "await is only valid in async functions"),
+    # In a .cjs file (a .js one would be read as a module, as Node does when package.json says nothing)
+    "import-in-cjs": ("commonjs", b'import wbgFuzzImport from "wbg-fuzz";', b"import", "Cannot use import statement outside a module"),
+    "export-twice": ("esm", b"export { wbgFuzzOne as wbgFuzzA, wbgFuzzOne as wbgFuzzA }; let wbgFuzzOne;", b"wbgFuzzOne as wbgFuzzA }", "Duplicate export of 'wbgFuzzA'"),
+    "octal-in-module": ("esm", b"const wbgFuzzOctal = 010;", b"010", "Octal literals are not allowed in strict mode"),
+}
+V8_FIXTURES = [*((v, "nodejs") for v in VERSIONS), ("0.2.129", "module"), ("0.2.129", "web"), ("0.2.129", "experimental-nodejs-module")]
+
+
+def inject(source: bytes, statement: bytes, rng: random.Random) -> tuple[bytes, int, int]:
+    """`statement` put before a random top-level statement, where tree-sitter parses the
+    result as well as the glue (`--target module` glue has one error node: its source-phase
+    import); with the line and column it starts at."""
+    errors = len(list(syntax.errors(syntax.parse(source).root_node)))
+    for start, _ in rng.sample(top_statements(source), len(top_statements(source))):
+        mutated = source[:start] + statement + b"\n" + source[start:]
+        if len(list(syntax.errors(syntax.parse(mutated).root_node))) == errors:
+            line_start = source.rfind(b"\n", 0, start) + 1
+            return mutated, source.count(b"\n", 0, start) + 1, len(source[line_start:start].decode()) + 1
+    raise AssertionError(f"no place where {statement!r} parses")
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="V8's check needs node on PATH")
+@pytest.mark.parametrize("version, target", V8_FIXTURES, ids=[f"{v}-{t}" for v, t in V8_FIXTURES])
+def test_glue_v8_refuses_is_refused_and_left_untouched(version: str, target: str, tmp_path: Path):
+    glue = target_fixture(version, target, tmp_path / "fixture")
+    module_format = "commonjs" if target == "nodejs" else "esm"
+    rng = random.Random(f"wbg-patch-v8-fuzz-{version}-{target}")
+    runner = CliRunner()
+    for name, (applies_to, statement, points_at, words) in V8_REFUSES.items():
+        if applies_to not in (None, module_format):
+            continue
+        work = tmp_path / name
+        shutil.copytree(glue.parent, work)
+        mutated, line, column = inject(glue.read_bytes(), statement, rng)
+        (work / glue.name).unlink()
+        written = work / (glue.stem + (".cjs" if name == "import-in-cjs" else glue.suffix))
+        written.write_bytes(mutated)
+        before = snapshot(work)
+        result = runner.invoke(app, ["patch", str(work)])
+        assert result.exit_code == RefusedByV8Error.exit_code == 70, f"{name}: exit {result.exit_code}: {result.output}"
+        message = " ".join(result.output.split())
+        at = f"{line}:{column + statement.index(points_at)}"
+        assert f"error[{RefusedByV8Error.code}]: {written}: V8 refuses it at {at}: SyntaxError: {words}" in message, f"{name}: {message}"
+        assert f"in `{statement.decode()}`" in message and "Nothing was written." in message, message
+        assert snapshot(work) == before, f"{name}: refused but changed files"
+        assert not re.search(r"\.wbg-patch\.tmp", " ".join(before)), before
