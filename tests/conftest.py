@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -12,6 +13,11 @@ ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build"
 WBG_PATCH = ROOT / ".venv" / "bin" / "wbg-patch"
 FIXTURES = ROOT / "tests" / "fixtures"
+
+
+def locked_wasm_bindgen(lock: Path) -> str:
+    """The wasm-bindgen version a Cargo.lock holds: the CLI must be that one, to the patch version."""
+    return re.search(r'name = "wasm-bindgen"\nversion = "([^"]+)"', lock.read_text()).group(1)
 
 
 def wasm_bindgen_output(package: str = "pkg") -> Path:

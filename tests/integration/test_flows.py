@@ -14,15 +14,25 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BUILD, ROOT, WBG_PATCH
+from conftest import BUILD, ROOT, WBG_PATCH, locked_wasm_bindgen
 
 TOOLS = ROOT / ".tools"
-WASM_BINDGEN = next(TOOLS.glob("wasm-bindgen-*/bin"))
+QUICKSTART = ROOT / "rust_example/quickstart"
 WASM_PACK = next(TOOLS.glob("wasm-pack-*/bin"))
 TSC = {"5.9": ROOT / "node_modules/typescript/bin/tsc", "7.0": ROOT / "node_modules/typescript-7/bin/tsc"}
-# wasm-pack finds the wasm-bindgen CLI on PATH (no 7-minute install), and the
-# npm publish hook finds wbg-patch there.
-ENV = {**os.environ, "PATH": os.pathsep.join(map(str, [WASM_BINDGEN, WASM_PACK, WBG_PATCH.parent, os.environ["PATH"]]))}
+# The npm publish hook finds wbg-patch on PATH.
+ENV = {**os.environ, "PATH": os.pathsep.join(map(str, [WASM_PACK, WBG_PATCH.parent, os.environ["PATH"]]))}
+
+
+def wasm_bindgen_cli(lock: Path) -> Path:
+    """The directory of the wasm-bindgen CLI that equals the crate's locked
+    wasm-bindgen (another version refuses its .wasm); .tools/ holds several."""
+    version = locked_wasm_bindgen(lock)
+    cli = TOOLS / f"wasm-bindgen-{version}" / "bin"
+    if not (cli / "wasm-bindgen").is_file():
+        pytest.fail(f"{lock} locks wasm-bindgen {version}, and {cli / 'wasm-bindgen'} is missing: run `make setup`, or "
+                    f"cargo install wasm-bindgen-cli --version ={version} --locked --root {cli.parent}")
+    return cli
 
 
 def run(*args: str | Path, cwd: Path, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess[str]:
@@ -37,10 +47,12 @@ def wasm_pack_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
     wbg-pool by path (a git dependency in real life), built with the README's
     wasm-pack command line. Returns its unpatched pkg/."""
     crate = tmp_path_factory.mktemp("user") / "quickstart"
-    shutil.copytree(ROOT / "rust_example/quickstart", crate, ignore=shutil.ignore_patterns("target"))
+    shutil.copytree(QUICKSTART, crate, ignore=shutil.ignore_patterns("target"))
     manifest = crate / "Cargo.toml"
     manifest.write_text(manifest.read_text().replace('path = "../pool"', f'path = "{ROOT / "rust_example/pool"}"'))
-    env = {**ENV, "RUSTUP_TOOLCHAIN": "debian-web", "RUSTC_BOOTSTRAP": "1", "CARGO_TARGET_DIR": str(BUILD / "quickstart-target")}
+    # wasm-pack finds the wasm-bindgen CLI on PATH (no 7-minute install of its own).
+    path = os.pathsep.join([str(wasm_bindgen_cli(QUICKSTART / "Cargo.lock")), ENV["PATH"]])
+    env = {**ENV, "PATH": path, "RUSTUP_TOOLCHAIN": "debian-web", "RUSTC_BOOTSTRAP": "1", "CARGO_TARGET_DIR": str(BUILD / "quickstart-target")}
     # The README's command line, flag for flag.
     run("wasm-pack", "build", "--target", "nodejs", "--mode", "force", "--no-opt", ".", "--", "-Z", "build-std=panic_abort,std",
         cwd=crate, env=env, timeout=900)

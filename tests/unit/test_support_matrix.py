@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BUILD, ROOT, run_cli, wasm_bindgen_output
+from conftest import BUILD, ROOT, locked_wasm_bindgen, run_cli, wasm_bindgen_output
 from test_patch_fixtures import ALL_FIXTURES, target_fixture
 
 MARK = "<!-- support-matrix -->"
@@ -27,10 +27,6 @@ def matrix_rows() -> list[dict[str, str]]:
 
 ROWS = matrix_rows()
 CELLS = [(row, v) for row in ROWS for v in row["versions"].split(", ")]
-
-
-def locked_wasm_bindgen(lock: Path) -> str:
-    return re.search(r'name = "wasm-bindgen"\nversion = "([^"]+)"', lock.read_text()).group(1)
 
 
 def built_from(package: str) -> tuple[str, str, str]:
