@@ -4,6 +4,8 @@
 import fs from 'node:fs';
 import test from 'node:test';
 import path from 'node:path';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -25,6 +27,20 @@ if (demo.__wbg_pool.raw() === undefined) {
 export const runtime = await import(pathToFileURL(ENTRY).href);
 export const demo = await import(pathToFileURL(path.join(PKG, 'wbg_demo.js')).href);
 if (demo.__wbg_pool.raw() === undefined) demo.initSync({ module: fs.readFileSync(path.join(PKG, 'wbg_demo_bg.wasm')) });
+
+// How late an outcome driven by a time limit (a call timeout, a deadlock
+// noticed) may come after it: room for a machine three times slower than this
+// one, busy with other test files (node --test runs them side by side). The
+// wrong outcome is a hang or a later, other limit, so tests need no tighter
+// bound; how fast it really is, `make bench` measures.
+export const LATE_MS = 1000;
+
+// The engine's gc(), without --expose-gc on the command line: a test that
+// checks what is freed must collect for sure (global.gc is undefined otherwise).
+export function exposedGc() {
+  v8.setFlagsFromString('--expose-gc');
+  return vm.runInNewContext('gc');
+}
 
 // OS threads of this process: each Node worker is one, so a leaked worker shows.
 export function threadCount() {

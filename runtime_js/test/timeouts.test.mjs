@@ -1,11 +1,11 @@
 // Time limits: the call timeout ends a spinning pool (which the heartbeat, that
 // watches for no progress, cannot tell from work), the pool start has its own
-// deadline, a deadlock is known within the heartbeat + 100 ms, and every
-// duration option says what it accepts.
+// deadline, a deadlock is known after the heartbeat timeout, and every
+// duration option says what it accepts. Time bounds allow LATE_MS (helpers.mjs).
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { LOAD_PACKAGE, runtime, demo, threadCount, assertNoWorkersLeft, managerPerTest } from './helpers.mjs';
+import { LOAD_PACKAGE, runtime, demo, threadCount, waitFor, assertNoWorkersLeft, managerPerTest, LATE_MS } from './helpers.mjs';
 
 const runChild = (script, timeout) =>
   spawnSync(process.execPath, ['--input-type=module', '-e', LOAD_PACKAGE + script], { encoding: 'utf8', timeout });
@@ -31,7 +31,7 @@ test('a spinning pool fails with CallTimeoutError after callTimeoutMs, and the n
   assert.equal(error.code, 'ERR_CALL_TIMEOUT');
   assert.equal(error.timeoutMs, 400);
   assert.match(error.message, /spin_forever\(\).*torn down/);
-  assert.ok(ms >= 400 && ms < 400 + 100, `the spin was ended after ${ms.toFixed(0)} ms`);
+  assert.ok(ms >= 400 && ms < 400 + LATE_MS, `the spin was ended after ${ms.toFixed(0)} ms`);
   await assertNoWorkersLeft(before);
   assert.equal(await manager.execute(() => demo.collatz_sum(1000)), 59542);
   // A per-call override: this one may take longer than the manager's 400 ms.
@@ -71,39 +71,40 @@ test('the call timeout is the calls\' alone: the runtime\'s own requests (the id
   process.on('warning', listener);
   try {
     assert.equal(await manager.execute(() => demo.pool_threads()), 2);
-    await new Promise((r) => setTimeout(r, 600));
-    assert.equal(manager.engine.pool, null, 'stopped when idle');
+    await waitFor(() => manager.engine.pool === null, 300 + 10 * LATE_MS, 'the idle shutdown');
     assert.deepEqual(warnings, []);
   } finally {
     process.off('warning', listener);
   }
 });
 
-test('a script whose export spins exits with CallTimeoutError within 1.5 s, by itself', () => {
+test('a script whose export spins exits with CallTimeoutError, by itself', () => {
+  // No idle shutdown to wait for: a pool kept after the failure would hold the script until the timeout below.
   const script = `
-    const manager = new runtime.ThreadPoolManager({ numThreads: 2, callTimeoutMs: 1000, onLog() {} });
+    const manager = new runtime.ThreadPoolManager({ numThreads: 2, callTimeoutMs: 1000, idleShutdownMs: 60000, onLog() {} });
     const started = Date.now();
     manager.execute(() => demo.spin_forever()).catch((e) => {
       process.stdout.write(JSON.stringify({ name: e.name, code: e.code, ms: Date.now() - started }));
       globalThis.failedAt = Date.now();
       process.on('exit', () => process.stderr.write(\`exited \${Date.now() - globalThis.failedAt} ms after\`));
     });`;
-  const child = runChild(script, 10000);
+  const child = runChild(script, 20000);
   assert.equal(child.status, 0, child.stderr);
   const result = JSON.parse(child.stdout);
   assert.deepEqual([result.name, result.code], ['CallTimeoutError', 'ERR_CALL_TIMEOUT']);
-  assert.ok(result.ms < 1500, `the call failed after ${result.ms} ms`);
+  // The call's time includes the pool's start here.
+  assert.ok(result.ms >= 1000 && result.ms < 1000 + 2 * LATE_MS, `the call failed after ${result.ms} ms`);
   const exited = /exited (\d+) ms after/.exec(child.stderr);
-  assert.ok(exited && Number(exited[1]) < 1000, child.stderr);
+  assert.ok(exited && Number(exited[1]) < 2 * LATE_MS, child.stderr);
 });
 
-test('a deadlock is reported within heartbeatTimeoutMs + 100 ms', async () => {
+test('a deadlock is reported after heartbeatTimeoutMs', async () => {
   const manager = make({ numThreads: 2, heartbeatTimeoutMs: 1000, onLog() {} });
   for (let i = 0; i < 2; i++) {
     await manager.execute(() => demo.noop()); // a running pool: its start is not part of the time
     const { error, ms } = await timed(manager, () => demo.deadlock());
     assert.ok(error instanceof runtime.HeartbeatTimeoutError, `got ${error && error.name}`);
-    assert.ok(ms >= 1000 && ms < 1000 + 100, `reported after ${ms.toFixed(0)} ms`);
+    assert.ok(ms >= 1000 && ms < 1000 + LATE_MS, `reported after ${ms.toFixed(0)} ms`);
   }
   await manager.close();
 });
