@@ -4,9 +4,7 @@
 // accident, never another object.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import v8 from 'node:v8';
-import vm from 'node:vm';
-import { runtime, demo } from './helpers.mjs';
+import { runtime, demo, waitFor, exposedGc, LATE_MS } from './helpers.mjs';
 
 const isForeign = (e) => e instanceof runtime.ForeignJsValueError && e.code === 'ERR_FOREIGN_JS_VALUE' && /belongs to the side that made it/.test(e.message);
 
@@ -53,14 +51,12 @@ test('the pool is kept past idleShutdownMs while its wasm state holds JS values,
   assert.equal(manager.engine.pool, pool, 'not stopped: its host holds a JS value');
   assert.deepEqual(await manager.execute(() => held.value), { who: 'held' });
   await manager.execute(() => held.free());
-  await new Promise((r) => setTimeout(r, 300));
-  assert.equal(manager.engine.pool, null, 'stopped once nothing is held');
+  await waitFor(() => manager.engine.pool === null, 50 + 10 * LATE_MS, 'the idle shutdown once nothing is held');
   await manager.close();
 });
 
 test('an object made in the pool and garbage-collected is freed in that pool, never on the main thread', async () => {
-  v8.setFlagsFromString('--expose-gc');
-  const gc = vm.runInNewContext('gc');
+  const gc = exposedGc();
   const manager = new runtime.ThreadPoolManager({ numThreads: 2, idleShutdownMs: 50, onLog() {} });
   let dropped = await manager.execute(() => Array.from({ length: 10 }, (_, i) => new demo.JsHolder({ i })));
   const pool = manager.engine.pool;
