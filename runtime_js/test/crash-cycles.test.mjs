@@ -4,7 +4,7 @@
 // up: no worker, no handle, and memory stays bounded.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { runtime, demo, threadCount, assertNoWorkersLeft, exposedGc } from './helpers.mjs';
+import { runtime, demo, threadCount, assertNoWorkersLeft, exposedGc, collectUntil } from './helpers.mjs';
 
 const CYCLES = 200;
 
@@ -50,12 +50,8 @@ test(`${CYCLES} crash/recover cycles leave no worker, no handle and bounded memo
   const seconds = (performance.now() - started) / 1000;
 
   await assertNoWorkersLeft(threads);
-  // A value deref() returned is kept until the current job ends: collect only after a turn.
   const alive = () => instances.filter((r) => r.deref() !== undefined).length;
-  for (let i = 0; i < 20 && alive() > 1; i++) {
-    await new Promise((r) => setTimeout(r, 10));
-    gc();
-  }
+  await collectUntil(() => alive() === 1);
   assert.equal(alive(), 1, `of ${CYCLES} instances, the thrown-away ones must be garbage: only the current one is alive`);
   await new Promise((r) => setTimeout(r, 50));
   gc();

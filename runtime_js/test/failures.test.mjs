@@ -2,7 +2,7 @@
 // pool is torn down (no worker left) and the next execute() works again.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { runtime, demo, threadCount, assertNoWorkersLeft, exposedGc } from './helpers.mjs';
+import { runtime, demo, threadCount, assertNoWorkersLeft, collectUntil } from './helpers.mjs';
 
 const HEARTBEAT_MS = 1000;
 const logs = [];
@@ -183,17 +183,13 @@ test('a panic while the pool starts rejects with WasmPanicError, and the next po
 });
 
 test('finalizers of objects made before a crash do not free into the fresh memory', async () => {
-  const gc = exposedGc();
   const pool = demo.__wbg_pool;
   let before = Array.from({ length: 20 }, () => new demo.Histogram(2));
   const stale = pool.staleFinalizations;
   await expectFailure(() => demo.panic_at(2, 0), (e) => assert.ok(e instanceof runtime.WasmPanicError));
   // eslint-disable-next-line no-unused-vars -- dropping the last reference is the point
   before = null;
-  for (let i = 0; i < 50 && pool.staleFinalizations - stale < 20; i++) {
-    gc();
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await collectUntil(() => pool.staleFinalizations - stale === 20);
   assert.equal(pool.staleFinalizations - stale, 20, 'every pre-crash object was skipped, none freed');
   // Objects of the fresh memory are still freed by their finalizers as usual.
   // Each holds a JS value that only its free() lets go: the value is collected
@@ -206,12 +202,8 @@ test('finalizers of objects made before a crash do not free into the fresh memor
   });
   // eslint-disable-next-line no-unused-vars -- dropping the last reference is the point
   after = null;
-  // A value deref() returned is kept until the current job ends: collect only after a turn.
   const alive = () => values.filter((v) => v.deref() !== undefined).length;
-  for (let i = 0; i < 50 && alive() > 0; i++) {
-    await new Promise((r) => setTimeout(r, 10));
-    gc();
-  }
+  await collectUntil(() => alive() === 0);
   assert.equal(alive(), 0, 'the finalizers of the fresh objects freed them, and the values they held');
   assert.equal(pool.staleFinalizations - stale, 20, 'none of them counted as stale');
   const h = new demo.Histogram(2);

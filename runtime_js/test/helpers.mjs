@@ -42,6 +42,17 @@ export function exposedGc() {
   return vm.runInNewContext('gc');
 }
 
+// Collects garbage until done() holds, `rounds` times at the most. Each round
+// yields a turn first: a value deref() returned stays alive until the current
+// job ends, and finalizers run in a later task.
+export async function collectUntil(done, rounds = 50) {
+  const gc = exposedGc();
+  for (let i = 0; i < rounds && !done(); i++) {
+    await new Promise((r) => setTimeout(r, 10));
+    gc();
+  }
+}
+
 // OS threads of this process: each Node worker is one, so a leaked worker shows.
 export function threadCount() {
   return fs.readdirSync('/proc/self/task').length;

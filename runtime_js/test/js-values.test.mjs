@@ -4,7 +4,7 @@
 // accident, never another object.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { runtime, demo, waitFor, exposedGc, LATE_MS } from './helpers.mjs';
+import { runtime, demo, waitFor, collectUntil, LATE_MS } from './helpers.mjs';
 
 const isForeign = (e) => e instanceof runtime.ForeignJsValueError && e.code === 'ERR_FOREIGN_JS_VALUE' && /belongs to the side that made it/.test(e.message);
 
@@ -56,17 +56,14 @@ test('the pool is kept past idleShutdownMs while its wasm state holds JS values,
 });
 
 test('an object made in the pool and garbage-collected is freed in that pool, never on the main thread', async () => {
-  const gc = exposedGc();
   const manager = new runtime.ThreadPoolManager({ numThreads: 2, idleShutdownMs: 50, onLog() {} });
   let dropped = await manager.execute(() => Array.from({ length: 10 }, (_, i) => new demo.JsHolder({ i })));
   const pool = manager.engine.pool;
   assert.equal(dropped.length, 10);
   dropped = null;
   // Freed on the main thread's instance, these would abort it (their JS values are not its own).
-  for (let i = 0; i < 50 && manager.engine.pool !== null; i++) {
-    gc();
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  // Up to 500 rounds (5 s and more): the idle shutdown (50 ms) follows the finalizers, however late they run.
+  await collectUntil(() => manager.engine.pool === null, 500);
   assert.equal(manager.engine.pool, null, 'the pool stopped: its host holds no JS value any more');
   assert.notEqual(pool, null);
   const mine = new demo.JsHolder('still works');

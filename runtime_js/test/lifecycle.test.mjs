@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
-import { LOAD_PACKAGE, runtime, demo, threadCount, waitFor, assertNoWorkersLeft, exposedGc } from './helpers.mjs';
+import { LOAD_PACKAGE, runtime, demo, threadCount, waitFor, assertNoWorkersLeft, collectUntil } from './helpers.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 // Runs an ES-module script that starts with LOAD_PACKAGE.
@@ -221,18 +221,13 @@ test('without /proc the liveness check still tells busy from deadlocked', { time
 });
 
 test('what an execute() returned is garbage once dropped, while its pool keeps running', async () => {
-  const gc = exposedGc();
   // No idle shutdown, however slow the machine: the pool must be running throughout.
   const manager = new runtime.ThreadPoolManager({ numThreads: 1, idleShutdownMs: Infinity, onLog() {} });
   await manager.execute(() => demo.noop());
   const results = [];
   for (let i = 0; i < 20; i++) results.push(new WeakRef(await manager.execute(() => ({ payload: new Array(10000).fill(i) }))));
-  // A value deref() returned is kept until the current job ends: collect only after a turn.
   const kept = () => results.filter((r) => r.deref() !== undefined).length;
-  for (let i = 0; i < 20 && kept() > 0; i++) {
-    await new Promise((r) => setTimeout(r, 10));
-    gc();
-  }
+  await collectUntil(() => kept() === 0);
   assert.notEqual(manager.engine.pool, null, 'the pool is still up');
   assert.equal(kept(), 0, 'every result was collected');
   await manager.close();
