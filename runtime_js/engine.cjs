@@ -34,6 +34,8 @@ class Engine {
       busy: () => this.active > 0 || this.closed,
       stop: () => this.stopPool('idle'),
     });
+    this.localTrap = null; // the latest trap of the main thread's instance
+    binding.handle.onLocalTrap((error) => this.localTrapped(error));
   }
 
   // A call begins: the pool stays up (and the process alive) until it settles.
@@ -56,6 +58,8 @@ class Engine {
       // A pool still stopping owns the Rust pool state: the next one waits for it.
       while (this.stopping !== null) await this.stopping;
       if (this.closed) throw new PoolClosedError();
+      // After a reset that failed, no pool may start on the memory a crash left behind.
+      this.binding.handle.checkUsable();
       if (this.binding.handle.raw() === undefined) {
         throw new WbgPoolError(
           `${this.binding.gluePath} is not initialised: call its initSync({ module }) (or await its default ` +
@@ -137,17 +141,27 @@ class Engine {
     })();
   }
 
+  // A trap of the main thread's own instance (outside execute()): the memory,
+  // which the pool shares, was reset at once (prelude.cjs), so the pool is done.
+  localTrapped(error) {
+    this.localTrap = error;
+    if (this.pool !== null) this.pool.fail(error);
+  }
+
   poolFailed(pool, error) {
     if (this.pool === pool) this.pool = null;
     this.metrics.poolFailed(pool.isReady, this.closed ? 'close' : 'failure', error);
-    if (this.pool !== null) return;
+    if (this.pool !== null || error === this.localTrap) return;
     resetAfterFailure(this.binding, error, { active: this.active, closed: this.closed, restarts: pool.adapter.startCuredByFreshMemory(error) });
   }
 
   /** Stops the pool and refuses further work; running calls reject with PoolClosedError. */
   async close() {
     this.closed = true;
-    if (openEngine === this) openEngine = null;
+    if (openEngine === this) {
+      openEngine = null;
+      this.binding.handle.onLocalTrap(null);
+    }
     this.idle.cancel();
     const pool = this.pool;
     if (pool !== null) {

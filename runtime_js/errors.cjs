@@ -46,6 +46,8 @@ const TRAP_TEXT = {
   // Rust code was left mid-way without its destructors running (locks held, state half-written).
   js_exception: 'was left by a JS exception that an imported function threw through its frames',
   foreign_js_value: `used a JS value made on another instance (${JS_VALUE_RULE})`,
+  // Past its range of the table, an instance's JS values would share slots with another's.
+  js_values_overflow: 'held more JS values in wasm state than its range of the table of JS values has slots',
   runtime_error: 'trapped',
 };
 

@@ -16,6 +16,7 @@ const { Waiter } = require('./waiter.cjs');
 const { joinPool, attachGlue, releaseThread } = require('./thread.cjs');
 const { kernelThreadId } = require('./threads.cjs');
 const errors = require('./errors.cjs');
+const { callExport, thrownAtTheBoundary } = require('./boundary.cjs');
 
 const { requests, responses, workerPorts, numThreads, contract } = workerData;
 const wasmModule = workerData.__wbgPoolModule;
@@ -95,29 +96,10 @@ function countHeldJsValues(glue, raw) {
   return held;
 }
 
-// The one place the host calls a raw export. V8 converts the arguments (a
-// Number for an i64, a BigInt for an f64, ...) before the first wasm frame
-// runs, and throws from this frame: nothing in wasm ran, so that error is the
-// caller's, as it would be on the main thread. An error thrown by an import
-// starts in that import, and one thrown on the way out by a wasm frame.
-function callExport(raw, name, args) {
-  return raw[name](...args);
-}
-const AT_THE_BOUNDARY = `\n    at ${callExport.name} (${__filename}:`;
-
-// Whether `error` came out of callExport before any wasm frame ran (see there).
-function thrownAtTheBoundary(error) {
-  if (!(error instanceof Error)) return false;
-  const stack = String(error.stack);
-  // The frames follow "Name: message" (a message may hold any text).
-  const firstFrame = stack.indexOf('\n    at ', `${error.name}: ${error.message}`.length);
-  return firstFrame !== -1 && stack.startsWith(AT_THE_BOUNDARY, firstFrame);
-}
-
 function handle({ glue, raw }, { type, id, name, args }) {
   switch (type) {
     case MessageType.CALL:
-      return callExport(raw, name, args);
+      return callExport(raw[name], args);
     case MessageType.TABLE_GET:
       return raw[name].get(args[0]);
     case MessageType.TABLE_SET:
@@ -191,17 +173,20 @@ function serve(instance) {
       let message;
       try {
         message = { type: MessageType.RESULT, id: request.id, value: handle(instance, request) };
+        // JS values past this instance's range would share slots with another's: that fails like a trap.
+        const overflow = instance.glue.__wbg_pool.externrefsOverflow();
+        if (overflow !== null) message = { type: MessageType.RESULT, id: request.id, error: overflow };
       } catch (error) {
         // Past the argument conversion, a raw export throws only from inside
         // wasm: a JS exception an import threw through its frames skipped Rust's
         // destructors, so it is a trap like any other.
         const throughWasm = (request.type === MessageType.CALL && !thrownAtTheBoundary(error)) || request.type === MessageType.STOP;
         message = { type: MessageType.RESULT, id: request.id, error: errors.serialize(error, null, throughWasm) };
-        if (message.error.name === 'WasmTrapError') {
-          // A trapped instance is not trusted again: answer, then stop serving.
-          reply(message);
-          return 'trap';
-        }
+      }
+      if (message.error?.name === 'WasmTrapError') {
+        // A trapped instance is not trusted again: answer, then stop serving.
+        reply(message);
+        return 'trap';
       }
       try {
         reply(message);

@@ -18,10 +18,10 @@
 // gets (wbg_patch/prelude.py); everything they are used for is here.
 const fs = require('fs');
 const threads = require('worker_threads');
-const { HOOKS_GLOBAL, START_WORKERS_HOOK, HOST_THREAD } = require('./protocol.cjs');
-const { WbgPoolError, StaleObjectError, ForeignJsValueError } = require('./errors.cjs');
+const { HOOKS_GLOBAL, START_WORKERS_HOOK, HOST_THREAD, MAIN_THREAD } = require('./protocol.cjs');
+const { WbgPoolError, StaleObjectError, ForeignJsValueError, deserialize } = require('./errors.cjs');
+const { installMainThreadHooks, guardedExports } = require('./local.cjs');
 const { currentPool, finalizeIn } = require('./session.cjs');
-const { limits } = require('./defaults.json');
 
 /**
  * @typedef {'INIT_SYNC' | 'EXPLICIT_INIT' | 'ON_LOAD' | 'LOAD_TIME' | 'LEGACY_ENV'} Generation
@@ -47,13 +47,15 @@ const { limits } = require('./defaults.json');
  * @typedef {object} ExternrefRanges where this instance's JS values live in its table (see below)
  * @property {string} table the table's export name
  * @property {number} start the first slot of this instance's range
+ * @property {number} end the slot after its range
  * @property {object} foreign the value in every slot below the range: any use throws
  *
  * @typedef {object} GlueHandle the glue's `__wbg_pool`, shared by the glue and the runtime
  * @property {string} version
  * @property {number} staleFinalizations finalizers skipped: their object was made before a reset
  * @property {ExternrefRanges | null} externrefs
- * @property {() => object} wasm what the glue reads as `wasm`: the pool's proxy inside execute(), else the local exports
+ * @property {() => object} wasm what the glue reads as `wasm`: the pool's proxy inside execute(), else the local
+ *   exports (on the main thread guarded: see local.cjs)
  * @property {() => WebAssembly.Memory} memory the memory the glue imports: the pool's on a pool thread, else a fresh one
  * @property {(compile: () => WebAssembly.Module) => WebAssembly.Module} poolModule the pool's module on a pool thread, else `compile()`
  * @property {(url: URL) => WebAssembly.Module} moduleAt the same, compiling the file at `url`
@@ -61,6 +63,10 @@ const { limits } = require('./defaults.json');
  * @property {(object: object) => number} livePtr an object's address, after checking it is from the current memory
  * @property {(object: object, ptr: number) => number} setPtr gives an object its address in the current memory
  * @property {(table: WebAssembly.Table) => void} reserveExternrefs fills the table below this instance's range
+ * @property {() => object | null} externrefsOverflow the trap (as errors.serialize gives it) of JS values past the range, or null
+ * @property {(listener: ((error: Error) => void) | null) => void} onLocalTrap
+ *   who hears of a trap of the main thread's instance (the manager), after the memory was reset
+ * @property {() => void} checkUsable throws ERR_RESET_FAILED while a failed reset leaves nothing to run on (tries once more first)
  * @property {(module: unknown, memory: unknown, builder: object) => Promise<void>} startWorkers
  *   wasm-bindgen-rayon's import, bound to the host's hook instead of the crate's browser snippet
  * @property {(role: 'init' | 'exit', name: string) => void} guardPoolExport
@@ -74,25 +80,31 @@ const { limits } = require('./defaults.json');
  * @property {(module: WebAssembly.Module, memory: WebAssembly.Memory) => WebAssembly.Exports} init
  *   on a pool thread: the glue's instance on the pool's module and memory
  * @property {(reason: string) => WebAssembly.Exports} reset
- *   on the main thread: instantiates the glue again on fresh memory; objects made before are stale
+ *   on the main thread: instantiates the glue again on fresh memory; objects made before are stale;
+ *   throws ERR_RESET_FAILED (and so does every use of the glue after) when it cannot
  */
 
 // JS values held in wasm state live in the externref table of the instance that
 // made them, at indices its own allocator (thread-local in Rust) hands out. Each
-// instance takes its indices from a range of its own: the pool host from
-// HOST_EXTERNREFS, pool thread i from POOL_EXTERNREFS + i * POOL_THREAD_EXTERNREFS
-// (Rust's JsValue cannot move between threads, so pool threads hold few), the
-// main thread above all of them (up to limits.maxThreads pool threads); it fills
-// the slots below its range with a value whose every use throws. So a JS value
-// used on another instance than the one that made it reads that value (main
-// thread: ForeignJsValueError at its first use) or is out of the table's bounds
-// (pool: a trap), never null by accident, never another object. The main
-// thread's table is refilled on every memory reset: small ranges keep that well
-// under 1 ms.
-const HOST_EXTERNREFS = 1024;
-const POOL_EXTERNREFS = 2 * HOST_EXTERNREFS;
-const POOL_THREAD_EXTERNREFS = 128;
-const MAIN_EXTERNREF_START = POOL_EXTERNREFS + limits.maxThreads * POOL_THREAD_EXTERNREFS;
+// instance takes its indices from a range of its own and fills the slots below
+// it with a value whose every use throws: the pool host first, then the main
+// thread, then pool thread i. So a JS value used on
+// another instance than the one that made it reads that value (main thread:
+// ForeignJsValueError at its first use) or is out of the table's bounds (pool:
+// a trap), never null by accident, never another object. An instance whose
+// values outgrow its range (the allocator takes 128 slots at a time, from the
+// range's start on) fails like a trap (kind js_values_overflow) before they
+// can meet another instance's: the host at the call that did it, the main
+// thread too. Pool threads cannot be watched while in wasm, but Rust's JsValue
+// cannot leave its thread, so theirs meet no other instance's code. Small
+// ranges below the main thread's keep refilling its table (on every memory
+// reset) well under 1 ms.
+const RANGES = (() => {
+  const host = { start: 1024, size: 16384 };
+  const main = { start: host.start + host.size, size: 65536 };
+  const pool = { start: main.start + main.size, size: 1024 };
+  return { host, main, pool };
+})();
 
 // What the runtime gives a pool thread in workerData (pool.cjs, host.cjs): the
 // pool's memory and module, and the thread's place in the pool.
@@ -100,12 +112,14 @@ function givenByPool(key) {
   return threads.isMainThread ? undefined : (threads.workerData || {})[key];
 }
 
-// The first slot of this instance's JS values: the host's range, pool thread
-// i's, or, on the main thread, above all of them.
-function externrefStart() {
+// This instance's range of JS values, [start, end): the host's, pool thread i's, or the main thread's.
+function externrefRange() {
   const thread = givenByPool('__wbgPoolThread');
-  if (thread === undefined) return MAIN_EXTERNREF_START;
-  return thread === HOST_THREAD ? HOST_EXTERNREFS : POOL_EXTERNREFS + thread * POOL_THREAD_EXTERNREFS;
+  const { host, main, pool } = RANGES;
+  if (thread === undefined) return { start: main.start, end: main.start + main.size };
+  if (thread === HOST_THREAD) return { start: host.start, end: host.start + host.size };
+  const start = pool.start + thread * pool.size;
+  return { start, end: start + pool.size };
 }
 
 // How each generation of glue instantiates its module: `init` attaches a pool
@@ -203,6 +217,53 @@ function poolExportGuard() {
   };
 }
 
+// Why the glue cannot be used after a reset failed (after `reason`).
+function resetFailed(reason, error, generation) {
+  const fix =
+    generation === 'LEGACY_ENV'
+      ? 'glue of wasm-bindgen before 0.2.100 cannot start again on fresh memory: restart the process, or build with wasm-bindgen 0.2.100 or newer'
+      : 'close() the ThreadPoolManager and make a new one to try again, or restart the process';
+  return new WbgPoolError(
+    `the wasm memory could not be reset after: ${reason} (${error.message}); nothing runs on the old memory, which a ` +
+      `crashed thread may have left locked or half-written: ${fix}`,
+    'ERR_RESET_FAILED',
+    { cause: error },
+  );
+}
+
+// The main thread's side of the glue's instance: its exports as the glue calls
+// them outside execute() (local.cjs), the table its JS values live in, and
+// whether a reset failed (`broken`). A trap there resets the memory at once and
+// tells the manager (`listener`), whose pool shares that memory. Pool threads
+// call their raw exports: the runtime there turns their failures into the pool's.
+function localExports(bindings) {
+  const onPoolThread = givenByPool('__wbgPoolThread') !== undefined;
+  if (!onPoolThread) installMainThreadHooks();
+  const local = { table: null, broken: null, listener: null, guardedFor: undefined, guarded: undefined };
+  const instance = {
+    failed(error) {
+      try {
+        local.handle.reset(error.message);
+      } catch {
+        // local.broken says why to every later call; this one throws its own failure.
+      }
+      if (local.listener !== null) local.listener(error);
+      return error;
+    },
+    overflowed() {
+      const overflow = local.handle.externrefsOverflow();
+      return overflow === null ? null : deserialize(overflow);
+    },
+  };
+  local.exports = () => {
+    const raw = bindings.raw();
+    if (onPoolThread || raw === undefined) return raw;
+    if (raw !== local.guardedFor) [local.guardedFor, local.guarded] = [raw, guardedExports(raw, instance)];
+    return local.guarded;
+  };
+  return local;
+}
+
 /**
  * The handle of one copy of a patched glue (one per thread that loads it).
  * @param {PreludeOptions} options
@@ -217,11 +278,15 @@ function attach(options, bindings) {
   let epoch = 0;
   let resetReason = null;
   const foreign = options.externrefTable === null ? null : foreignValue();
+  const local = localExports(bindings);
   const handle = {
     version: options.version,
     staleFinalizations: 0,
-    externrefs: foreign === null ? null : { table: options.externrefTable, start: externrefStart(), foreign },
-    wasm: () => (proxy === undefined ? bindings.raw() : proxy),
+    externrefs: foreign === null ? null : { table: options.externrefTable, ...externrefRange(), foreign },
+    wasm() {
+      if (local.broken !== null) throw local.broken;
+      return proxy === undefined ? local.exports() : proxy;
+    },
     memory() {
       const given = givenByPool('__wbgPoolMemory');
       return given instanceof WebAssembly.Memory ? given : new WebAssembly.Memory(options.memory);
@@ -262,6 +327,21 @@ function attach(options, bindings) {
     reserveExternrefs(table) {
       const start = handle.externrefs.start;
       if (table.length < start) table.grow(start - table.length, foreign);
+      local.table = table;
+    },
+    // The trap (kind js_values_overflow) of an instance whose JS values went past its range, or null.
+    externrefsOverflow() {
+      if (local.table === null || local.table.length <= handle.externrefs.end) return null;
+      const { start, end } = handle.externrefs;
+      return { name: 'WasmTrapError', kind: 'js_values_overflow', message: `slots ${start} to ${end - 1} are full`, threadIndex: givenByPool('__wbgPoolThread') ?? MAIN_THREAD };
+    },
+    // `listener(error)` hears of every trap of the main thread's instance, after the memory was reset.
+    onLocalTrap(listener) {
+      local.listener = listener;
+    },
+    // Throws why the memory could not be reset, after trying once more.
+    checkUsable() {
+      if (local.broken !== null) handle.reset(resetReason);
     },
     startWorkers,
     ...poolExportGuard(),
@@ -272,6 +352,8 @@ function attach(options, bindings) {
     raw: bindings.raw,
     module: bindings.module,
     init: (module, memory) => generation.init(bindings, module, memory),
+    // Throws (and every later use of the glue throws) when the instance cannot
+    // start again: nothing may run on memory a crashed thread left behind.
     reset(reason) {
       resetReason = reason;
       // Instantiation runs on the local instance whatever the manager has installed.
@@ -279,13 +361,17 @@ function attach(options, bindings) {
       proxy = undefined;
       try {
         epoch++;
+        [local.table, local.broken] = [null, null];
         return generation.fresh(bindings);
+      } catch (error) {
+        throw (local.broken = resetFailed(reason, error, options.generation));
       } finally {
         proxy = installed;
       }
     },
   };
+  local.handle = handle;
   return handle;
 }
 
-module.exports = { attach };
+module.exports = { attach, RANGES };

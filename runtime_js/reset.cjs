@@ -4,7 +4,9 @@
 // a stop that did not end cleanly, the glue's local instance starts again on
 // fresh memory before the next pool, and every wasm object made before is stale
 // (its next use throws StaleObjectError naming the reason). Only a rejected call
-// tells the user why; other resets are warned of.
+// tells the user why; other resets are warned of. A reset that fails leaves
+// the glue refusing every call, with the reason (ERR_RESET_FAILED), until a
+// new manager tries again: nothing runs on the old memory.
 const { warn } = require('./errors.cjs');
 
 // After pool failure `error`; `active` calls were running, `closed`: close() ended them,
@@ -33,7 +35,8 @@ function resetMemory(binding, why, reason = why) {
   try {
     binding.handle.reset(reason);
   } catch (error) {
-    warn(`could not start the local instance again on fresh memory: ${error.message}`, 'WBG_POOL_RESET');
+    // The glue now throws this error (ERR_RESET_FAILED) at every use, execute() too.
+    warn(error.message, 'WBG_POOL_RESET');
     return;
   }
   if (why) warn(`${why}; the wasm memory was reset, so wasm objects made before throw StaleObjectError`, 'WBG_POOL_RESET');

@@ -192,6 +192,17 @@ impl JsHolder {
     }
 }
 
+/// Holds `count` JS values at once on one pool thread and says whether each
+/// kept its own value: the thread's range of the table of JS values must hold
+/// them (Rust's JsValue cannot leave its thread, so they are made there).
+#[wasm_bindgen]
+pub fn hold_js_values_on_a_pool_thread(count: u32) -> bool {
+    run_in_pool(|| {
+        let values: Vec<JsValue> = (0..count).map(JsValue::from).collect();
+        values.iter().zip(0..count).all(|(value, i)| value.as_f64() == Some(f64::from(i)))
+    })
+}
+
 /// Two histograms added bucket by bucket (the longer one's buckets): a struct
 /// passed as an argument and one returned.
 #[wasm_bindgen]

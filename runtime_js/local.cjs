@@ -1,0 +1,75 @@
+'use strict';
+// The main thread's own instance, as the glue calls it outside execute(). A
+// trap there (a panic under panic=abort, an out-of-bounds access, a JS
+// exception an import threw through wasm frames) leaves the instance mid-way,
+// as on a pool thread: locks held, state half-written. So the call throws the
+// typed error a pool call would (WasmPanicError, WasmTrapError), and the
+// instance is given up before anything else runs on it (prelude.cjs resets
+// the memory). A wrong argument stays the caller's own error (boundary.cjs).
+const { MAIN_THREAD, HOOKS_GLOBAL, Hook } = require('./protocol.cjs');
+const { callExport, thrownAtTheBoundary } = require('./boundary.cjs');
+const errors = require('./errors.cjs');
+
+// The panic a wbg-pool crate's hook reported on this thread, until its trap
+// comes: Rust calls the hook first, then panic=abort traps.
+let reported = null;
+
+// The main thread's hooks: only the panic report (without hooks Rust prints it
+// to the console, where the error could not take its message and location).
+function installMainThreadHooks() {
+  if (globalThis[HOOKS_GLOBAL] !== undefined) return;
+  globalThis[HOOKS_GLOBAL] = {
+    [Hook.PANIC](message, file, line, column) {
+      reported = { message, file, line, column };
+    },
+  };
+}
+
+// The typed error of `error`, which left the main thread's instance through wasm frames.
+function typedFailure(error) {
+  const typed = errors.deserialize(errors.serialize(error, MAIN_THREAD, true));
+  const report = reported;
+  reported = null;
+  if (report === null || !(typed instanceof errors.WasmPanicError || typed.kind === 'abort')) return typed;
+  return new errors.WasmPanicError({ ...report, threadIndex: MAIN_THREAD, stack: typed.wasmStack });
+}
+
+/**
+ * `raw`'s exports with every function guarded: a call that leaves wasm by a
+ * trap, or that grows the instance's JS values past their range
+ * (`overflowed()` after the call), throws the typed error that `failed(error)`
+ * returns, once the outermost call ends: a nested call (wasm → import → export)
+ * that traps leaves its callers' frames on the same instance, which must not
+ * go on to read a reset memory.
+ * @param {WebAssembly.Exports} raw
+ * @param {{failed(error: Error): Error, overflowed(): Error | null}} instance
+ */
+function guardedExports(raw, instance) {
+  let depth = 0;
+  let failure = null;
+  const guard = (fn) =>
+    function guarded() {
+      depth++;
+      try {
+        const result = callExport(fn, arguments);
+        failure ??= instance.overflowed();
+        return result;
+      } catch (error) {
+        if (failure === null && thrownAtTheBoundary(error)) throw error;
+        failure ??= typedFailure(error);
+      } finally {
+        if (--depth === 0 && failure !== null) {
+          const error = failure;
+          failure = null;
+          // eslint-disable-next-line no-unsafe-finally -- the failure replaces the call's result or error
+          throw instance.failed(error);
+        }
+      }
+      throw failure;
+    };
+  const guarded = {};
+  for (const [name, value] of Object.entries(raw)) guarded[name] = typeof value === 'function' ? guard(value) : value;
+  return Object.freeze(guarded);
+}
+
+module.exports = { installMainThreadHooks, guardedExports };
