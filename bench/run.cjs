@@ -1,15 +1,17 @@
 'use strict';
 // make bench: every figure is a median over repeated runs (with min/max), and
 // every comparison a ratio measured in this same run. Prints a table, writes
-// bench/results.json. Runtime figures come from the demo package in build/pkg.
+// bench/results.json. Runtime figures come from the demo package in build/pkg;
+// the panic rows also from the wasm-bindgen-rayon fixture (build/pkg-wasm-bindgen-rayon).
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const { execFileSync, spawnSync } = require('child_process');
+const { growNames } = require('./names.cjs');
 
 const ROOT = path.join(__dirname, '..');
 const PKG = path.join(ROOT, 'build/pkg');
-const { ThreadPoolManager, WasmPanicError, HeartbeatTimeoutError, CallTimeoutError } = require(path.join(PKG, 'wbg-pool-manager.cjs'));
+const { ThreadPoolManager, HeartbeatTimeoutError, CallTimeoutError } = require(path.join(PKG, 'wbg-pool-manager.cjs'));
 const demo = require(path.join(PKG, 'wbg_demo.js'));
 const CORES = os.availableParallelism();
 const rows = [];
@@ -53,21 +55,70 @@ function perCall(call, batches, batch) {
   return out;
 }
 
+// Where a child process of the bench runs: with free cores, and pinned to one
+// core (taskset -c 0, what a loaded server looks like to the pool's threads).
+const MODES = [
+  { name: 'free', command: [process.execPath], where: 'free cores' },
+  { name: 'pinned', command: ['taskset', '-c', '0', process.execPath], where: 'one core' },
+];
+
+// Runs bench/<script> with `args` in a process of its own; its stdout is JSON.
+function inChild({ name, command }, script, args = []) {
+  const child = spawnSync(command[0], [...command.slice(1), path.join(__dirname, script), ...args], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  if (child.status !== 0) throw new Error(`bench/${[script, ...args].join(' ')} (${name}) failed: ${child.stderr}`);
+  return JSON.parse(child.stdout);
+}
+
 // Noop round trips and their CPU cost, free and pinned to one core, each in a
 // process of its own with the reference design's stand-in measured in the same run.
 function roundTrips() {
-  for (const [mode, command] of [['free', [process.execPath]], ['pinned', ['taskset', '-c', '0', process.execPath]]]) {
-    progress(`noop round trip and CPU per 10 000 calls, ${mode === 'free' ? 'free cores' : 'pinned to one core (taskset -c 0)'}`);
-    const child = spawnSync(command[0], [...command.slice(1), path.join(__dirname, 'round-trip.cjs')], { encoding: 'utf8', maxBuffer: 1 << 28 });
-    if (child.status !== 0) throw new Error(`bench/round-trip.cjs (${mode}) failed: ${child.stderr}`);
-    const { proxy, reference } = JSON.parse(child.stdout);
-    const where = mode === 'free' ? 'free cores' : 'one core';
-    const ours = record(`noop_${mode}_proxy_us`, `noop() through the proxy, ${where}`, proxy.perCall, 'µs', 'synchronous');
-    const ref = record(`noop_${mode}_reference_us`, `noop() through the reference stand-in, ${where}`, reference.perCall, 'µs', 'async postMessage + promise');
-    ratio(`noop_${mode}_reference_over_proxy`, `reference / wbg-patch, ${where}, median per call`, ref.median / ours.median, mode === 'free' ? 'target >= 4' : 'target >= 1');
-    const cpu = record(`cpu_${mode}_proxy_ms`, `CPU per 10 000 noop() through the proxy, ${where}`, proxy.cpu, 'ms', 'all threads');
-    const refCpu = record(`cpu_${mode}_reference_ms`, `CPU per 10 000 noop() through the reference stand-in, ${where}`, reference.cpu, 'ms', 'all threads');
-    ratio(`cpu_${mode}_reference_over_proxy`, `reference / wbg-patch CPU, ${where}`, refCpu.median / cpu.median, 'target >= 1');
+  for (const mode of MODES) {
+    const { name, where } = mode;
+    progress(`noop round trip and CPU per 10 000 calls, ${name === 'free' ? 'free cores' : 'pinned to one core (taskset -c 0)'}`);
+    const { proxy, reference } = inChild(mode, 'round-trip.cjs');
+    const ours = record(`noop_${name}_proxy_us`, `noop() through the proxy, ${where}`, proxy.perCall, 'µs', 'synchronous');
+    const ref = record(`noop_${name}_reference_us`, `noop() through the reference stand-in, ${where}`, reference.perCall, 'µs', 'async postMessage + promise');
+    ratio(`noop_${name}_reference_over_proxy`, `reference / wbg-patch, ${where}, median per call`, ref.median / ours.median, name === 'free' ? 'target >= 4' : 'target >= 1');
+    const cpu = record(`cpu_${name}_proxy_ms`, `CPU per 10 000 noop() through the proxy, ${where}`, proxy.cpu, 'ms', 'all threads');
+    const refCpu = record(`cpu_${name}_reference_ms`, `CPU per 10 000 noop() through the reference stand-in, ${where}`, reference.cpu, 'ms', 'all threads');
+    ratio(`cpu_${name}_reference_over_proxy`, `reference / wbg-patch CPU, ${where}`, refCpu.median / cpu.median, 'target >= 1');
+  }
+}
+
+// A pool-thread panic until execute() rejects, for a crate on wbg-pool (its Rust
+// hook reports) and one on wasm-bindgen-rayon (console_error_panic_hook's text
+// is the report), free and pinned, 20 panics each in a process of its own.
+function panics() {
+  for (const mode of MODES) {
+    const { name, where } = mode;
+    progress(`panic -> rejected execute(), wbg-pool and wasm-bindgen-rayon crates (x20 each), ${where}`);
+    const own = inChild(mode, 'panics.cjs', ['wbg-pool', '20']);
+    const hooked = inChild(mode, 'panics.cjs', ['wasm-bindgen-rayon', '20']);
+    const ours = record(`panic_${name}_wbg_pool_ms`, `panic -> reject, wbg-pool, ${where}`, own.panics, 'ms', "wbg-pool's Rust hook reports; reference: only after its heartbeat timeout");
+    const theirs = record(`panic_${name}_wasm_bindgen_rayon_ms`, `panic -> reject, wasm-bindgen-rayon, ${where}`, hooked.panics, 'ms', "console_error_panic_hook's text is the report");
+    ratio(`panic_${name}_rayon_over_wbg_pool`, `wasm-bindgen-rayon / wbg-pool panic, ${where}, median`, theirs.median / ours.median, 'target <= 1.5');
+    if (name === 'free') record('recovery_ms', 'next execute() after a panic (fresh pool, all threads up)', own.recoveries, 'ms');
+  }
+}
+
+// The first panic of a process, in each contract's fixture grown to a big SDK's
+// name section (30 000 more names): V8 decodes the section at the first wasm stack
+// the process formats, and console_error_panic_hook formats one before it prints
+// its report (wbg-pool's Rust hook formats none).
+const FIXTURES = {
+  'wbg-pool': ['build/pkg', 'wbg_demo_bg.wasm'],
+  'wasm-bindgen-rayon': ['build/pkg-wasm-bindgen-rayon', 'example_wasm_bindgen_rayon_bg.wasm'],
+};
+
+function firstPanics() {
+  for (const [kind, [pkg, wasm]] of Object.entries(FIXTURES)) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wbg-bench-'));
+    fs.cpSync(path.join(ROOT, pkg), dir, { recursive: true });
+    const mb = growNames(path.join(dir, wasm), 30_000).toFixed(1);
+    progress(`first panic of a process (x10 processes), ${kind} with ${mb} MB of function names`);
+    const firsts = Array.from({ length: 10 }, () => inChild(MODES[0], 'panics.cjs', [kind, '1', dir]).panics[0]);
+    fs.rmSync(dir, { recursive: true, force: true });
+    record(`first_panic_${kind.replace(/-/g, '_')}_ms`, `first panic of a process -> reject, ${kind}, ${mb} MB of names`, firsts, 'ms', 'the host decodes the names as the pool starts');
   }
 }
 
@@ -142,24 +193,8 @@ function staleCheckCost() {
 }
 
 async function failureDetection() {
-  progress('failure detection (panic x20, deadlock x5, spin x5)');
+  progress('failure detection (deadlock x5, spin x5)');
   const manager = new ThreadPoolManager({ numThreads: 2, heartbeatTimeoutMs: 500, onLog() {} });
-  await manager.execute(() => demo.log_from_every_thread(0));
-  const panics = [];
-  const recoveries = [];
-  for (let i = 0; i < 20; i++) {
-    const t = performance.now();
-    await manager.execute(() => demo.panic_at(2, 0)).catch((e) => {
-      if (!(e instanceof WasmPanicError)) throw e;
-    });
-    panics.push(performance.now() - t);
-    const r = performance.now();
-    // Until every pool thread runs, so the next panic is timed from a ready pool.
-    await manager.execute(() => demo.log_from_every_thread(0));
-    recoveries.push(performance.now() - r);
-  }
-  record('panic_to_reject_ms', 'pool-thread panic -> rejected promise', panics, 'ms', 'reference: only after its heartbeat timeout');
-  record('recovery_ms', 'next execute() after a panic (fresh pool, all threads up)', recoveries, 'ms');
   const hangs = [];
   for (let i = 0; i < 5; i++) {
     await manager.execute(() => demo.noop()); // a running pool: its start is not timed
@@ -291,6 +326,8 @@ function printTable() {
   await eventLoop();
   await proxyCost();
   staleCheckCost();
+  panics();
+  firstPanics();
   await failureDetection();
   await speedup();
   await poolStart();
