@@ -44,10 +44,22 @@ fn hook(name: &str) -> Option<Function> {
     Reflect::get(&hooks, &JsValue::from_str(name)).ok()?.dyn_into::<Function>().ok()
 }
 
-fn call_hook(name: &str, args: &[JsValue]) -> bool {
-    let Some(f) = hook(name) else { return false };
+/// Calls hook `name`: `Ok(false)` when the runtime installed none on this
+/// thread, `Err` with what the hook threw (never read as "no hook": that would
+/// report something else than what went wrong).
+fn call_hook(name: &str, args: &[JsValue]) -> Result<bool, JsValue> {
+    let Some(f) = hook(name) else { return Ok(false) };
     let array: js_sys::Array = args.iter().collect();
-    f.apply(&JsValue::UNDEFINED, &array).is_ok()
+    f.apply(&JsValue::UNDEFINED, &array).map(|_| true)
+}
+
+/// What a hook threw, as JS prints it ("TypeError: …").
+fn thrown_text(name: &str, thrown: &JsValue) -> String {
+    let text = match thrown.dyn_ref::<js_sys::Error>() {
+        Some(error) => String::from(error.to_string()),
+        None => format!("{thrown:?}"),
+    };
+    format!("the runtime's {name} hook threw {text}")
 }
 
 /// Builds the Rayon pool with `num_threads` threads, each started by a JS
@@ -59,18 +71,20 @@ pub fn init_thread_pool(num_threads: usize) -> Result<(), JsError> {
     if log::max_level() == log::LevelFilter::Off {
         init_logger(log::LevelFilter::Info);
     }
-    let mut spawned = true;
+    let mut spawned = Ok(true);
     pool::start(num_threads, |count, receiver| {
         spawned = call_hook(hooks::SPAWN_WORKERS, &[JsValue::from(count as u32), JsValue::from(receiver)]);
     })
     .map_err(|e| JsError::new(&e.to_string()))?;
-    if !spawned {
-        pool::stop();
-        return Err(JsError::new(
-            "initThreadPool must be called from the wbg-patch ThreadPoolHost (no __wbgPoolHooks.spawnWorkers on this thread)",
-        ));
-    }
-    Ok(())
+    let refused = match spawned {
+        Ok(true) => return Ok(()),
+        Ok(false) => {
+            "initThreadPool must be called from the wbg-patch ThreadPoolHost (no __wbgPoolHooks.spawnWorkers on this thread)".to_owned()
+        }
+        Err(thrown) => thrown_text(hooks::SPAWN_WORKERS, &thrown),
+    };
+    pool::stop();
+    Err(JsError::new(&refused))
 }
 
 /// Drops the pool; its workers return from `wbg_rayon_start_worker`.
@@ -84,7 +98,10 @@ pub fn exit_thread_pool() -> bool {
 #[wasm_bindgen]
 pub fn wbg_rayon_start_worker(receiver: u32) -> bool {
     pool::run_worker(receiver, |index| {
-        call_hook(hooks::THREAD_STARTED, &[JsValue::from(index as u32)]);
+        // Without its report the runtime would wait for this thread until startTimeoutMs: say why now.
+        if let Err(thrown) = call_hook(hooks::THREAD_STARTED, &[JsValue::from(index as u32)]) {
+            panic!("{}", thrown_text(hooks::THREAD_STARTED, &thrown));
+        }
     })
 }
 
@@ -135,8 +152,10 @@ fn report_panic(info: &std::panic::PanicHookInfo<'_>) {
             JsValue::from(report.thread.to_js()),
         ],
     );
-    if !reported {
-        console_error(&report.to_string());
+    match reported {
+        Ok(true) => {}
+        Ok(false) => console_error(&report.to_string()),
+        Err(thrown) => console_error(&format!("{report} ({})", thrown_text(hooks::PANIC, &thrown))),
     }
 }
 
@@ -159,8 +178,11 @@ impl log::Log for JsLogger {
                 JsValue::from(thread.to_js()),
             ],
         );
-        if !sent {
-            console_log(&format!("[{} {} {}] {}", record.level(), thread, record.target(), message));
+        let line = format!("[{} {} {}] {}", record.level(), thread, record.target(), message);
+        match sent {
+            Ok(true) => {}
+            Ok(false) => console_log(&line),
+            Err(thrown) => console_error(&format!("{line} ({})", thrown_text(hooks::LOG, &thrown))),
         }
     }
 
