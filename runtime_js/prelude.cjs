@@ -217,6 +217,62 @@ function poolExportGuard() {
   };
 }
 
+// The handle's members for this instance's range of JS values (see RANGES);
+// `externrefs` is null for a module without a table of JS values.
+function externrefMembers(options, local) {
+  const externrefs = options.externrefTable === null ? null : { table: options.externrefTable, ...externrefRange(), foreign: foreignValue() };
+  return {
+    externrefs,
+    // Last in the glue's `__wbindgen_init_externref_table`, which every instance runs first.
+    reserveExternrefs(table) {
+      if (table.length < externrefs.start) table.grow(externrefs.start - table.length, externrefs.foreign);
+      local.table = table;
+    },
+    // The trap (kind js_values_overflow) of an instance whose JS values went past its range, or null.
+    externrefsOverflow() {
+      if (local.table === null || local.table.length <= externrefs.end) return null;
+      const { start, end } = externrefs;
+      const threadIndex = givenByPool('__wbgPoolThread') ?? MAIN_THREAD;
+      return { name: 'WasmTrapError', kind: 'js_values_overflow', message: `slots ${start} to ${end - 1} are full`, threadIndex };
+    },
+  };
+}
+
+// The handle's members for the glue's objects: each remembers the memory epoch
+// it was made in (`state.epoch`; a reset starts a new one). `theHandle()` is
+// the handle these members become part of.
+function objectMembers(state, theHandle) {
+  return {
+    // An object made in a pool is freed there while that pool runs: what it holds
+    // may live only in the pool's instance (a JS value), which the main thread's
+    // instance cannot free. Objects made before a reset point into memory that
+    // was thrown away: their finalizers must not free those addresses in the fresh memory.
+    finalizationRegistry(free) {
+      const registry = new FinalizationRegistry(({ held, epoch: madeIn, pool }) => {
+        if (madeIn === state.epoch) finalizeIn(pool, free, held);
+        else theHandle().staleFinalizations++;
+      });
+      return {
+        register(target, held, token) {
+          registry.register(target, { held, epoch: state.epoch, pool: state.proxy === undefined ? null : currentPool() }, token);
+        },
+        unregister: (token) => registry.unregister(token),
+      };
+    },
+    // Every use of an object's address goes through these, so an object made
+    // before a reset (its address points into the discarded memory, where the
+    // fresh memory now holds someone else's data) throws instead of touching it.
+    livePtr(object) {
+      if (object.__wbg_epoch !== state.epoch) throw new StaleObjectError(object?.constructor?.name, state.resetReason);
+      return object.__wbg_ptr;
+    },
+    setPtr(object, ptr) {
+      object.__wbg_epoch = state.epoch;
+      return (object.__wbg_ptr = ptr);
+    },
+  };
+}
+
 // Why the glue cannot be used after a reset failed (after `reason`).
 function resetFailed(reason, error, generation) {
   const fix =
@@ -273,19 +329,15 @@ function localExports(bindings) {
 function attach(options, bindings) {
   const generation = GENERATIONS[options.generation];
   if (generation === undefined) throw new Error(`wbg-patch: unknown glue generation ${options.generation}; re-run wbg-patch`);
-  let proxy; // the pool's proxy, while execute() calls run
-  // Objects remember the memory epoch they were made in: a reset starts a new one.
-  let epoch = 0;
-  let resetReason = null;
-  const foreign = options.externrefTable === null ? null : foreignValue();
+  // The pool's proxy while execute() calls run; the memory epoch, and why it last began.
+  const state = { proxy: undefined, epoch: 0, resetReason: null };
   const local = localExports(bindings);
   const handle = {
     version: options.version,
     staleFinalizations: 0,
-    externrefs: foreign === null ? null : { table: options.externrefTable, ...externrefRange(), foreign },
     wasm() {
       if (local.broken !== null) throw local.broken;
-      return proxy === undefined ? local.exports() : proxy;
+      return state.proxy === undefined ? local.exports() : state.proxy;
     },
     memory() {
       const given = givenByPool('__wbgPoolMemory');
@@ -296,77 +348,40 @@ function attach(options, bindings) {
       return given instanceof WebAssembly.Module ? given : compile();
     },
     moduleAt: (url) => handle.poolModule(() => new WebAssembly.Module(fs.readFileSync(url))),
-    // An object made in a pool is freed there while that pool runs: what it holds
-    // may live only in the pool's instance (a JS value), which the main thread's
-    // instance cannot free. Objects made before a reset point into memory that
-    // was thrown away: their finalizers must not free those addresses in the fresh memory.
-    finalizationRegistry(free) {
-      const registry = new FinalizationRegistry(({ held, epoch: madeIn, pool }) => {
-        if (madeIn === epoch) finalizeIn(pool, free, held);
-        else handle.staleFinalizations++;
-      });
-      return {
-        register(target, held, token) {
-          registry.register(target, { held, epoch, pool: proxy === undefined ? null : currentPool() }, token);
-        },
-        unregister: (token) => registry.unregister(token),
-      };
-    },
-    // Every use of an object's address goes through these, so an object made
-    // before a reset (its address points into the discarded memory, where the
-    // fresh memory now holds someone else's data) throws instead of touching it.
-    livePtr(object) {
-      if (object.__wbg_epoch !== epoch) throw new StaleObjectError(object?.constructor?.name, resetReason);
-      return object.__wbg_ptr;
-    },
-    setPtr(object, ptr) {
-      object.__wbg_epoch = epoch;
-      return (object.__wbg_ptr = ptr);
-    },
-    // Last in the glue's `__wbindgen_init_externref_table`, which every instance runs first.
-    reserveExternrefs(table) {
-      const start = handle.externrefs.start;
-      if (table.length < start) table.grow(start - table.length, foreign);
-      local.table = table;
-    },
-    // The trap (kind js_values_overflow) of an instance whose JS values went past its range, or null.
-    externrefsOverflow() {
-      if (local.table === null || local.table.length <= handle.externrefs.end) return null;
-      const { start, end } = handle.externrefs;
-      return { name: 'WasmTrapError', kind: 'js_values_overflow', message: `slots ${start} to ${end - 1} are full`, threadIndex: givenByPool('__wbgPoolThread') ?? MAIN_THREAD };
-    },
+    ...objectMembers(state, () => handle),
+    ...externrefMembers(options, local),
     // `listener(error)` hears of every trap of the main thread's instance, after the memory was reset.
     onLocalTrap(listener) {
       local.listener = listener;
     },
     // Throws why the memory could not be reset, after trying once more.
     checkUsable() {
-      if (local.broken !== null) handle.reset(resetReason);
+      if (local.broken !== null) handle.reset(state.resetReason);
     },
     startWorkers,
     ...poolExportGuard(),
     setProxy(value) {
-      proxy = value;
+      state.proxy = value;
     },
-    proxy: () => proxy,
+    proxy: () => state.proxy,
     raw: bindings.raw,
     module: bindings.module,
     init: (module, memory) => generation.init(bindings, module, memory),
     // Throws (and every later use of the glue throws) when the instance cannot
     // start again: nothing may run on memory a crashed thread left behind.
     reset(reason) {
-      resetReason = reason;
+      state.resetReason = reason;
       // Instantiation runs on the local instance whatever the manager has installed.
-      const installed = proxy;
-      proxy = undefined;
+      const installed = state.proxy;
+      state.proxy = undefined;
       try {
-        epoch++;
+        state.epoch++;
         [local.table, local.broken] = [null, null];
         return generation.fresh(bindings);
       } catch (error) {
         throw (local.broken = resetFailed(reason, error, options.generation));
       } finally {
-        proxy = installed;
+        state.proxy = installed;
       }
     },
   };

@@ -33,13 +33,18 @@ function glueOf(extra = {}) {
 test('reads of `wasm` go to the proxy while one is installed, else to the local exports', () => {
   const { state, bindings } = glueOf();
   const handle = attach(options('LOAD_TIME'), bindings);
-  assert.equal(handle.wasm(), state.wasm);
+  // On the main thread, the local exports are guarded (local.cjs): values as they are, functions wrapped.
+  state.wasm = { tag: 'first', answer: () => 42 };
+  const local = handle.wasm();
+  assert.equal(local.tag, 'first');
+  assert.equal(local.answer(), 42);
+  assert.equal(handle.wasm(), local, 'guarded once per instance');
   const proxy = { tag: 'proxy' };
   handle.setProxy(proxy);
   assert.equal(handle.wasm(), proxy);
   assert.equal(handle.proxy(), proxy);
   handle.setProxy(undefined);
-  assert.equal(handle.wasm(), state.wasm);
+  assert.equal(handle.wasm(), local);
 });
 
 test('on the main thread the glue gets a fresh shared memory of the module\'s limits, and compiles its own module', () => {
