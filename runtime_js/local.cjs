@@ -7,7 +7,13 @@
 // instance is given up before anything else runs on it (prelude.cjs resets
 // the memory). A wrong argument stays the caller's own error (boundary.cjs).
 const { MAIN_THREAD, HOOKS_GLOBAL, Hook } = require('./protocol.cjs');
-const { callExport, thrownAtTheBoundary } = require('./boundary.cjs');
+const { thrownBy } = require('./boundary.cjs');
+
+// How often (in calls) the JS values are checked against their range: reading
+// a table's length costs more than a small call itself, and the main thread's
+// values past its range could meet only a pool thread's (which no safe Rust
+// hands them to), so a check every few calls is enough to stop them there.
+const CHECK_EVERY = 64;
 const errors = require('./errors.cjs');
 
 // The panic a wbg-pool crate's hook reported on this thread, until its trap
@@ -36,9 +42,9 @@ function typedFailure(error) {
 
 /**
  * `raw`'s exports with every function guarded: a call that leaves wasm by a
- * trap, or that grows the instance's JS values past their range
- * (`overflowed()` after the call), throws the typed error that `failed(error)`
- * returns, once the outermost call ends: a nested call (wasm → import → export)
+ * trap, or after which the instance's JS values are found past their range
+ * (`overflowed()`, every CHECK_EVERY calls), throws the typed error that
+ * `failed(error)` returns, once the outermost call ends: a nested call (wasm → import → export)
  * that traps leaves its callers' frames on the same instance, which must not
  * go on to read a reset memory.
  * @param {WebAssembly.Exports} raw
@@ -46,16 +52,18 @@ function typedFailure(error) {
  */
 function guardedExports(raw, instance) {
   let depth = 0;
+  let calls = 0;
   let failure = null;
   const guard = (fn) =>
-    function guarded() {
+    function guarded(...args) {
       depth++;
       try {
-        const result = callExport(fn, arguments);
-        failure ??= instance.overflowed();
+        const result = fn(...args);
+        if (++calls % CHECK_EVERY === 0) failure ??= instance.overflowed();
         return result;
       } catch (error) {
-        if (failure === null && thrownAtTheBoundary(error)) throw error;
+        // Thrown by this very frame: V8's conversion of an argument, before wasm ran.
+        if (failure === null && thrownBy(error, guarded, __filename)) throw error;
         failure ??= typedFailure(error);
       } finally {
         if (--depth === 0 && failure !== null) {

@@ -89,7 +89,8 @@ test('JS values past the main thread\'s range fail like a trap there', () => {
     },
     (e) => e instanceof runtime.WasmTrapError && e.kind === 'js_values_overflow' && e.threadIndex === MAIN_THREAD,
   );
-  assert.ok(held.length >= RANGES.main.size - 200 && held.length <= RANGES.main.size, `refused at the range's end (after ${held.length})`);
+  // (Checked every 64 calls: a table's length costs more to read than a small call.)
+  assert.ok(held.length >= RANGES.main.size - 200 && held.length <= RANGES.main.size + 64, `refused at the range's end (after ${held.length})`);
   assert.equal(new demo.JsHolder('fresh').value, 'fresh');
 });
 
