@@ -26,8 +26,9 @@ class WbgPoolError extends Error {
 
 /** A Rust panic on a pool thread (or the host), with its message and location. */
 class WasmPanicError extends WbgPoolError {
-  constructor({ message, file, line, column, threadIndex, stack }) {
-    const where = file ? ` at ${file}:${line}:${column}` : '';
+  constructor({ message, file, line, column, threadIndex, stack, inFunction }) {
+    // Without Rust's location, the crate's function that panicked (crateFrame) says where.
+    const where = file ? ` at ${file}:${line}:${column}` : inFunction ? ` in ${inFunction}` : '';
     super(`Rust panicked on ${threadLabel(threadIndex)}${where}: ${message}`, 'ERR_WASM_PANIC');
     this.panicMessage = message;
     this.location = file ? { file, line, column } : null;
@@ -119,6 +120,18 @@ class ForeignJsValueError extends WbgPoolError {
   }
 }
 
+/** run() found maxQueue tasks already waiting for their turn: the task was not queued. */
+class QueueFullError extends WbgPoolError {
+  constructor(maxQueue) {
+    super(
+      `run(): the task queue is full (one task runs, ${maxQueue} wait for their turn: maxQueue); the task was not queued. ` +
+        'Tasks run one at a time, so one that never ends holds every later one: set callTimeoutMs, and watch stats().oldestQueuedMs',
+      'ERR_QUEUE_FULL',
+    );
+    this.maxQueue = maxQueue;
+  }
+}
+
 /** A value that cannot be copied between threads (a JS function, say). */
 class NotTransferableError extends WbgPoolError {
   constructor(message, options) {
@@ -130,6 +143,46 @@ const PANIC_MACHINERY = /__rust_start_panic|rust_panic_with_hook|panic_abort|cor
 // The message of a panic known only from the trap's stack.
 const UNREPORTED_PANIC =
   '(no message or location: no panic hook reported it; install console_error_panic_hook, or use the wbg-pool crate, to get them)';
+
+// How many frames a wasm stack keeps on the pool's threads (thread.cjs; V8's
+// default is 10): a panic's stack starts with 8 frames of std's panic
+// machinery, then Rayon's job frames, so the crate's own function is frame
+// 10-30 there. Not on the main thread: it is the user's process, whose limit
+// is not ours to raise for every error, nor around each local call (~5 ns on
+// calls that take tens); a local panic in an export's own body is frame 9.
+const WASM_STACK_FRAMES = 64;
+// A wasm frame of V8's stack: `at <module>.wasm.<function> (wasm://wasm/…)`,
+// the function as the name section spells it.
+const WASM_FRAME = /^\s*at \S*?\.wasm\.(.+) \(wasm:\/\/[^\n]*\)$/gm;
+// Crates that are not the crate's: the panic machinery, std, Rayon, the
+// bindings, the hooks; `__` names are compiler- and wasm-bindgen-made.
+const NOT_THE_CRATES =
+  /^(std|core|alloc|rayon|rayon_core|crossbeam_\w+|wasm_bindgen\w*|js_sys|console_error_panic_hook|wbg_pool|panic_abort|panic_unwind|dlmalloc|rust_begin_unwind|rust_panic|__\w*)$/;
+// A path in a function's name: `crate[hash]::a::{closure#0}` (v0 symbols) or `crate::a::{{closure}}` (legacy).
+const PATH = /(?<![\w\]:])([A-Za-z_]\w*)(?:\[[0-9a-f]+\])?(?:::(?:[A-Za-z_]\w*|\{[^{}]*\}|\{\{\w+\}\}))*/g;
+const MAX_FUNCTION_NAME = 200;
+
+// `name` without crate hashes and generic arguments (after a name, or `::<…>`,
+// innermost first until none is left), cut to a readable length.
+function readable(name) {
+  let shorter = name.replace(/\[[0-9a-f]+\]|::h[0-9a-f]{16}$/g, '');
+  for (let before; before !== shorter; ) [before, shorter] = [shorter, shorter.replace(/(?:::|(?<=\w))<[^<>]*>/g, '')];
+  return shorter.length > MAX_FUNCTION_NAME ? `${shorter.slice(0, MAX_FUNCTION_NAME)}…` : shorter;
+}
+
+// Where in the crate a panic without a hook happened, from its stack (no other
+// clue is left), or null: the first frame that is the crate's own function, or
+// that runs the crate's code (a closure of the crate, inlined into core's or
+// Rayon's generic function, is only named in its generic arguments).
+function crateFrame(stack) {
+  for (const [, name] of String(stack).matchAll(WASM_FRAME)) {
+    // A path has `::`, unless it is the whole name (an export's): not `usize`, not `$func12`.
+    const paths = [...name.matchAll(PATH)].filter(([path, crate]) => (path.includes('::') || path === name) && !NOT_THE_CRATES.test(crate));
+    if (paths.length === 0) continue;
+    return name.indexOf(paths[0][0]) <= 1 ? readable(name) : readable(paths[0][0]);
+  }
+  return null;
+}
 
 // What kind of trap `error` is, or null when it is an ordinary JS exception.
 function trapKind(error) {
@@ -180,7 +233,9 @@ function notTransferable(message) {
 function deserialize(data) {
   switch (data.name) {
     case 'WasmTrapError':
-      if (data.kind === 'panic') return new WasmPanicError({ message: UNREPORTED_PANIC, threadIndex: data.threadIndex, stack: data.stack });
+      if (data.kind === 'panic') {
+        return new WasmPanicError({ message: UNREPORTED_PANIC, threadIndex: data.threadIndex, stack: data.stack, inFunction: crateFrame(data.stack) });
+      }
       return new WasmTrapError(data);
     case 'NotTransferableError':
       return new NotTransferableError(data.message);
@@ -211,6 +266,7 @@ module.exports = {
   PoolClosedError,
   PoolStartError,
   NotTransferableError,
+  QueueFullError,
   CallTimeoutError,
   StaleObjectError,
   ForeignJsValueError,
@@ -218,4 +274,6 @@ module.exports = {
   serialize,
   notTransferable,
   deserialize,
+  crateFrame,
+  WASM_STACK_FRAMES,
 };

@@ -24,7 +24,7 @@ class ThreadPoolManager {
     this.options = checkOptions(options, bound.defaults);
     this.metrics = new Metrics(bound.gluePath);
     this.engine = new Engine(bound, this.options, this.metrics);
-    this.tasks = new TaskQueue(this.engine, this.metrics);
+    this.tasks = new TaskQueue(this.engine, this.metrics, this.options.maxQueue);
   }
 
   /**
@@ -40,7 +40,8 @@ class ThreadPoolManager {
   /**
    * Runs export `name` of the task module `filename` on the pool's host thread,
    * next to the glue and the pool, and resolves with its result: the main
-   * thread stays free meanwhile. Tasks run one at a time, in the order given.
+   * thread stays free meanwhile. Tasks run one at a time, in the order given;
+   * past maxQueue waiting ones, run() rejects at once with QueueFullError.
    * @param {string | URL} filename absolute path or file: URL of the task module
    * @param {string} [name] the exported function (default: 'default')
    * @param {unknown[]} [args] its arguments (structured-cloned)
@@ -106,3 +107,4 @@ exports.ForeignJsValueError = errors.ForeignJsValueError;
 exports.PoolClosedError = errors.PoolClosedError;
 exports.PoolStartError = errors.PoolStartError;
 exports.NotTransferableError = errors.NotTransferableError;
+exports.QueueFullError = errors.QueueFullError;

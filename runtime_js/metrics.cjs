@@ -27,7 +27,7 @@ class Metrics {
     this.nextId = 0;
     this.calls = 0;
     this.running = 0;
-    this.queued = 0;
+    this.queued = new Set(); // the records of run() tasks waiting for their turn, oldest first
     this.poolStarts = 0;
     this.poolStops = 0;
     this.failures = {};
@@ -41,7 +41,7 @@ class Metrics {
     const call = { id: ++this.nextId, kind, task, glue: this.glue, started: performance.now(), dispatched: kind !== 'run' };
     this.calls++;
     if (call.dispatched) this.running++;
-    else this.queued++;
+    else this.queued.add(call);
     publish('callStart', { id: call.id, kind, task, glue: this.glue });
     return call;
   }
@@ -49,7 +49,7 @@ class Metrics {
   // A task left the queue for the host.
   taskDispatched(call) {
     call.dispatched = true;
-    this.queued--;
+    this.queued.delete(call);
     this.running++;
   }
 
@@ -57,7 +57,7 @@ class Metrics {
   callEnded(call, failed, error) {
     const durationMs = performance.now() - call.started;
     if (call.dispatched) this.running--;
-    else this.queued--;
+    else this.queued.delete(call);
     this.durations[this.settled++ % DURATIONS_KEPT] = durationMs;
     if (failed) {
       const code = typeof error?.code === 'string' ? error.code : (error?.name ?? 'thrown');
@@ -89,10 +89,13 @@ class Metrics {
   snapshot() {
     const kept = Array.from(this.durations.subarray(0, Math.min(this.settled, DURATIONS_KEPT))).sort((a, b) => a - b);
     const at = (q) => (kept.length === 0 ? null : kept[Math.min(kept.length - 1, Math.floor(q * kept.length))]);
+    // Tasks leave the queue in the order they came: the first one left has waited longest.
+    const oldest = this.queued.values().next().value;
     return {
       calls: this.calls,
       running: this.running,
-      queued: this.queued,
+      queued: this.queued.size,
+      oldestQueuedMs: oldest === undefined ? null : performance.now() - oldest.started,
       poolStarts: this.poolStarts,
       poolStops: this.poolStops,
       failures: { ...this.failures },

@@ -47,6 +47,10 @@ function checkOptions(options, patchDefaults) {
   checkDuration('startTimeoutMs', o.startTimeoutMs, 1);
   checkDuration('callTimeoutMs', o.callTimeoutMs, 1);
   checkDuration('idleShutdownMs', o.idleShutdownMs, 0);
+  // Bounded by default (see defaults.json): behind a task that never ends, a full queue is an error to see.
+  if (o.maxQueue !== Infinity && !(Number.isInteger(o.maxQueue) && o.maxQueue >= 0)) {
+    throw new RangeError(`options.maxQueue must be an integer of at least 0, or Infinity for no bound; got ${String(o.maxQueue)}`);
+  }
   if (typeof o.onLog !== 'function') throw new TypeError('options.onLog must be a function');
   return o;
 }

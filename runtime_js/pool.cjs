@@ -24,7 +24,7 @@ const SLICE_MS = 5;
 const STOP_GRACE_MS = 1000;
 
 // Starts the host worker with the ports and counters of a pool of `numThreads`.
-function spawnHost(binding, numThreads) {
+function spawnHost(binding, { numThreads, heartbeatTimeoutMs }) {
   const control = new SharedArrayBuffer(Slot.LENGTH * 4);
   const requests = new MessageChannel();
   const responses = new MessageChannel();
@@ -42,6 +42,8 @@ function spawnHost(binding, numThreads) {
       contract: binding.contract,
       control,
       numThreads,
+      // The host beats while it sleeps for tasks often enough for this timeout.
+      heartbeatTimeoutMs,
       requests: requests.port2,
       responses: responses.port1,
       events: hostEvents.port1,
@@ -94,7 +96,7 @@ class Pool {
     });
     this.ready.catch(() => {});
     this.startTimer = this.startDeadline();
-    Object.assign(this, spawnHost(binding, options.numThreads));
+    Object.assign(this, spawnHost(binding, options));
     this.liveness = new Liveness(this.control, options.heartbeatTimeoutMs, (thread) => this.threadGone(thread));
     this.host.on('error', (error) => this.fail(error));
     this.host.on('exit', (code) => {

@@ -24,6 +24,7 @@ test('stats() counts calls, pool starts and stops, failures by code, and call du
       calls: 0,
       running: 0,
       queued: 0,
+      oldestQueuedMs: null,
       poolStarts: 0,
       poolStops: 0,
       failures: {},
@@ -62,6 +63,30 @@ test('stats() counts calls, pool starts and stops, failures by code, and call du
     await manager.execute(() => demo.noop());
     await waitFor(() => manager.stats().poolStops === 3, 2000, 'the idle shutdown');
     assert.equal(manager.stats().poolStarts, 3);
+  } finally {
+    await manager.close();
+  }
+});
+
+test('stats() shows the queue of run() tasks: its length and how long its oldest task has waited', async () => {
+  const manager = new runtime.ThreadPoolManager({ numThreads: 1, onLog() {} });
+  const gate = new Int32Array(new SharedArrayBuffer(4));
+  try {
+    const held = manager.run(TASKS, 'heldUntilOpened', [gate]); // holds the turn until the gate opens
+    const askedFirst = performance.now();
+    const first = manager.run(TASKS, 'poolThreads');
+    await new Promise((r) => setTimeout(r, 100));
+    const second = manager.run(TASKS, 'poolThreads');
+    const stats = manager.stats();
+    const sinceFirst = performance.now() - askedFirst;
+    Atomics.store(gate, 0, 1);
+    Atomics.notify(gate, 0);
+    assert.deepEqual(await Promise.all([held, first, second]), ['opened', 1, 1]);
+    assert.equal(stats.queued, 2);
+    // The first queued task's wait, not the second's (it just came): the 100 ms slept, at least.
+    assert.ok(stats.oldestQueuedMs >= 95 && stats.oldestQueuedMs <= sinceFirst, `the oldest waited ${stats.oldestQueuedMs} ms of ${sinceFirst}`);
+    assert.equal(manager.stats().queued, 0);
+    assert.equal(manager.stats().oldestQueuedMs, null);
   } finally {
     await manager.close();
   }

@@ -4,10 +4,20 @@
 // calls mix with them.
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import path from 'node:path';
+import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { runtime, demo, threadCount, assertNoWorkersLeft, managerPerTest, DEMO_TASKS as TASKS } from './helpers.mjs';
+import { runtime, demo, threadCount, assertNoWorkersLeft, managerPerTest, waitFor, PKG, DEMO_TASKS as TASKS } from './helpers.mjs';
 
 const make = managerPerTest({ numThreads: 2, onLog() {} });
+const { Slot } = createRequire(import.meta.url)(path.join(PKG, 'wbg-pool/protocol.cjs'));
+
+// A flag shared with a task (see demo-tasks.mjs): a task sets it, or the test opens it.
+const sharedFlag = () => new Int32Array(new SharedArrayBuffer(4));
+function open(gate) {
+  Atomics.store(gate, 0, 1);
+  Atomics.notify(gate, 0);
+}
 
 // The longest the main thread's event loop stayed blocked while `promise` ran.
 async function maxGapWhile(promise) {
@@ -156,4 +166,63 @@ test('tasks run one at a time in the order given; execute() calls mix with them'
     assert.ok(results[i].started >= results[i - 1].ended, `${results[i].label} started before ${results[i - 1].label} ended`);
   }
   assert.deepEqual(executed, [0, 1, 2, 3, 4].map((i) => [`CALL ${i}`, 2]));
+});
+
+// How `promise` settled by the next turn of the event loop: its rejection, its
+// value, or 'still pending' (a task queued instead of refused at once).
+function outcomeAtOnce(promise) {
+  const outcome = promise.then((value) => value, (error) => error);
+  return Promise.race([outcome, new Promise((resolve) => setImmediate(() => resolve('still pending')))]);
+}
+
+test('past maxQueue waiting tasks, run() rejects at once with QueueFullError; the queued ones still run', async () => {
+  const manager = make({ maxQueue: 2 });
+  const gate = sharedFlag();
+  const held = manager.run(TASKS, 'heldUntilOpened', [gate]);
+  const queued = [manager.run(TASKS, 'shout', ['a']), manager.run(TASKS, 'shout', ['b'])];
+  const refused = await outcomeAtOnce(manager.run(TASKS, 'shout', ['c']));
+  open(gate); // before the checks: a failed one must not leave the queue held
+  assert.ok(refused instanceof runtime.QueueFullError, String(refused));
+  assert.equal(refused.code, 'ERR_QUEUE_FULL');
+  assert.equal(refused.maxQueue, 2);
+  assert.match(refused.message, /2 wait for their turn.*callTimeoutMs/);
+  assert.equal(manager.stats().failures.ERR_QUEUE_FULL, 1);
+  assert.deepEqual(await Promise.all([held, ...queued]), ['opened', 'A', 'B'], 'nothing queued was lost');
+  assert.equal(await manager.run(TASKS, 'shout', ['d']), 'D', 'room again');
+});
+
+test('maxQueue 0 queues no task behind the running one; bad values are refused naming the option', async () => {
+  for (const bad of [-1, 1.5, '3', null, NaN]) {
+    assert.throws(() => make({ maxQueue: bad }), (e) => e instanceof RangeError && /options\.maxQueue must be an integer/.test(e.message));
+  }
+  await make({ maxQueue: Infinity }).close();
+  const manager = make({ maxQueue: 0 });
+  const gate = sharedFlag();
+  const held = manager.run(TASKS, 'heldUntilOpened', [gate]);
+  const refused = await outcomeAtOnce(manager.run(TASKS, 'poolThreads'));
+  open(gate);
+  assert.ok(refused instanceof runtime.QueueFullError && refused.maxQueue === 0, String(refused));
+  assert.equal(await held, 'opened');
+  assert.equal(await manager.run(TASKS, 'poolThreads'), 2, 'with none running, a task starts');
+});
+
+test('while a task awaits forever the host sleeps: no polling, a beat for the heartbeat, awake for execute()', async () => {
+  const manager = make({ heartbeatTimeoutMs: 200 });
+  await manager.run(TASKS, 'poolThreads');
+  const pool = manager.engine.pool;
+  const started = sharedFlag();
+  const outcome = manager.run(TASKS, 'startThenAwaitForever', [started]).catch((e) => e);
+  await waitFor(() => Atomics.load(started, 0) === 1, 5000, 'the task to start');
+  const before = { beats: Atomics.load(pool.control, Slot.BEAT), at: performance.now() };
+  await new Promise((r) => setTimeout(r, 600)); // three heartbeat timeouts
+  const beats = Atomics.load(pool.control, Slot.BEAT) - before.beats;
+  const ms = performance.now() - before.at;
+  // Asleep, the host beats only on its timer, every heartbeatTimeoutMs / 4 (50 ms); a
+  // polling host beats at every look for requests (each 1 ms: ~600 here).
+  assert.ok(beats <= ms / 50 + 2, `${beats} host beats in ${ms.toFixed(0)} ms`);
+  assert.equal(pool.failure, null, 'a task that awaits is not a deadlocked pool');
+  assert.equal(manager.stats().running, 1);
+  assert.equal(await manager.execute(() => demo.shout('awake')), 'AWAKE', 'a request wakes the host');
+  await manager.close();
+  assert.ok((await outcome) instanceof runtime.PoolClosedError);
 });
