@@ -45,3 +45,13 @@ def snapshot(directory: Path) -> dict[str, bytes | None]:
     """Every entry below a directory with its bytes (None for a non-file): to
     show that a refused run changed nothing."""
     return {p.relative_to(directory).as_posix(): p.read_bytes() if p.is_file() else None for p in sorted(directory.rglob("*"))}
+
+
+def uleb(n: int) -> bytes:
+    """`n` as an unsigned LEB128 number, as wasm binaries write them: for tests that build modules."""
+    out = bytearray()
+    while True:
+        b, n = n & 0x7F, n >> 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)

@@ -38,9 +38,13 @@ IMPORTED = "__wbg_prelude"
 
 def options(glue: Glue) -> dict[str, object]:
     """The values: runtime_js/prelude.cjs, PreludeOptions."""
-    assert glue.memory is not None and glue.generation is not None
+    assert glue.memory is not None and glue.generation is not None and glue.module_interface is not None
     memory = {"initial": glue.memory.initial, "maximum": glue.memory.maximum, "shared": True}
-    return {"version": __version__, "generation": glue.generation.name, "memory": memory, "externrefTable": glue.externref_table}
+    found = {"version": __version__, "generation": glue.generation.name, "memory": memory, "externrefTable": glue.externref_table}
+    # Only when there are some: a crate without such exports gets the glue it got before.
+    if glue.module_interface.panic_hook_exports:
+        found["panicHookExports"] = list(glue.module_interface.panic_hook_exports)
+    return found
 
 
 def _memory_statement(glue: Glue) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli, snapshot
+from conftest import run_cli, snapshot, uleb
 
 from wbg_patch import __version__, locate, marker, parse, pipeline, prelude, rewrite, syntax
 from wbg_patch.config import RuntimeConfig
@@ -19,17 +19,8 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 VERSIONS = sorted(p.name for p in FIXTURES.iterdir() if (p / "memory.json").is_file())
 
 
-def _uleb(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b, n = n & 0x7F, n >> 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
 def _name(s: str) -> bytes:
-    return _uleb(len(s)) + s.encode()
+    return uleb(len(s)) + s.encode()
 
 
 # What the demo module exports that the patch checks: its pool contract.
@@ -42,11 +33,11 @@ def interface_only_module(module: str, name: str, initial: int, maximum: int | N
     memory import in memory.json instead of a 400 KB module."""
 
     def section(sid: int, entries: list[bytes]) -> bytes:
-        body = _uleb(len(entries)) + b"".join(entries)
-        return bytes([sid]) + _uleb(len(body)) + body
+        body = uleb(len(entries)) + b"".join(entries)
+        return bytes([sid]) + uleb(len(body)) + body
 
     flags = (1 if maximum is not None else 0) | (2 if shared else 0)
-    limits = bytes([flags]) + _uleb(initial) + (_uleb(maximum) if maximum is not None else b"")
+    limits = bytes([flags]) + uleb(initial) + (uleb(maximum) if maximum is not None else b"")
     functions = range(len(CONTRACT_EXPORTS))
     return b"".join(
         [
@@ -54,7 +45,7 @@ def interface_only_module(module: str, name: str, initial: int, maximum: int | N
             section(1, [b"\x60\x00\x00"]),  # one type: () -> ()
             section(2, [_name(module) + _name(name) + b"\x02" + limits]),
             section(3, [b"\x00" for _ in functions]),
-            section(7, [_name(n) + b"\x00" + _uleb(i) for i, n in enumerate(CONTRACT_EXPORTS)]),
+            section(7, [_name(n) + b"\x00" + uleb(i) for i, n in enumerate(CONTRACT_EXPORTS)]),
             section(10, [b"\x02\x00\x0b" for _ in functions]),  # empty bodies
         ]
     )
