@@ -48,18 +48,19 @@ function typedFailure(error) {
  * that traps leaves its callers' frames on the same instance, which must not
  * go on to read a reset memory.
  * @param {WebAssembly.Exports} raw
- * @param {{failed(error: Error): Error, overflowed(): Error | null}} instance
+ * @param {{failed(error: Error): Error, overflowed(): Error | null, ran(name: string): void}} instance
  */
 function guardedExports(raw, instance) {
   let depth = 0;
   let calls = 0;
   let failure = null;
-  const guard = (fn) =>
+  const guard = (fn, name) =>
     function guarded(...args) {
       depth++;
       try {
         const result = fn(...args);
         if (++calls % CHECK_EVERY === 0) failure ??= instance.overflowed();
+        instance.ran(name);
         return result;
       } catch (error) {
         // Thrown by this very frame: V8's conversion of an argument, before wasm ran.
@@ -76,7 +77,7 @@ function guardedExports(raw, instance) {
       throw failure;
     };
   const guarded = {};
-  for (const [name, value] of Object.entries(raw)) guarded[name] = typeof value === 'function' ? guard(value) : value;
+  for (const [name, value] of Object.entries(raw)) guarded[name] = typeof value === 'function' ? guard(value, name) : value;
   return Object.freeze(guarded);
 }
 

@@ -32,6 +32,8 @@ const { currentPool, finalizeIn } = require('./session.cjs');
  * @property {Generation} generation
  * @property {WebAssembly.MemoryDescriptor} memory the module's memory import: a fresh memory is made with it
  * @property {string | null} externrefTable the export name of the module's table of JS values, if it has one
+ * @property {string[]} [panicHookExports] the exports that install a panic hook and take and return nothing
+ *   (wbg_patch/wasm_code.py): see panicHooks()
  *
  * @typedef {object} GlueBindings the glue's own variables, as the glue file alone can reach them
  * @property {() => WebAssembly.Exports | undefined} raw the glue's `wasm`: the local instance's exports
@@ -73,6 +75,7 @@ const { currentPool, finalizeIn } = require('./session.cjs');
  *   what the glue's wrappers of the pool's init and exit exports call first: throws ERR_POOL_OWNED_BY_RUNTIME
  *   unless the runtime is the caller
  * @property {<T>(call: () => T) => T} runtimeCall runs `call`, the runtime's own call of those exports
+ * @property {(name: string) => void} ranExport export `name` returned, locally or in the pool (see panicHooks())
  * @property {(proxy: object | undefined) => void} setProxy
  * @property {() => object | undefined} proxy
  * @property {() => WebAssembly.Exports | undefined} raw
@@ -273,6 +276,26 @@ function objectMembers(state, theHandle) {
   };
 }
 
+// A crate's panic hook lives in its memory (std's hook static), so a reset
+// drops it; a crate that installs it only inside some exports (an SDK's init
+// calling console_error_panic_hook::set_once()) would then report every later
+// panic without its message. The patch lists the exports that install one and
+// take and return nothing (`names`); those that ran on a memory run again on
+// each fresh one, on the main thread's instance: the memory is shared, so the
+// pool's threads have the hook too.
+function panicHooks(names = []) {
+  const installers = new Set(names);
+  const ran = new Set();
+  return {
+    ranExport(name) {
+      if (installers.has(name)) ran.add(name);
+    },
+    reinstall(raw) {
+      for (const name of ran) raw[name]();
+    },
+  };
+}
+
 // Why the glue cannot be used after a reset failed (after `reason`).
 function resetFailed(reason, error, generation) {
   const fix =
@@ -310,6 +333,7 @@ function localExports(bindings) {
       const overflow = local.handle.externrefsOverflow();
       return overflow === null ? null : deserialize(overflow);
     },
+    ran: (name) => local.handle.ranExport(name),
   };
   local.exports = () => {
     const raw = bindings.raw();
@@ -332,6 +356,7 @@ function attach(options, bindings) {
   // The pool's proxy while execute() calls run; the memory epoch, and why it last began.
   const state = { proxy: undefined, epoch: 0, resetReason: null };
   const local = localExports(bindings);
+  const hooks = panicHooks(options.panicHookExports);
   const handle = {
     version: options.version,
     staleFinalizations: 0,
@@ -360,6 +385,7 @@ function attach(options, bindings) {
     },
     startWorkers,
     ...poolExportGuard(),
+    ranExport: hooks.ranExport,
     setProxy(value) {
       state.proxy = value;
     },
@@ -377,7 +403,9 @@ function attach(options, bindings) {
       try {
         state.epoch++;
         [local.table, local.broken] = [null, null];
-        return generation.fresh(bindings);
+        const fresh = generation.fresh(bindings);
+        hooks.reinstall(fresh);
+        return fresh;
       } catch (error) {
         throw (local.broken = resetFailed(reason, error, options.generation));
       } finally {

@@ -19,7 +19,11 @@ function remote(pool, name, kind) {
   switch (kind) {
     case 'function':
       if (LOCAL_EXPORTS.has(name)) return (...args) => pool.callLocal(name, args);
-      return (...args) => pool.request(MessageType.CALL, name, args);
+      return (...args) => {
+        const result = pool.request(MessageType.CALL, name, args);
+        pool.binding.handle.ranExport(name); // one that installs a panic hook runs again after a reset
+        return result;
+      };
     case 'table':
       return {
         get: (index) => pool.request(MessageType.TABLE_GET, name, [index]),

@@ -8,6 +8,7 @@ const { MessageType, HOOKS_GLOBAL, Hook } = require('./protocol.cjs');
 const { postEvent } = require('./signal.cjs');
 const { forwardOutput } = require('./output.cjs');
 const { watchPanicReports } = require('./reports.cjs');
+const { WASM_STACK_FRAMES } = require('./errors.cjs');
 const { adapterFor } = require('./contracts/index.cjs');
 
 // `index()` is the thread's index in reports, at the time of reporting (a
@@ -15,6 +16,10 @@ const { adapterFor } = require('./contracts/index.cjs');
 // the control counters, `send` (posts an event and wakes the main thread) and
 // the hooks object, to which the caller adds its role's own hooks.
 function joinPool({ events, control: buffer, contract }, index) {
+  // A trap's stack, and the one console_error_panic_hook prints, reach the
+  // crate's own frames only past std's and Rayon's (wasmStack, crateFrame in
+  // errors.cjs). The pool's threads are the runtime's, so their limit is ours to raise.
+  Error.stackTraceLimit = Math.max(Error.stackTraceLimit, WASM_STACK_FRAMES);
   const adapter = adapterFor(contract.kind);
   const control = new Int32Array(buffer);
   const send = (message) => postEvent(events, control, message);

@@ -71,11 +71,14 @@ for (const kind of ['wasm-bindgen-rayon', 'poolbuilder-global']) {
        process.on('exit', () => report({ exitAfterMs: Date.now() - globalThis.lastCallAt }));`,
     );
     const [noHook, hooked, deadlock, next, exit] = reports;
-    // No hook: Rust's message is lost, but the trap's stack shows it was a panic.
+    // No hook: Rust's message is lost, but the trap's stack shows it was a panic, and
+    // where: past std's panic machinery and Rayon's frames (V8 keeps 10 by default), the crate's.
     assert.equal(noHook.name, 'WasmPanicError', noHook.message);
     assert.equal(noHook.code, 'ERR_WASM_PANIC');
     assert.match(noHook.message, /no panic hook reported it/);
     assert.match(noHook.wasmStack, /panic/);
+    assert.ok(noHook.wasmStack.split('\n    at ').length - 1 > 10, `the stack stops at V8's default 10 frames: ${noHook.wasmStack}`);
+    assert.match(noHook.message, /^Rust panicked on pool thread \d+ in example_\w+::panic_in_pool::\{closure#0\}(::\{closure#0\})?: \(no message/);
     assert.ok(noHook.ms < HEARTBEAT_MS, `took ${noHook.ms} ms`);
     // console_error_panic_hook's report becomes the error, with file:line.
     assert.equal(hooked.name, 'WasmPanicError', hooked.message);
@@ -87,6 +90,38 @@ for (const kind of ['wasm-bindgen-rayon', 'poolbuilder-global']) {
     assert.ok(deadlock.ms < HEARTBEAT_MS + 1000, `took ${deadlock.ms} ms`);
     assert.deepEqual(next, { value: SUM_1000 });
     assert.ok(exit.exitAfterMs < 2000, `the process lingered ${exit.exitAfterMs} ms after its last call`);
+  });
+}
+
+// Issue 19, point 12: an SDK installs console_error_panic_hook in one export,
+// once. Each panic resets the memory, which held the hook: the patch finds the
+// exports that install one (wbg_patch/wasm_code.py) and the runtime runs those
+// that ran again on the fresh memory, so later panics keep their message.
+for (const [kind, where] of [
+  ['wasm-bindgen-rayon', 'inside'],
+  ['wasm-bindgen-rayon', 'outside'],
+  ['poolbuilder-global', 'inside'],
+]) {
+  test(`${kind}: the crate's panic hook, installed once ${where} execute(), reports every later panic, across the resets they cause`, async () => {
+    const install = where === 'inside' ? 'await manager.execute(() => glue.install_panic_hook())' : 'glue.install_panic_hook()';
+    const { reports } = await inChild(
+      kind,
+      `const manager = new runtime.ThreadPoolManager({ numThreads: 2 });
+       ${install};
+       for (let i = 0; i < 3; i++) {
+         try { report({ value: await manager.execute(() => glue.panic_in_pool(100)) }); } catch (e) { report(describe(e)); }
+       }
+       report({ value: await manager.execute(() => glue.sum_of_squares(1000)) });
+       await manager.close();`,
+    );
+    const last = reports.pop();
+    assert.equal(reports.length, 3);
+    for (const [i, panic] of reports.entries()) {
+      assert.equal(panic.name, 'WasmPanicError', `panic ${i + 1}: ${panic.message}`);
+      assert.equal(panic.panicMessage, 'job 50 of 100 failed', `panic ${i + 1}: ${panic.message}`);
+      assert.equal(panic.location?.file, 'src/lib.rs', `panic ${i + 1}`);
+    }
+    assert.deepEqual(last, { value: SUM_1000 });
   });
 }
 

@@ -95,6 +95,33 @@ test('a panic reads as Rust reports it: thread, location, message', () => {
   assert.equal(onHost.location, null);
 });
 
+test("a panic no hook reported names the crate's first frame past std, core and Rayon", () => {
+  const frame = (name) => `    at sdk.wasm.${name} (wasm://wasm/sdk.wasm-0a1b:wasm-function[7]:0x1f)`;
+  const machinery = [
+    '__rustc[b1da763420d39311]::__rust_start_panic',
+    'std[fcfb5db6d3ae018]::panicking::panic_with_hook',
+    '__rustc[b1da763420d39311]::rust_begin_unwind',
+    'core[ddb72bece75a12dc]::panicking::panic_fmt',
+  ];
+  const panicOf = (...names) =>
+    errors.deserialize({ name: 'WasmTrapError', kind: 'panic', message: 'unreachable', threadIndex: 1, stack: ['RuntimeError: unreachable', ...[...machinery, ...names].map(frame)].join('\n') });
+  // The crate's closure, inlined into core's fold: named only in its generic arguments.
+  const inlined = panicOf(
+    '<u64 as rayon[1e]::range::private::RangeInteger>::drive_unindexed::offset::{closure#0}',
+    '<core[dd]::iter::adapters::map::Map<core[dd]::ops::range::Range<usize>, &sdk[59]::prove::{closure#0}> as core[dd]::iter::traits::iterator::Iterator>::fold::<u64, F>',
+    'rayon[1e]::iter::plumbing::bridge_producer_consumer::helper::<usize>',
+  );
+  assert.equal(inlined.message.split(': (no message')[0], 'Rust panicked on pool thread 1 in sdk::prove::{closure#0}');
+  assert.match(inlined.panicMessage, /^\(no message or location/);
+  const own = panicOf('rayon_core[2f]::join::join_context::<A, B>', 'sdk[59]::hash::<u8, Vec<u8>>::{closure#1}');
+  assert.equal(own.message.split(': (no message')[0], 'Rust panicked on pool thread 1 in sdk::hash::{closure#1}');
+  // Legacy symbols, and an export's bare name.
+  assert.match(panicOf('sdk::verify::{{closure}}::h0123456789abcdef').message, / in sdk::verify::\{\{closure\}\}: /);
+  assert.match(panicOf('prove').message, / in prove: /);
+  // No frame of the crate (unnamed functions, only Rayon's): no place is made up.
+  assert.match(panicOf('$func12', 'rayon_core[2f]::registry::WorkerThread::wait_until_cold').message, /^Rust panicked on pool thread 1: \(no message/);
+});
+
 test('errors of the runtime and main-thread traps keep their class and code across threads', () => {
   const received = structuredClone([
     errors.serialize(new errors.WbgPoolError('no such export', 'ERR_TASK_NOT_FOUND'), null),
