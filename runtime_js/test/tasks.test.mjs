@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { runtime, demo, threadCount, assertNoWorkersLeft, managerPerTest, waitFor, PKG, DEMO_TASKS as TASKS } from './helpers.mjs';
+import { runtime, demo, threadCount, assertNoWorkersLeft, managerPerTest, waitFor, PKG, LATE_MS, DEMO_TASKS as TASKS } from './helpers.mjs';
 
 const make = managerPerTest({ numThreads: 2, onLog() {} });
 const { Slot } = createRequire(import.meta.url)(path.join(PKG, 'wbg-pool/protocol.cjs'));
@@ -23,16 +23,14 @@ function open(gate) {
 async function maxGapWhile(promise) {
   let last = performance.now();
   let maxGap = 0;
-  let ticks = 0;
   const timer = setInterval(() => {
     const now = performance.now();
     maxGap = Math.max(maxGap, now - last);
     last = now;
-    ticks++;
   }, 5);
   try {
     const value = await promise;
-    return { value, maxGap: Math.max(maxGap, performance.now() - last), ticks };
+    return { value, maxGap: Math.max(maxGap, performance.now() - last) };
   } finally {
     clearInterval(timer);
   }
@@ -52,8 +50,8 @@ test('the main thread stays free while a task works: timers fire, execute() woul
   await manager.run(TASKS, 'poolThreads');
   const task = await maxGapWhile(manager.run(TASKS, 'busy', [600]));
   assert.equal(task.value, 2);
-  assert.ok(task.maxGap < 50, `the event loop was blocked for ${task.maxGap.toFixed(0)} ms`);
-  assert.ok(task.ticks > 60, `${task.ticks} timer ticks in 600 ms`);
+  // A few ms (make bench); blocked, the loop would wait for the whole task.
+  assert.ok(task.maxGap < 300, `the event loop was blocked for ${task.maxGap.toFixed(0)} ms of the 600 ms task`);
   const executed = await maxGapWhile(manager.execute(() => demo.busy(300)));
   assert.ok(executed.maxGap >= 290, `execute() blocks the event loop (${executed.maxGap.toFixed(0)} ms): the check measures`);
 });
@@ -71,13 +69,13 @@ test('a panic in a task rejects with WasmPanicError; the next task works on a ne
   assert.equal(await manager.run(TASKS, 'poolThreads'), 2);
 });
 
-test('a deadlocked task rejects with HeartbeatTimeoutError within the heartbeat + 150 ms', async () => {
+test('a deadlocked task rejects with HeartbeatTimeoutError after the heartbeat timeout', async () => {
   const manager = make({ heartbeatTimeoutMs: 500 });
   await manager.run(TASKS, 'poolThreads');
   const started = performance.now();
   await assert.rejects(manager.run(TASKS, 'deadlock'), (e) => e instanceof runtime.HeartbeatTimeoutError && e.code === 'ERR_HEARTBEAT_TIMEOUT');
   const ms = performance.now() - started;
-  assert.ok(ms >= 500 && ms < 650, `known after ${ms.toFixed(0)} ms`);
+  assert.ok(ms >= 500 && ms < 500 + LATE_MS, `known after ${ms.toFixed(0)} ms`);
   assert.equal(await manager.run(TASKS, 'poolThreads'), 2);
 });
 
@@ -92,19 +90,19 @@ test('a task past its callTimeoutMs rejects with CallTimeoutError; the per-task 
     return true;
   });
   const ms = performance.now() - started;
-  assert.ok(ms >= 300 && ms < 400, `ended after ${ms.toFixed(0)} ms`);
+  assert.ok(ms >= 300 && ms < 300 + LATE_MS, `ended after ${ms.toFixed(0)} ms, not at the manager's 5000`);
   assert.equal(await manager.run(TASKS, 'busy', [50]), 2);
 });
 
 test('close() during a task rejects it and the queued ones with PoolClosedError', async () => {
   const manager = make();
-  const running = assert.rejects(manager.run(TASKS, 'busy', [2000]), (e) => e instanceof runtime.PoolClosedError);
+  const running = assert.rejects(manager.run(TASKS, 'busy', [5000]), (e) => e instanceof runtime.PoolClosedError);
   const queued = assert.rejects(manager.run(TASKS, 'poolThreads'), (e) => e instanceof runtime.PoolClosedError && /before this task ran/.test(e.message));
   await new Promise((r) => setTimeout(r, 200));
   const started = performance.now();
   await manager.close();
   await Promise.all([running, queued]);
-  assert.ok(performance.now() - started < 500, 'the running task was not waited for');
+  assert.ok(performance.now() - started < LATE_MS, 'the running task (5 s) was not waited for');
   await assert.rejects(manager.run(TASKS, 'poolThreads'), (e) => e instanceof runtime.PoolClosedError);
 });
 
