@@ -48,19 +48,21 @@ function typedFailure(error) {
  * that traps leaves its callers' frames on the same instance, which must not
  * go on to read a reset memory.
  * @param {WebAssembly.Exports} raw
- * @param {{failed(error: Error): Error, overflowed(): Error | null, ran(name: string): void}} instance
+ * @param {{failed(error: Error): Error, overflowed(): Error | null, installsPanicHook(name: string): boolean, ran(name: string): void}} instance
  */
 function guardedExports(raw, instance) {
   let depth = 0;
   let calls = 0;
   let failure = null;
-  const guard = (fn, name) =>
-    function guarded(...args) {
+  const guard = (fn, name) => {
+    // Only the exports that install a panic hook are remembered (see prelude.cjs panicHooks).
+    const remembered = instance.installsPanicHook(name);
+    return function guarded(...args) {
       depth++;
       try {
         const result = fn(...args);
         if (++calls % CHECK_EVERY === 0) failure ??= instance.overflowed();
-        instance.ran(name);
+        if (remembered) instance.ran(name);
         return result;
       } catch (error) {
         // Thrown by this very frame: V8's conversion of an argument, before wasm ran.
@@ -76,6 +78,7 @@ function guardedExports(raw, instance) {
       }
       throw failure;
     };
+  };
   const guarded = {};
   for (const [name, value] of Object.entries(raw)) guarded[name] = typeof value === 'function' ? guard(value, name) : value;
   return Object.freeze(guarded);

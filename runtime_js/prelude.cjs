@@ -75,6 +75,7 @@ const { currentPool, finalizeIn } = require('./session.cjs');
  *   what the glue's wrappers of the pool's init and exit exports call first: throws ERR_POOL_OWNED_BY_RUNTIME
  *   unless the runtime is the caller
  * @property {<T>(call: () => T) => T} runtimeCall runs `call`, the runtime's own call of those exports
+ * @property {(name: string) => boolean} installsPanicHook whether export `name` installs the crate's panic hook
  * @property {(name: string) => void} ranExport export `name` returned, locally or in the pool (see panicHooks())
  * @property {(proxy: object | undefined) => void} setProxy
  * @property {() => object | undefined} proxy
@@ -287,6 +288,7 @@ function panicHooks(names = []) {
   const installers = new Set(names);
   const ran = new Set();
   return {
+    installsPanicHook: (name) => installers.has(name),
     ranExport(name) {
       if (installers.has(name)) ran.add(name);
     },
@@ -333,6 +335,7 @@ function localExports(bindings) {
       const overflow = local.handle.externrefsOverflow();
       return overflow === null ? null : deserialize(overflow);
     },
+    installsPanicHook: (name) => local.handle.installsPanicHook(name),
     ran: (name) => local.handle.ranExport(name),
   };
   local.exports = () => {
@@ -385,6 +388,7 @@ function attach(options, bindings) {
     },
     startWorkers,
     ...poolExportGuard(),
+    installsPanicHook: hooks.installsPanicHook,
     ranExport: hooks.ranExport,
     setProxy(value) {
       state.proxy = value;

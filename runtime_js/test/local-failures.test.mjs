@@ -53,7 +53,7 @@ test('5,000 JS values held in the host and 1,000 on a pool thread keep their val
   const manager = new runtime.ThreadPoolManager({ numThreads: 2, onLog() {} });
   try {
     const holders = await manager.execute(() => Array.from({ length: 5000 }, (_, i) => new demo.JsHolder({ i })));
-    const [ok, length] = await manager.execute(() => [holders.every((h, i) => h.value.i === i), demo.__wbg_pool.wasm().__wbindgen_externrefs.length]);
+    const [ok, length] = await manager.execute(() => [holders.every((h, i) => h.value.i === i), demo.__wbg_pool.wasm()[demo.__wbg_pool.externrefs.table].length]);
     assert.equal(ok, true);
     assert.ok(length <= RANGES.host.start + RANGES.host.size, `the host's table (${length}) stays in its range`);
     assert.equal(await manager.execute(() => demo.hold_js_values_on_a_pool_thread(1000)), true);
