@@ -34,7 +34,7 @@ else
   rm "$ws/Cargo.lock"
   (cd "$ws" && cargo +debian-web generate-lockfile --quiet)
   locked=
-  echo "  $name: no $committed, resolved now (copy $ws/Cargo.lock there to pin it)" >&2
+  echo "  $name: resolved now (no $committed)" >&2
 fi
 locked() { locked_version "$ws/Cargo.lock" "$1"; }
 echo "  $name: wasm-bindgen $(locked wasm-bindgen), js-sys $(locked js-sys), rayon $(locked rayon), rayon-core $(locked rayon-core)" >&2
