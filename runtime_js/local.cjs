@@ -16,8 +16,10 @@ const { thrownBy } = require('./boundary.cjs');
 const CHECK_EVERY = 64;
 const errors = require('./errors.cjs');
 
-// The panic a wbg-pool crate's hook reported on this thread, until its trap
-// comes: Rust calls the hook first, then panic=abort traps.
+// The panic a wbg-pool crate's hook reported on this thread during the current
+// outermost call, until its trap comes: Rust calls the hook first, then
+// panic=abort traps. (The hooks are one per process: another package's panic
+// must not name this one's next trap, so each outermost call starts afresh.)
 let reported = null;
 
 // The main thread's hooks: only the panic report (without hooks Rust prints it
@@ -58,7 +60,7 @@ function guardedExports(raw, instance) {
     // Only the exports that install a panic hook are remembered (see prelude.cjs panicHooks).
     const remembered = instance.installsPanicHook(name);
     return function guarded(...args) {
-      depth++;
+      if (depth++ === 0) reported = null;
       try {
         const result = fn(...args);
         if (++calls % CHECK_EVERY === 0) failure ??= instance.overflowed();
