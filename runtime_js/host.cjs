@@ -6,7 +6,8 @@
 // reads them with receiveMessageOnPort, so a call costs microseconds, and a
 // host stuck inside wasm cannot hide behind a queue of undelivered messages.
 // It returns to its event loop only while manager.run() tasks are pending,
-// which need it for their awaits.
+// which need it for their awaits, and sleeps there until a request comes or a
+// task settles.
 const path = require('path');
 const { pathToFileURL } = require('url');
 const { Worker, workerData, receiveMessageOnPort } = require('worker_threads');
@@ -17,6 +18,7 @@ const { joinPool, attachGlue, releaseThread } = require('./thread.cjs');
 const { kernelThreadId } = require('./threads.cjs');
 const errors = require('./errors.cjs');
 const { callExport, thrownAtTheBoundary } = require('./boundary.cjs');
+const { limits } = require('./defaults.json');
 
 const { requests, responses, workerPorts, numThreads, contract } = workerData;
 const wasmModule = workerData.__wbgPoolModule;
@@ -24,14 +26,22 @@ const memory = workerData.__wbgPoolMemory;
 const { adapter, control, send, hooks } = joinPool(workerData, () => HOST_THREAD);
 const reply = (message) => postReply(responses, control, message);
 const IDLE_WAIT_MS = 100;
-// While a task (manager.run) waits for something (an await), the host looks for
-// requests this long between turns of its event loop, which the task needs.
-const TASK_TURN_MS = 1;
+// While tasks (manager.run) await, the host sleeps in its event loop and a timer
+// beats for it this often: the main thread, which takes a pool that neither beats
+// nor uses CPU for heartbeatTimeoutMs for deadlocked, sees that the host's event
+// loop is free, while a host stuck in a task's wasm call cannot beat.
+const SLEEPING_BEAT_MS = Math.min(workerData.heartbeatTimeoutMs / 4, limits.maxTimerMs);
 
 const workers = [];
 // Spawns the pool's ThreadPoolWorkers; each runs the contract's start-worker
 // export with `receiver` on the pool's memory and module.
 function spawnWorkers(count, receiver) {
+  // The crate's init export calls this, so its wasm frames are on this stack: formatting them
+  // makes V8 decode the module's name section now, as the pool starts. V8 does that once per
+  // process, at the first wasm stack any thread formats (~5 ms per MB of names on a busy
+  // machine); else the first panic pays it before its report (console_error_panic_hook
+  // formats a stack first), and the first trap's report too.
+  void new Error().stack;
   const spawned = [];
   for (let n = 0; n < count; n++) {
     const ordinal = workers.length;
@@ -166,7 +176,11 @@ function serve(instance) {
     while ((received = receiveMessageOnPort(requests)) !== undefined) {
       const request = received.message;
       if (request.type === MessageType.RUN) {
-        const task = runTask(request).finally(() => tasks.delete(task));
+        const task = runTask(request).finally(() => {
+          tasks.delete(task);
+          // Wakes the host if it sleeps (see sleepUntilRequest): with no task left, it serves without turns.
+          Atomics.notify(control, Slot.REQUEST);
+        });
         tasks.add(task);
         continue;
       }
@@ -202,8 +216,8 @@ function serve(instance) {
     }
     if (tasks.size > 0) {
       // A task just started or goes on after an await: its code runs in the event loop.
-      if (!served) Atomics.wait(control, Slot.REQUEST, seen, TASK_TURN_MS);
       Atomics.add(control, Slot.BEAT, 1);
+      requestsSeen = seen;
       return 'turn';
     }
     Atomics.add(control, Slot.BEAT, 1);
@@ -212,11 +226,31 @@ function serve(instance) {
   }
 }
 
+// While tasks await, the host sleeps in its event loop, where their code runs,
+// until a request moves the REQUEST counter past `requestsSeen` (read before
+// serve() last looked at the port, so none is missed) or a task settles (it
+// notifies the counter): nothing polls. The beat's timer also keeps this worker
+// alive, which a pending Atomics.waitAsync does not.
+let requestsSeen = 0;
+function sleepUntilRequest(wake) {
+  const waiting = Atomics.waitAsync(control, Slot.REQUEST, requestsSeen);
+  if (!waiting.async) {
+    // A request came meanwhile: one turn of the event loop for the tasks, then serve it.
+    setImmediate(wake);
+    return;
+  }
+  const beat = setInterval(() => Atomics.add(control, Slot.BEAT, 1), SLEEPING_BEAT_MS);
+  waiting.value.then(() => {
+    clearInterval(beat);
+    wake();
+  });
+}
+
 // The host's life once the pool runs: serving, with turns of the event loop for tasks.
 function serveUntilStopped(instance) {
   const outcome = trapped ? 'trap' : serve(instance);
   if (outcome === 'turn') {
-    setImmediate(() => serveUntilStopped(instance));
+    sleepUntilRequest(() => serveUntilStopped(instance));
   } else if (outcome === 'stop') {
     // Clean stop: wait for the pool threads to leave wasm before this thread ends,
     // since ending it would terminate them while they may hold the allocator's lock.

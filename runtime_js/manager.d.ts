@@ -42,6 +42,13 @@ export interface ThreadPoolManagerOptions {
    * @default 1000
    */
   idleShutdownMs?: number;
+  /**
+   * run() tasks that may wait for their turn, the running one aside; beyond, run() rejects at once with
+   * QueueFullError. An integer of at least 0; Infinity: no bound. Bounded by default: tasks run one at a
+   * time, so behind one that never ends the queue would grow with every call, without a word.
+   * @default 1000
+   */
+  maxQueue?: number;
   /** Receives every log record of the pool; default: one line on stderr. */
   onLog?: (entry: LogEntry) => void;
 }
@@ -61,8 +68,10 @@ export interface ThreadPoolStats {
   calls: number;
   /** Calls in progress: execute() calls, and the run() task on the host. */
   running: number;
-  /** run() tasks waiting for their turn. */
+  /** run() tasks waiting for their turn (at most maxQueue). */
   queued: number;
+  /** How long the oldest waiting run() task has waited (ms); null when none waits. A task that never ends shows here. */
+  oldestQueuedMs: number | null;
   poolStarts: number;
   /** Pools stopped: idle, closed, or failed after they started. */
   poolStops: number;
@@ -102,6 +111,7 @@ export class ThreadPoolManager {
    * Runs export `name` of the task module `filename` on the pool's host thread, next to the glue and
    * the pool; the main thread stays free. Arguments and result are structured-cloned. Tasks run one at
    * a time, first come first served; errors are typed as execute()'s (the task's own exception as thrown).
+   * Rejects at once with QueueFullError when maxQueue tasks already wait.
    */
   run<T = unknown>(filename: string | URL, name?: string, args?: unknown[], options?: ExecuteOptions): Promise<T>;
   /** Counters and call durations, for a health endpoint or a metrics exporter. */
@@ -114,7 +124,9 @@ export class ThreadPoolManager {
 export class WbgPoolError extends Error {
   /**
    * Stable code: the subclasses' own, or one of `ERR_MANAGER_EXISTS`, `ERR_REENTRANT_CALL`,
-   * `ERR_GLUE_NOT_PATCHED`, `ERR_GLUE_NOT_INITIALIZED`, `ERR_NOT_BOUND`, `ERR_TASK_NOT_FOUND`.
+   * `ERR_GLUE_NOT_PATCHED`, `ERR_GLUE_NOT_INITIALIZED`, `ERR_NOT_BOUND`, `ERR_TASK_NOT_FOUND`,
+   * `ERR_POOL_OWNED_BY_RUNTIME`, `ERR_RESET_FAILED` (the memory could not be reset after a failure:
+   * every use of the glue throws it until a new manager resets it).
    */
   readonly code: string;
 }
@@ -123,6 +135,7 @@ export class WasmPanicError extends WbgPoolError {
   readonly code: 'ERR_WASM_PANIC';
   readonly panicMessage: string;
   readonly location: { file: string; line: number; column: number } | null;
+  /** The Rayon thread index; null for the pool host, -2 for the main thread's own instance (outside execute()). */
   readonly threadIndex: number | null;
   /** The stack the crate's own panic hook printed, or the trap's when no hook reported the panic. */
   readonly wasmStack?: string;
@@ -132,7 +145,8 @@ export class WasmTrapError extends WbgPoolError {
   readonly code: 'ERR_WASM_TRAP';
   /**
    * js_exception: an imported JS function threw through the wasm frames (the original error is `cause`);
-   * foreign_js_value: a JS value kept by an object made outside execute() was used in the pool.
+   * foreign_js_value: a JS value kept by an object made outside execute() was used in the pool;
+   * js_values_overflow: the instance held more JS values than its range of the table has slots.
    */
   readonly kind:
     | 'out_of_memory'
@@ -141,7 +155,9 @@ export class WasmTrapError extends WbgPoolError {
     | 'abort'
     | 'js_exception'
     | 'foreign_js_value'
+    | 'js_values_overflow'
     | 'runtime_error';
+  /** As WasmPanicError's: null for the pool host, -2 for the main thread's own instance. */
   readonly threadIndex: number | null;
   readonly wasmStack?: string;
 }
@@ -178,4 +194,10 @@ export class PoolStartError extends WbgPoolError {
 
 export class NotTransferableError extends WbgPoolError {
   readonly code: 'ERR_NOT_TRANSFERABLE';
+}
+
+/** run() found maxQueue tasks waiting for their turn; the task was not queued. */
+export class QueueFullError extends WbgPoolError {
+  readonly code: 'ERR_QUEUE_FULL';
+  readonly maxQueue: number;
 }
