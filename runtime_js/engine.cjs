@@ -34,7 +34,7 @@ class Engine {
       busy: () => this.active > 0 || this.closed,
       stop: () => this.stopPool('idle'),
     });
-    this.localTrap = null; // the latest trap of the main thread's instance
+    this.localTrap = null; // why the latest pool was failed by a trap of the main thread's instance
     binding.handle.onLocalTrap((error) => this.localTrapped(error));
   }
 
@@ -144,8 +144,13 @@ class Engine {
   // A trap of the main thread's own instance (outside execute()): the memory,
   // which the pool shares, was reset at once (prelude.cjs), so the pool is done.
   localTrapped(error) {
-    this.localTrap = error;
-    if (this.pool !== null) this.pool.fail(error);
+    if (this.pool === null) return;
+    // The calls on that pool did not fail themselves: they are told why their pool went.
+    this.localTrap = new PoolClosedError(
+      `the main thread's own instance failed outside execute(), and the pool shares its memory, which was reset: ${error.message}`,
+      { cause: error },
+    );
+    this.pool.fail(this.localTrap);
   }
 
   poolFailed(pool, error) {

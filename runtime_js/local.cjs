@@ -8,38 +8,47 @@
 // the memory). A wrong argument stays the caller's own error (boundary.cjs).
 const { MAIN_THREAD, HOOKS_GLOBAL, Hook } = require('./protocol.cjs');
 const { thrownBy } = require('./boundary.cjs');
+const { parsePanicText } = require('./reports.cjs');
+const errors = require('./errors.cjs');
 
 // How often (in calls) the JS values are checked against their range: reading
 // a table's length costs more than a small call itself, and the main thread's
 // values past its range could meet only a pool thread's (which no safe Rust
 // hands them to), so a check every few calls is enough to stop them there.
 const CHECK_EVERY = 64;
-const errors = require('./errors.cjs');
 
-// The panic a wbg-pool crate's hook reported on this thread during the current
-// outermost call, until its trap comes: Rust calls the hook first, then
-// panic=abort traps. (The hooks are one per process: another package's panic
-// must not name this one's next trap, so each outermost call starts afresh.)
-let reported = null;
-
-// The main thread's hooks: only the panic report (without hooks Rust prints it
-// to the console, where the error could not take its message and location).
-function installMainThreadHooks() {
-  if (globalThis[HOOKS_GLOBAL] !== undefined) return;
-  globalThis[HOOKS_GLOBAL] = {
-    [Hook.PANIC](message, file, line, column) {
-      reported = { message, file, line, column };
-    },
-  };
+// The main thread's hooks, one object per process (every package's copy of
+// this file shares it): `reported` holds the panic reported during the current
+// outermost call, until its trap comes (Rust calls the hook first, then
+// panic=abort traps). wbg-pool crates report through the panic hook; a crate's
+// own console_error_panic_hook prints its report with console.error, which is
+// read (and still printed) here.
+function mainThreadHooks() {
+  if (globalThis[HOOKS_GLOBAL] === undefined) {
+    const hooks = {
+      reported: null,
+      [Hook.PANIC](message, file, line, column) {
+        hooks.reported = { message, file, line, column };
+      },
+    };
+    const print = console.error;
+    console.error = function error(...args) {
+      const found = args.length === 1 ? parsePanicText(args[0]) : null;
+      if (found !== null) hooks.reported = found;
+      return print.apply(this, args);
+    };
+    globalThis[HOOKS_GLOBAL] = hooks;
+  }
+  return globalThis[HOOKS_GLOBAL];
 }
 
 // The typed error of `error`, which left the main thread's instance through wasm frames.
-function typedFailure(error) {
+function typedFailure(error, hooks) {
   const typed = errors.deserialize(errors.serialize(error, MAIN_THREAD, true));
-  const report = reported;
-  reported = null;
+  const report = hooks.reported;
+  hooks.reported = null;
   if (report === null || !(typed instanceof errors.WasmPanicError || typed.kind === 'abort')) return typed;
-  return new errors.WasmPanicError({ ...report, threadIndex: MAIN_THREAD, stack: typed.wasmStack });
+  return new errors.WasmPanicError({ ...report, threadIndex: MAIN_THREAD, stack: report.stack ?? typed.wasmStack });
 }
 
 /**
@@ -53,14 +62,20 @@ function typedFailure(error) {
  * @param {{failed(error: Error): Error, overflowed(): Error | null, installsPanicHook(name: string): boolean, ran(name: string): void}} instance
  */
 function guardedExports(raw, instance) {
+  const hooks = mainThreadHooks();
   let depth = 0;
   let calls = 0;
   let failure = null;
+  // Wrong arguments of nested calls (wasm → import → export): rethrown as the
+  // caller's own there, but past that they went through wasm frames.
+  const nestedWrongArguments = new WeakSet();
   const guard = (fn, name) => {
     // Only the exports that install a panic hook are remembered (see prelude.cjs panicHooks).
     const remembered = instance.installsPanicHook(name);
     return function guarded(...args) {
-      if (depth++ === 0) reported = null;
+      // A nested call after a trap would run on the trapped instance (a lock it held, say).
+      if (failure !== null) throw failure;
+      if (depth++ === 0) hooks.reported = null;
       try {
         const result = fn(...args);
         if (++calls % CHECK_EVERY === 0) failure ??= instance.overflowed();
@@ -68,8 +83,11 @@ function guardedExports(raw, instance) {
         return result;
       } catch (error) {
         // Thrown by this very frame: V8's conversion of an argument, before wasm ran.
-        if (failure === null && thrownBy(error, guarded, __filename)) throw error;
-        failure ??= typedFailure(error);
+        if (failure === null && !nestedWrongArguments.has(error) && thrownBy(error, guarded, __filename)) {
+          if (depth > 1) nestedWrongArguments.add(error);
+          throw error;
+        }
+        failure ??= typedFailure(error, hooks);
       } finally {
         if (--depth === 0 && failure !== null) {
           const error = failure;
@@ -86,4 +104,4 @@ function guardedExports(raw, instance) {
   return Object.freeze(guarded);
 }
 
-module.exports = { installMainThreadHooks, guardedExports };
+module.exports = { guardedExports };

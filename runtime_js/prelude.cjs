@@ -20,7 +20,7 @@ const fs = require('fs');
 const threads = require('worker_threads');
 const { HOOKS_GLOBAL, START_WORKERS_HOOK, HOST_THREAD, MAIN_THREAD } = require('./protocol.cjs');
 const { WbgPoolError, StaleObjectError, ForeignJsValueError, deserialize } = require('./errors.cjs');
-const { installMainThreadHooks, guardedExports } = require('./local.cjs');
+const { guardedExports } = require('./local.cjs');
 const { currentPool, finalizeIn } = require('./session.cjs');
 
 /**
@@ -56,6 +56,7 @@ const { currentPool, finalizeIn } = require('./session.cjs');
  * @property {string} version
  * @property {number} staleFinalizations finalizers skipped: their object was made before a reset
  * @property {ExternrefRanges | null} externrefs
+ * @property {() => object | undefined} localExports the local instance's exports as calls outside execute() get them
  * @property {() => object} wasm what the glue reads as `wasm`: the pool's proxy inside execute(), else the local
  *   exports (on the main thread guarded: see local.cjs)
  * @property {() => WebAssembly.Memory} memory the memory the glue imports: the pool's on a pool thread, else a fresh one
@@ -99,7 +100,7 @@ const { currentPool, finalizeIn } = require('./session.cjs');
 // values outgrow its range (the allocator takes 128 slots at a time, from the
 // range's start on) fails like a trap (kind js_values_overflow) before they
 // can meet another instance's: the host at the call that did it, the main
-// thread too. Pool threads cannot be watched while in wasm, but Rust's JsValue
+// thread within 64 calls (local.cjs). Pool threads cannot be watched while in wasm, but Rust's JsValue
 // cannot leave its thread, so theirs meet no other instance's code. Small
 // ranges below the main thread's keep refilling its table (on every memory
 // reset) well under 1 ms.
@@ -292,8 +293,13 @@ function panicHooks(names = []) {
     ranExport(name) {
       if (installers.has(name)) ran.add(name);
     },
+    // One that throws is not run again: a reset that it fails would fail every retry the same way.
     reinstall(raw) {
-      for (const name of ran) raw[name]();
+      for (const name of [...ran]) {
+        ran.delete(name);
+        raw[name]();
+        ran.add(name);
+      }
     },
   };
 }
@@ -303,7 +309,7 @@ function resetFailed(reason, error, generation) {
   const fix =
     generation === 'LEGACY_ENV'
       ? 'glue of wasm-bindgen before 0.2.100 cannot start again on fresh memory: restart the process, or build with wasm-bindgen 0.2.100 or newer'
-      : 'close() the ThreadPoolManager and make a new one to try again, or restart the process';
+      : 'the next execute() or run() (of this manager or a new one) tries the reset again; or restart the process';
   return new WbgPoolError(
     `the wasm memory could not be reset after: ${reason} (${error.message}); nothing runs on the old memory, which a ` +
       `crashed thread may have left locked or half-written: ${fix}`,
@@ -319,7 +325,6 @@ function resetFailed(reason, error, generation) {
 // call their raw exports: the runtime there turns their failures into the pool's.
 function localExports(bindings) {
   const onPoolThread = givenByPool('__wbgPoolThread') !== undefined;
-  if (!onPoolThread) installMainThreadHooks();
   const local = { table: null, broken: null, listener: null, guardedFor: undefined, guarded: undefined };
   const instance = {
     failed(error) {
@@ -367,6 +372,8 @@ function attach(options, bindings) {
       if (local.broken !== null) throw local.broken;
       return state.proxy === undefined ? local.exports() : state.proxy;
     },
+    // The main thread's own exports as calls outside execute() get them, also while a proxy is installed.
+    localExports: () => local.exports(),
     memory() {
       const given = givenByPool('__wbgPoolMemory');
       return given instanceof WebAssembly.Memory ? given : new WebAssembly.Memory(options.memory);

@@ -54,7 +54,7 @@ function makeProxy(pool) {
     get: (_, name) => {
       const call = session.getStore();
       // Calls made outside execute() (a timer, a finalizer, onLog) stay on the local instance.
-      if (call === undefined) return handle.raw()[name];
+      if (call === undefined) return handle.localExports()[name];
       if (call.pool !== pool || call.failure !== null) {
         // fn of an execute() that failed, timed out, or whose pool was replaced: never run it elsewhere.
         throw call.failure ?? call.pool.failure ?? new PoolClosedError('the pool of this execute() call is gone');

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { runtime, demo, PKG, LOAD_PACKAGE } from './helpers.mjs';
+import { runtime, demo, PKG, LOAD_PACKAGE, waitFor } from './helpers.mjs';
 
 const require = createRequire(import.meta.url);
 const { RANGES } = require(path.join(PKG, 'wbg-pool/prelude.cjs'));
@@ -38,6 +38,27 @@ test('a trap on the main thread while a pool runs ends that pool too (it shares 
     assert.notEqual(pool.failure, null);
     assert.equal(await manager.execute(() => demo.pool_threads()), 2);
     assert.equal(manager.stats().poolStarts, 2);
+  } finally {
+    await manager.close();
+  }
+});
+
+test('a trap outside execute() while an execute() runs is typed for its caller, and the running call learns why its pool went', async () => {
+  const manager = new runtime.ThreadPoolManager({ numThreads: 2, onLog() {} });
+  try {
+    let release;
+    const gate = new Promise((resolve) => (release = resolve));
+    const running = manager.execute(async () => {
+      demo.pool_threads();
+      await gate;
+      return demo.pool_threads();
+    });
+    await waitFor(() => manager.engine.running === 1, 10_000, 'the execute() to run');
+    // Outside that execute(), while its proxy is installed: the main thread's own instance.
+    assert.throws(() => demo.panic_at(10, 3), (e) => e instanceof runtime.WasmPanicError && e.threadIndex === MAIN_THREAD);
+    release();
+    await assert.rejects(running, (e) => e instanceof runtime.PoolClosedError && e.cause instanceof runtime.WasmPanicError && /main thread's own instance failed/.test(e.message));
+    assert.equal(await manager.execute(() => demo.pool_threads()), 2);
   } finally {
     await manager.close();
   }
