@@ -171,7 +171,7 @@ async function proxyCost() {
 // check, and against the unpatched glue, alternating batches so drift hits all.
 function staleCheckCost() {
   progress('stale-object check cost (method call: patched, patched without the check, unpatched)');
-  const check = 'if (object.__wbg_epoch !== epoch) throw new StaleObjectError(object?.constructor?.name, resetReason);';
+  const check = 'if (object.__wbg_epoch !== state.epoch) throw new StaleObjectError(object?.constructor?.name, state.resetReason);';
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wbg-bench-'));
   fs.cpSync(PKG, dir, { recursive: true });
   const prelude = path.join(dir, 'wbg-pool/prelude.cjs');
