@@ -8,7 +8,7 @@
 // the memory). A wrong argument stays the caller's own error (boundary.cjs).
 const { MAIN_THREAD, HOOKS_GLOBAL, Hook } = require('./protocol.cjs');
 const { thrownBy } = require('./boundary.cjs');
-const { parsePanicText } = require('./reports.cjs');
+const { watchPanicReports } = require('./reports.cjs');
 const errors = require('./errors.cjs');
 
 // How often (in calls) the JS values are checked against their range: reading
@@ -31,12 +31,7 @@ function mainThreadHooks() {
         hooks.reported = { message, file, line, column };
       },
     };
-    const print = console.error;
-    console.error = function error(...args) {
-      const found = args.length === 1 ? parsePanicText(args[0]) : null;
-      if (found !== null) hooks.reported = found;
-      return print.apply(this, args);
-    };
+    watchPanicReports((found) => (hooks.reported = found), { keepPrinting: true });
     globalThis[HOOKS_GLOBAL] = hooks;
   }
   return globalThis[HOOKS_GLOBAL];

@@ -20,15 +20,16 @@ function parsePanicText(text) {
   return null;
 }
 
-// Routes panic texts printed with console.error on this thread to `report`;
-// they are not printed, since the report reaches the user as the error. Any
-// other output is printed as before.
-function watchPanicReports(report) {
+// Routes panic texts printed with console.error on this thread to `report`.
+// On a pool thread they are not printed, since the report reaches the user as
+// the error; on the main thread (`keepPrinting`) the user's console is theirs
+// and prints them as before. Any other output is printed as before.
+function watchPanicReports(report, { keepPrinting = false } = {}) {
   const print = console.error;
   console.error = function error(...args) {
     const found = args.length === 1 ? parsePanicText(args[0]) : null;
-    if (found === null) return print.apply(this, args);
-    report(found);
+    if (found !== null) report(found);
+    if (found === null || keepPrinting) return print.apply(this, args);
     return undefined;
   };
 }
