@@ -240,3 +240,19 @@ for (const kind of ['wasm-bindgen-rayon', 'poolbuilder-global']) {
     assert.doesNotMatch(stderr, /ReferenceError|NotTransferableError/);
   });
 }
+
+// Outside execute() the crate's console_error_panic_hook prints on the main
+// thread: its text becomes the typed error's message (and is still printed).
+test('poolbuilder-global: a panic on the main thread with the crate\'s hook is a WasmPanicError with its message', async () => {
+  const { reports, stderr } = await inChild('poolbuilder-global', `
+    glue.install_panic_hook();
+    try { glue.panic_in_pool(100); } catch (e) { report(describe(e)); }
+    report(glue.sum_of_squares(1000));
+  `);
+  const [panic, next] = reports;
+  assert.equal(panic.name, 'WasmPanicError');
+  assert.match(panic.message, /^Rust panicked on the main thread at src\/lib\.rs:\d+:\d+: job 50 of 100 failed/);
+  assert.equal(panic.panicMessage, 'job 50 of 100 failed');
+  assert.match(stderr, /panicked at src\/lib\.rs/, 'the hook\'s text is still printed');
+  assert.equal(next, SUM_1000, 'the next call runs on fresh memory');
+});
