@@ -91,6 +91,7 @@ class Engine {
       onStarted: (startMs) => this.metrics.poolStarted(numThreads, startMs),
       onLog: (message) => deliverLog(this.options.onLog, message),
       onFailed: (pool, error) => this.poolFailed(pool, error),
+      onDetachedPanic: (error) => this.metrics.detachedPanic(error),
     });
   }
 

@@ -24,15 +24,20 @@ class WbgPoolError extends Error {
   }
 }
 
-/** A Rust panic on a pool thread (or the host), with its message and location. */
+/**
+ * A Rust panic on a pool thread (or the host), with its message and location.
+ * `unwound`: the panic unwound to the export (a panic=unwind build), so only
+ * this call failed; else the memory was reset (objects made before are stale).
+ */
 class WasmPanicError extends WbgPoolError {
-  constructor({ message, file, line, column, threadIndex, stack, inFunction }) {
+  constructor({ message, file, line, column, threadIndex, stack, inFunction, unwound = false }) {
     // Without Rust's location, the crate's function that panicked (crateFrame) says where.
     const where = file ? ` at ${file}:${line}:${column}` : inFunction ? ` in ${inFunction}` : '';
     super(`Rust panicked on ${threadLabel(threadIndex)}${where}: ${message}`, 'ERR_WASM_PANIC');
     this.panicMessage = message;
     this.location = file ? { file, line, column } : null;
     this.threadIndex = threadIndex ?? null;
+    this.unwound = unwound;
     if (stack) this.wasmStack = stack;
   }
 }
@@ -225,6 +230,13 @@ function serialize(error, threadIndex, throughWasm = false) {
   return { name: 'Thrown', value: error };
 }
 
+// A panic that unwound to the export (the glue's PanicError, see unwind.cjs), as
+// serialize() gives errors: only its message crossed the export; the main
+// thread adds the location the panicking thread reported (pool.cjs).
+function unwoundPanic(panic) {
+  return { name: 'WasmPanicError', message: String(panic.message) };
+}
+
 // A value that could not be posted to the main thread, as serialize() gives errors.
 function notTransferable(message) {
   return { name: 'NotTransferableError', message };
@@ -237,6 +249,8 @@ function deserialize(data) {
         return new WasmPanicError({ message: UNREPORTED_PANIC, threadIndex: data.threadIndex, stack: data.stack, inFunction: crateFrame(data.stack) });
       }
       return new WasmTrapError(data);
+    case 'WasmPanicError':
+      return new WasmPanicError({ message: data.message, threadIndex: undefined, unwound: true });
     case 'NotTransferableError':
       return new NotTransferableError(data.message);
     case 'WbgPoolError':
@@ -272,6 +286,7 @@ module.exports = {
   ForeignJsValueError,
   trapKind,
   serialize,
+  unwoundPanic,
   notTransferable,
   deserialize,
   crateFrame,

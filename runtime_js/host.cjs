@@ -130,6 +130,18 @@ function handle({ glue, raw }, { type, id, name, args }) {
   }
 }
 
+// What the main thread is told of a request that threw `error` (errors.serialize).
+function failureOf({ glue }, request, error) {
+  // A panic that unwound to the export (panic=unwind builds): only this call failed.
+  const unwound = glue.__wbg_pool.unwound(error);
+  if (unwound?.panic) return errors.unwoundPanic(unwound.payload);
+  // Past the argument conversion, a raw export throws only from inside wasm: a
+  // JS exception an import threw through its frames (wrapped by the glue's tag
+  // or not) skipped Rust's destructors, so it is a trap like any other.
+  const throughWasm = (request.type === MessageType.CALL && !thrownAtTheBoundary(error)) || request.type === MessageType.STOP;
+  return errors.serialize(unwound === null ? error : unwound.payload, null, throughWasm);
+}
+
 // Tasks of manager.run() that have not settled: while there are any, the host
 // gives its event loop a turn between waits for requests.
 const tasks = new Set();
@@ -139,7 +151,7 @@ const taskModules = new Map(); // filename -> Promise of the module
 // Runs export `name` of the task module `filename` here, next to the glue and
 // the pool, and reports how it settled. A trap (out of wasm) ends the service
 // of this host; the task's own exception is only that task's failure.
-async function runTask({ id, filename, name, args }) {
+async function runTask({ id, filename, name, args }, { glue }) {
   let message;
   try {
     if (!taskModules.has(filename)) {
@@ -155,7 +167,8 @@ async function runTask({ id, filename, name, args }) {
     }
     message = { type: MessageType.TASK_DONE, id, value: await fn(...args) };
   } catch (error) {
-    message = { type: MessageType.TASK_DONE, id, error: errors.serialize(error, null) };
+    // The glue's wrappers unwrap a panic that unwound to the export into its PanicError.
+    message = { type: MessageType.TASK_DONE, id, error: glue.__wbg_pool.isPanic(error) ? errors.unwoundPanic(error) : errors.serialize(error, null) };
     if (message.error.name === 'WasmTrapError') trapped = true;
   }
   try {
@@ -176,7 +189,7 @@ function serve(instance) {
     while ((received = receiveMessageOnPort(requests)) !== undefined) {
       const request = received.message;
       if (request.type === MessageType.RUN) {
-        const task = runTask(request).finally(() => {
+        const task = runTask(request, instance).finally(() => {
           tasks.delete(task);
           // Wakes the host if it sleeps (see sleepUntilRequest): with no task left, it serves without turns.
           Atomics.notify(control, Slot.REQUEST);
@@ -191,11 +204,7 @@ function serve(instance) {
         const overflow = instance.glue.__wbg_pool.externrefsOverflow();
         if (overflow !== null) message = { type: MessageType.RESULT, id: request.id, error: overflow };
       } catch (error) {
-        // Past the argument conversion, a raw export throws only from inside
-        // wasm: a JS exception an import threw through its frames skipped Rust's
-        // destructors, so it is a trap like any other.
-        const throughWasm = (request.type === MessageType.CALL && !thrownAtTheBoundary(error)) || request.type === MessageType.STOP;
-        message = { type: MessageType.RESULT, id: request.id, error: errors.serialize(error, null, throughWasm) };
+        message = { type: MessageType.RESULT, id: request.id, error: failureOf(instance, request, error) };
       }
       if (message.error?.name === 'WasmTrapError') {
         // A trapped instance is not trusted again: answer, then stop serving.

@@ -5,7 +5,9 @@
 // as on a pool thread: locks held, state half-written. So the call throws the
 // typed error a pool call would (WasmPanicError, WasmTrapError), and the
 // instance is given up before anything else runs on it (prelude.cjs resets
-// the memory). A wrong argument stays the caller's own error (boundary.cjs).
+// the memory). A wrong argument stays the caller's own error (boundary.cjs),
+// and so does a panic that unwound to the export in a panic=unwind build
+// (unwind.cjs): only that call fails.
 const { MAIN_THREAD, HOOKS_GLOBAL, Hook } = require('./protocol.cjs');
 const { thrownBy } = require('./boundary.cjs');
 const { watchPanicReports } = require('./reports.cjs');
@@ -46,6 +48,14 @@ function typedFailure(error, hooks) {
   return new errors.WasmPanicError({ ...report, threadIndex: MAIN_THREAD, stack: report.stack ?? typed.wasmStack });
 }
 
+// The error of a panic that unwound to the export (`panic`: the glue's PanicError), with
+// the location its report gave.
+function unwoundPanic(panic, hooks) {
+  const report = hooks.reported ?? { message: panic.message };
+  hooks.reported = null;
+  return new errors.WasmPanicError({ ...report, threadIndex: MAIN_THREAD, unwound: true });
+}
+
 /**
  * `raw`'s exports with every function guarded: a call that leaves wasm by a
  * trap, or after which the instance's JS values are found past their range
@@ -54,7 +64,8 @@ function typedFailure(error, hooks) {
  * that traps leaves its callers' frames on the same instance, which must not
  * go on to read a reset memory.
  * @param {WebAssembly.Exports} raw
- * @param {{failed(error: Error): Error, overflowed(): Error | null, installsPanicHook(name: string): boolean, ran(name: string): void}} instance
+ * @param {{failed(error: Error): Error, overflowed(): Error | null, installsPanicHook(name: string): boolean, ran(name: string): void,
+ *   unwound(error: unknown): {panic: boolean, payload: unknown} | null}} instance
  */
 function guardedExports(raw, instance) {
   const hooks = mainThreadHooks();
@@ -82,7 +93,10 @@ function guardedExports(raw, instance) {
           if (depth > 1) nestedWrongArguments.add(error);
           throw error;
         }
-        failure ??= typedFailure(error, hooks);
+        const unwound = instance.unwound(error);
+        if (failure === null && unwound?.panic) throw unwoundPanic(unwound.payload, hooks);
+        // A JS value thrown through wasm frames (unwound or not) skipped Rust's destructors: a trap.
+        failure ??= typedFailure(unwound === null ? error : unwound.payload, hooks);
       } finally {
         if (--depth === 0 && failure !== null) {
           const error = failure;

@@ -77,6 +77,8 @@ export interface ThreadPoolStats {
   poolStops: number;
   /** Failed calls by the error's `code` (its `name` when it has none). */
   failures: Record<string, number>;
+  /** Panics of detached jobs (rayon::spawn) in a panic=unwind build: no call failed, the pool went on. */
+  detachedPanics: number;
   /** Durations of the latest 1024 settled calls, from the call to its settling (queueing included); null before any. */
   durationMs: { count: number; p50: number | null; p90: number | null; p99: number | null; max: number | null };
 }
@@ -93,6 +95,7 @@ export interface CallEndMessage extends CallStartMessage { durationMs: number; e
 export interface PoolStartMessage { glue: string; numThreads: number; startMs: number }
 export interface PoolStopMessage { glue: string; reason: 'idle' | 'close' | 'failure'; error: WbgPoolError | undefined }
 export interface FailureMessage { glue: string; code: string | null; error: WbgPoolError }
+export interface DetachedPanicMessage { glue: string; error: WasmPanicError }
 
 /** The node:diagnostics_channel channel names the runtime publishes on. */
 export const CHANNELS: {
@@ -101,6 +104,8 @@ export const CHANNELS: {
   readonly poolStart: 'wbg-pool:pool:start';
   readonly poolStop: 'wbg-pool:pool:stop';
   readonly failure: 'wbg-pool:failure';
+  /** A detached job (rayon::spawn) panicked in a panic=unwind build; also printed as a WBG_POOL_DETACHED_PANIC warning. */
+  readonly detachedPanic: 'wbg-pool:detached-panic';
 };
 
 export class ThreadPoolManager {
@@ -139,6 +144,12 @@ export class WasmPanicError extends WbgPoolError {
   readonly threadIndex: number | null;
   /** The stack the crate's own panic hook printed, or the trap's when no hook reported the panic. */
   readonly wasmStack?: string;
+  /**
+   * true: the panic unwound to the export (a panic=unwind build), so only this call failed: the pool,
+   * the memory and every object made before keep working. false: the memory was reset (panic=abort),
+   * and objects made before throw StaleObjectError.
+   */
+  readonly unwound: boolean;
 }
 
 export class WasmTrapError extends WbgPoolError {

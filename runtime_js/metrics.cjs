@@ -3,6 +3,7 @@
 // manager.stats(), and the same moments published on node:diagnostics_channel,
 // where APM tools subscribe. Publishing costs nothing while nobody subscribes.
 const diagnostics = require('diagnostics_channel');
+const { warn } = require('./errors.cjs');
 
 const CHANNELS = Object.freeze({
   callStart: 'wbg-pool:call:start', // { id, kind, task, glue }
@@ -10,6 +11,8 @@ const CHANNELS = Object.freeze({
   poolStart: 'wbg-pool:pool:start', // { glue, numThreads, startMs }
   poolStop: 'wbg-pool:pool:stop', // { glue, reason: 'idle' | 'close' | 'failure', error }
   failure: 'wbg-pool:failure', // { glue, code, error }: the pool failed
+  // A detached job (rayon::spawn) panicked in a panic=unwind build: no call fails, the pool goes on.
+  detachedPanic: 'wbg-pool:detached-panic', // { glue, error }
 });
 const channel = Object.fromEntries(Object.entries(CHANNELS).map(([key, name]) => [key, diagnostics.channel(name)]));
 
@@ -31,6 +34,7 @@ class Metrics {
     this.poolStarts = 0;
     this.poolStops = 0;
     this.failures = {};
+    this.detachedPanics = 0;
     this.durations = new Float64Array(DURATIONS_KEPT);
     this.settled = 0;
   }
@@ -66,6 +70,14 @@ class Metrics {
     publish('callEnd', { id: call.id, kind: call.kind, task: call.task, glue: this.glue, durationMs, error: failed ? error : undefined });
   }
 
+  // A detached job panicked (no call waits for it): nothing else would tell, so it
+  // is printed (a warning, on stderr) as well as published.
+  detachedPanic(error) {
+    this.detachedPanics++;
+    publish('detachedPanic', { glue: this.glue, error });
+    warn(`a detached job (rayon::spawn) panicked; no call failed, the pool goes on: ${error.message}`, 'WBG_POOL_DETACHED_PANIC');
+  }
+
   poolStarted(numThreads, startMs) {
     this.poolStarts++;
     publish('poolStart', { glue: this.glue, numThreads, startMs });
@@ -99,6 +111,7 @@ class Metrics {
       poolStarts: this.poolStarts,
       poolStops: this.poolStops,
       failures: { ...this.failures },
+      detachedPanics: this.detachedPanics,
       durationMs: { count: kept.length, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: kept.length === 0 ? null : kept[kept.length - 1] },
     };
   }

@@ -61,11 +61,17 @@ function spawnHost(binding, { numThreads, heartbeatTimeoutMs }) {
   };
 }
 
+// The error of a panic that thread `report.thread` reported.
+function reportedPanic(report, unwound) {
+  return new WasmPanicError({ ...report, threadIndex: report.thread === HOST_THREAD ? null : report.thread, unwound });
+}
+
 class Pool {
   /**
    * @param {object} binding the glue this pool serves (binding.cjs)
    * @param {{numThreads: number, startTimeoutMs: number, heartbeatTimeoutMs: number}} options
-   * @param {{onStarted(startMs: number): void, onLog(message: object): void, onFailed(pool: Pool, error: Error): void}} owner
+   * @param {{onStarted(startMs: number): void, onLog(message: object): void, onFailed(pool: Pool, error: Error): void,
+   *   onDetachedPanic(error: Error): void}} owner
    */
   constructor(binding, options, owner) {
     this.binding = binding;
@@ -90,6 +96,11 @@ class Pool {
     this.tasks = new Map(); // task id -> its call, while a manager.run() task runs on the host
     this.watchdog = undefined; // watches the pool while tasks run and no wasm call waits
     this.started = new Set(); // thread indexes that reported READY
+    // panic=unwind builds (unwind.cjs): a panic fails only the call it unwinds to. Its
+    // report (message, location) comes first, from the thread that panicked: the latest
+    // of each thread is kept here until its panic arrives at a call's answer.
+    this.unwinds = binding.handle.unwinds;
+    this.panicReports = new Map(); // thread -> its latest panic report
     this.ready = new Promise((resolve, reject) => {
       this.resolveReady = resolve;
       this.rejectReady = reject;
@@ -145,7 +156,11 @@ class Pool {
         writeOutput(message);
         break;
       case MessageType.PANIC:
-        this.fail(new WasmPanicError({ ...message, threadIndex: message.thread === HOST_THREAD ? null : message.thread }));
+        if (this.unwinds) this.panicReports.set(message.thread, message);
+        else this.fail(reportedPanic(message, false));
+        break;
+      case MessageType.DETACHED_PANIC:
+        this.owner.onDetachedPanic(this.unwoundPanic(message.message, message.thread));
         break;
       case MessageType.CRASH:
         this.fail(errors.deserialize(message.error));
@@ -267,14 +282,31 @@ class Pool {
     }
   }
 
-  // A trap or panic report from the host ends the pool; other errors are the call's own.
+  // A trap or panic report from the host ends the pool; other errors (and a panic
+  // that unwound) are the call's own.
   failIfTrap(thrown) {
+    if (thrown instanceof WasmPanicError && thrown.unwound) {
+      this.drain(); // the report of the thread that panicked came before the answer
+      return this.unwoundPanic(thrown.panicMessage);
+    }
     if (thrown instanceof errors.WasmTrapError || thrown instanceof WasmPanicError) {
       this.drain(); // a panic report explains the trap better than the trap itself
       this.fail(thrown);
       return this.failure;
     }
     return thrown;
+  }
+
+  // The error of a panic with `message` that unwound (to a call, or to Rayon's
+  // handler of a detached job on `thread`), with the location its thread reported.
+  unwoundPanic(message, thread) {
+    let found;
+    for (const [reporter, report] of this.panicReports) {
+      if (report.message === message || (found === undefined && reporter === thread)) found = report;
+    }
+    if (found === undefined) return new WasmPanicError({ message, threadIndex: thread === undefined ? null : thread, unwound: true });
+    this.panicReports.delete(found.thread);
+    return reportedPanic(found, true);
   }
 
   // Throws when `call` (of execute() or run()) is past its deadline while the

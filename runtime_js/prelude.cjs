@@ -21,6 +21,7 @@ const threads = require('worker_threads');
 const { HOOKS_GLOBAL, START_WORKERS_HOOK, HOST_THREAD, MAIN_THREAD } = require('./protocol.cjs');
 const { WbgPoolError, StaleObjectError, ForeignJsValueError, deserialize } = require('./errors.cjs');
 const { guardedExports } = require('./local.cjs');
+const { unwindMembers } = require('./unwind.cjs');
 const { currentPool, finalizeIn } = require('./session.cjs');
 
 /**
@@ -34,6 +35,7 @@ const { currentPool, finalizeIn } = require('./session.cjs');
  * @property {string | null} externrefTable the export name of the module's table of JS values, if it has one
  * @property {string[]} [panicHookExports] the exports that install a panic hook and take and return nothing
  *   (wbg_patch/wasm_code.py): see panicHooks()
+ * @property {'unwind' | 'abort'} [panics] how the module's panics end (see unwind.cjs); abort when absent
  *
  * @typedef {object} GlueBindings the glue's own variables, as the glue file alone can reach them
  * @property {() => WebAssembly.Exports | undefined} raw the glue's `wasm`: the local instance's exports
@@ -45,6 +47,8 @@ const { currentPool, finalizeIn } = require('./session.cjs');
  * @property {() => WebAssembly.Instance} [instantiate] the glue's own top-level instantiation (ON_LOAD, LOAD_TIME)
  * @property {(instance: WebAssembly.Instance) => unknown} [setInstance] sets the glue's instance variable (ON_LOAD)
  * @property {() => unknown} [makeMemory] the glue's own top-level statement that makes the memory (LOAD_TIME)
+ * @property {() => WebAssembly.Tag} [wrappedTag] the tag of the wasm exceptions the glue unwraps (panics: unwind)
+ * @property {() => Function} [panicError] the glue's PanicError class (panics: unwind)
  *
  * @typedef {object} ExternrefRanges where this instance's JS values live in its table (see below)
  * @property {string} table the table's export name
@@ -78,6 +82,11 @@ const { currentPool, finalizeIn } = require('./session.cjs');
  * @property {<T>(call: () => T) => T} runtimeCall runs `call`, the runtime's own call of those exports
  * @property {(name: string) => boolean} installsPanicHook whether export `name` installs the crate's panic hook
  * @property {(name: string) => void} ranExport export `name` returned, locally or in the pool (see panicHooks())
+ * @property {boolean} unwinds whether a panic unwinds to the export's caller, failing only its call (unwind.cjs)
+ * @property {(value: unknown) => boolean} isPanic whether `value` is the glue's PanicError
+ * @property {(error: unknown) => {panic: boolean, payload: unknown} | null} unwound
+ *   what a raw export threw, unwrapped from the glue's wasm exception (unwind.cjs)
+ * @property {(error: unknown) => void} handleCatch first in the glue's `__wbg_handle_catch` (unwind.cjs)
  * @property {(proxy: object | undefined) => void} setProxy
  * @property {() => object | undefined} proxy
  * @property {() => WebAssembly.Exports | undefined} raw
@@ -323,8 +332,7 @@ function resetFailed(reason, error, generation) {
 // whether a reset failed (`broken`). A trap there resets the memory at once and
 // tells the manager (`listener`), whose pool shares that memory. Pool threads
 // call their raw exports: the runtime there turns their failures into the pool's.
-function localExports(bindings) {
-  const onPoolThread = givenByPool('__wbgPoolThread') !== undefined;
+function localExports(bindings, onPoolThread) {
   const local = { table: null, broken: null, listener: null, guardedFor: undefined, guarded: undefined };
   const instance = {
     failed(error) {
@@ -342,6 +350,7 @@ function localExports(bindings) {
     },
     installsPanicHook: (name) => local.handle.installsPanicHook(name),
     ran: (name) => local.handle.ranExport(name),
+    unwound: (error) => local.handle.unwound(error),
   };
   local.exports = () => {
     const raw = bindings.raw();
@@ -363,7 +372,8 @@ function attach(options, bindings) {
   if (generation === undefined) throw new Error(`wbg-patch: unknown glue generation ${options.generation}; re-run wbg-patch`);
   // The pool's proxy while execute() calls run; the memory epoch, and why it last began.
   const state = { proxy: undefined, epoch: 0, resetReason: null };
-  const local = localExports(bindings);
+  const onPoolThread = givenByPool('__wbgPoolThread') !== undefined;
+  const local = localExports(bindings, onPoolThread);
   const hooks = panicHooks(options.panicHookExports);
   const handle = {
     version: options.version,
@@ -397,6 +407,7 @@ function attach(options, bindings) {
     ...poolExportGuard(),
     installsPanicHook: hooks.installsPanicHook,
     ranExport: hooks.ranExport,
+    ...unwindMembers(options, bindings, onPoolThread),
     setProxy(value) {
       state.proxy = value;
     },

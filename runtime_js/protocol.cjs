@@ -26,6 +26,9 @@ const MessageType = Object.freeze({
   LOG: 'wbg-pool:log', // { thread, level, target, message, time }
   OUTPUT: 'wbg-pool:output', // { thread, fd, text }: what the thread wrote to stdout (1) or stderr (2)
   PANIC: 'wbg-pool:panic', // { thread, message, file, line, column }
+  // A detached job (rayon::spawn) panicked and Rayon's panic handler took the
+  // unwound panic (panic=unwind builds): no call waits for it, the pool goes on.
+  DETACHED_PANIC: 'wbg-pool:detached-panic', // { thread, message }
   TASK_DONE: 'wbg-pool:task-done', // { id, value } or { id, error }: a RUN task settled
   CRASH: 'wbg-pool:crash', // { thread, error }: the thread ends on a trap or a JS error (errors.serialize)
 });
@@ -56,6 +59,7 @@ const Hook = Object.freeze({
   THREAD_STARTED: 'threadStarted', // worker: (rayonIndex) => the thread runs
   PANIC: 'panic', // any: (message, file, line, column, thread)
   LOG: 'log', // any: (level, target, message, thread)
+  DETACHED_PANIC: 'detachedPanic', // pool thread: (message, thread), after the panic's own report
 });
 // wasm-bindgen-rayon's `startWorkers(module, memory, builder)`, which the
 // patched glue takes from the host instead of the crate's browser snippet.
