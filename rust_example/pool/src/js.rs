@@ -21,7 +21,7 @@ extern "C" {
 
 /// The names Rust calls the runtime's JS by. The runtime's list
 /// (`runtime_js/protocol.cjs`: `HOOKS_GLOBAL`, `Hook`) must be the same:
-/// `tests/unit/test_hooks.py` compares the two.
+/// `tests/unit/test_one_source.py` compares the two.
 mod hooks {
     /// The global object that holds the hooks on each thread of a pool.
     pub const GLOBAL: &str = "__wbgPoolHooks";
@@ -33,6 +33,9 @@ mod hooks {
     pub const PANIC: &str = "panic";
     /// Any thread: `(level, target, message, thread)`.
     pub const LOG: &str = "log";
+    /// Pool thread: `(message, thread)`, a detached job's panic unwound into
+    /// Rayon (panic=unwind builds); its `PANIC` report came just before.
+    pub const DETACHED_PANIC: &str = "detachedPanic";
 }
 
 /// The hook `name` of the runtime on this thread, if the runtime installed one.
@@ -51,6 +54,18 @@ fn call_hook(name: &str, args: &[JsValue]) -> Result<bool, JsValue> {
     let Some(f) = hook(name) else { return Ok(false) };
     let array: js_sys::Array = args.iter().collect();
     f.apply(&JsValue::UNDEFINED, &array).map(|_| true)
+}
+
+/// Calls hook `name` with `args`; prints `text()` with `fallback` when the
+/// runtime installed no such hook on this thread (the glue used directly), and
+/// with what the hook threw when it threw. The text is made only then: a log
+/// record that reaches its hook is never formatted twice.
+fn call_hook_or_print(name: &str, args: &[JsValue], text: impl FnOnce() -> String, fallback: fn(&str)) {
+    match call_hook(name, args) {
+        Ok(true) => {}
+        Ok(false) => fallback(&text()),
+        Err(thrown) => console_error(&format!("{} ({})", text(), thrown_text(name, &thrown))),
+    }
 }
 
 /// What a hook threw, as JS prints it ("TypeError: …").
@@ -72,9 +87,13 @@ pub fn init_thread_pool(num_threads: usize) -> Result<(), JsError> {
         init_logger(log::LevelFilter::Info);
     }
     let mut spawned = Ok(true);
-    pool::start(num_threads, |count, receiver| {
-        spawned = call_hook(hooks::SPAWN_WORKERS, &[JsValue::from(count as u32), JsValue::from(receiver)]);
-    })
+    pool::start(
+        num_threads,
+        |count, receiver| {
+            spawned = call_hook(hooks::SPAWN_WORKERS, &[JsValue::from(count as u32), JsValue::from(receiver)]);
+        },
+        report_detached_panic,
+    )
     .map_err(|e| JsError::new(&e.to_string()))?;
     let refused = match spawned {
         Ok(true) => return Ok(()),
@@ -142,7 +161,7 @@ impl Drop for RewrapOnReplace {
 
 fn report_panic(info: &std::panic::PanicHookInfo<'_>) {
     let report = PanicReport::new(info.payload(), info.location(), ThreadRole::current());
-    let reported = call_hook(
+    call_hook_or_print(
         hooks::PANIC,
         &[
             JsValue::from_str(&report.message),
@@ -151,12 +170,24 @@ fn report_panic(info: &std::panic::PanicHookInfo<'_>) {
             JsValue::from(report.column),
             JsValue::from(report.thread.to_js()),
         ],
+        || report.to_string(),
+        console_error,
     );
-    match reported {
-        Ok(true) => {}
-        Ok(false) => console_error(&report.to_string()),
-        Err(thrown) => console_error(&format!("{report} ({})", thrown_text(hooks::PANIC, &thrown))),
-    }
+}
+
+/// Rayon's panic handler (panic=unwind builds): a detached job's panic, whose
+/// report `report_panic` already sent, unwound with no caller to reject, so the
+/// runtime must report it itself rather than wait for a call that never fails.
+/// Nothing here panics (Rayon aborts when its handler does): a hook that throws
+/// is printed, not unwrapped.
+fn report_detached_panic(message: &str) {
+    let thread = ThreadRole::current();
+    call_hook_or_print(
+        hooks::DETACHED_PANIC,
+        &[JsValue::from_str(message), JsValue::from(thread.to_js())],
+        || format!("a detached job panicked on {thread} and unwound, the pool goes on: {message}"),
+        console_error,
+    );
 }
 
 struct JsLogger;
@@ -169,7 +200,7 @@ impl log::Log for JsLogger {
     fn log(&self, record: &log::Record<'_>) {
         let message = record.args().to_string();
         let thread = ThreadRole::current();
-        let sent = call_hook(
+        call_hook_or_print(
             hooks::LOG,
             &[
                 JsValue::from(level_to_js(record.level())),
@@ -177,13 +208,9 @@ impl log::Log for JsLogger {
                 JsValue::from_str(&message),
                 JsValue::from(thread.to_js()),
             ],
+            || format!("[{} {} {}] {}", record.level(), thread, record.target(), message),
+            console_log,
         );
-        let line = format!("[{} {} {}] {}", record.level(), thread, record.target(), message);
-        match sent {
-            Ok(true) => {}
-            Ok(false) => console_log(&line),
-            Err(thrown) => console_error(&format!("{line} ({})", thrown_text(hooks::LOG, &thrown))),
-        }
     }
 
     fn flush(&self) {}

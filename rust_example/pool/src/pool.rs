@@ -3,6 +3,7 @@
 // Off wasm nothing but the tests starts a pool.
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 
+use crate::report::payload_message;
 use rayon::{ThreadBuilder, ThreadPool, ThreadPoolBuilder};
 use std::cell::Cell;
 use std::fmt;
@@ -64,7 +65,17 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// Builds a pool of `num_threads` threads. `spawn_workers(count, handle)` must
 /// start `count` threads that each call [`run_worker`] with `handle`; it is called
 /// before the pool is built, and the build does not wait for the threads.
-pub(crate) fn start(num_threads: usize, spawn_workers: impl FnOnce(usize, u32)) -> Result<(), PoolError> {
+///
+/// `on_detached_panic(message)` runs on the pool thread whose detached job
+/// (`rayon::spawn`, `spawn_fifo`) panicked and unwound (panic=unwind builds; under
+/// panic=abort the panic ends the thread first). No caller joins such a job, and
+/// without a handler Rayon aborts the process; with one the pool goes on. It must
+/// not panic: Rayon aborts when its panic handler does.
+pub(crate) fn start(
+    num_threads: usize,
+    spawn_workers: impl FnOnce(usize, u32),
+    on_detached_panic: impl Fn(&str) + Send + Sync + 'static,
+) -> Result<(), PoolError> {
     let mut slot = lock(&POOL);
     if slot.is_some() {
         return Err(PoolError::AlreadyRunning);
@@ -84,6 +95,7 @@ pub(crate) fn start(num_threads: usize, spawn_workers: impl FnOnce(usize, u32)) 
                 handler(index);
             }
         })
+        .panic_handler(move |payload| on_detached_panic(&payload_message(&*payload)))
         .spawn_handler(move |thread| {
             sender.send(thread).map_err(|_| std::io::Error::other("the pool's worker channel is closed"))
         })
@@ -175,8 +187,8 @@ mod tests {
     fn pool_threads_started_from_outside_run_parallel_work_and_exit() {
         let _turn = lock(&SERIAL);
         let workers = Mutex::new(Vec::new());
-        start(3, spawn_std_workers(&workers)).unwrap();
-        assert!(matches!(start(1, |_, _| {}), Err(PoolError::AlreadyRunning)));
+        start(3, spawn_std_workers(&workers), |_| {}).unwrap();
+        assert!(matches!(start(1, |_, _| {}, |_| {}), Err(PoolError::AlreadyRunning)));
 
         let sum: u64 = run_in_pool(|| (1..=1000u64).into_par_iter().sum());
         assert_eq!(sum, 500_500);
@@ -203,7 +215,7 @@ mod tests {
             STARTED.fetch_or(1 << index, Ordering::SeqCst);
         });
         let workers = Mutex::new(Vec::new());
-        start(3, spawn_std_workers(&workers)).unwrap();
+        start(3, spawn_std_workers(&workers), |_| {}).unwrap();
         run_in_pool(|| rayon::broadcast(|_| ()));
         assert_eq!(STARTED.load(Ordering::SeqCst), 0b111);
         stop();
@@ -214,11 +226,35 @@ mod tests {
     }
 
     #[test]
+    fn a_detached_jobs_panic_reaches_the_handler_on_its_thread_and_the_pool_goes_on() {
+        let _turn = lock(&SERIAL);
+        let workers = Mutex::new(Vec::new());
+        let (reports, reported) = mpsc::channel();
+        start(2, spawn_std_workers(&workers), move |message: &str| {
+            reports.send((message.to_owned(), rayon::current_thread_index())).unwrap();
+        })
+        .unwrap();
+        run_in_pool(|| rayon::spawn(|| panic!("detached job {}", 7)));
+        run_in_pool(|| rayon::spawn_fifo(|| panic!("detached fifo job")));
+        let mut seen = vec![reported.recv().unwrap(), reported.recv().unwrap()];
+        seen.sort();
+        assert_eq!(seen[0].0, "detached fifo job");
+        assert_eq!(seen[1].0, "detached job 7");
+        assert!(seen.iter().all(|(_, thread)| matches!(thread, Some(i) if *i < 2)));
+        let sum: u64 = run_in_pool(|| (1..=100u64).into_par_iter().sum());
+        assert_eq!(sum, 5050);
+        stop();
+        for worker in workers.into_inner().unwrap() {
+            worker.join().unwrap();
+        }
+    }
+
+    #[test]
     fn stale_or_surplus_workers_return_without_running() {
         let _turn = lock(&SERIAL);
         assert!(!run_worker(u32::MAX, |_| panic!("a stale worker must not start")));
         let mut handle_seen = 0;
-        start(1, |_, handle| handle_seen = handle).unwrap();
+        start(1, |_, handle| handle_seen = handle, |_| {}).unwrap();
         let (started_tx, started_rx) = mpsc::channel();
         let worker = std::thread::spawn(move || run_worker(handle_seen, |i| started_tx.send(i).unwrap()));
         assert_eq!(started_rx.recv().unwrap(), 0);
@@ -227,6 +263,6 @@ mod tests {
         stop();
         assert!(worker.join().unwrap());
         assert!(!run_worker(handle_seen, |_| panic!("no thread is left to run")));
-        assert!(matches!(start(0, |_, _| {}), Err(PoolError::ZeroThreads)));
+        assert!(matches!(start(0, |_, _| {}, |_| {}), Err(PoolError::ZeroThreads)));
     }
 }
