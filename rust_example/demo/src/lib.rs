@@ -284,10 +284,20 @@ pub fn panic_in_scope() {
 }
 
 /// Panics in a detached job (`spawn`, or `spawn_fifo` with `fifo`), while the
-/// call itself waits for an answer that never comes: only the report can end it.
+/// call itself waits for an answer that never comes: only the report can end it
+/// (under panic=abort, where the panic ends its thread).
 #[wasm_bindgen]
 pub fn panic_in_detached_spawn(fifo: bool) {
     let (_keep_open, never) = std::sync::mpsc::channel::<()>();
+    spawn_panicking_job(fifo);
+    let _ = never.recv();
+}
+
+/// Spawns a detached job (`spawn`, or `spawn_fifo` with `fifo`) that panics,
+/// and returns at once: no call is there to reject, so in a panic=unwind build
+/// only the pool's panic handler (the `detachedPanic` report) sees the panic.
+#[wasm_bindgen]
+pub fn spawn_panicking_job(fifo: bool) {
     run_in_pool(|| {
         let job = || panic!("panic in a detached spawn");
         if fifo {
@@ -296,7 +306,19 @@ pub fn panic_in_detached_spawn(fifo: bool) {
             rayon::spawn(job);
         }
     });
-    let _ = never.recv();
+}
+
+/// Panics on pool thread 0 inside `rayon::broadcast` while the other threads
+/// run their part: Rayon re-raises it on the caller once every part ended.
+#[wasm_bindgen]
+pub fn panic_in_broadcast() {
+    run_in_pool(|| {
+        rayon::broadcast(|ctx| {
+            if ctx.index() == 0 {
+                panic!("panic in a broadcast on thread 0");
+            }
+        })
+    });
 }
 
 /// Panics inside a nested `run_in_pool` (an `install` within the pool), in a `join`.
@@ -360,6 +382,23 @@ impl Drop for PanicsOnDrop {
 #[wasm_bindgen]
 pub fn panic_in_drop() {
     run_in_pool(|| rayon::join(|| drop(black_box(PanicsOnDrop)), || ()));
+}
+
+/// Panics on a pool thread that holds a value whose `Drop` panics: the drop runs
+/// while the first panic unwinds, and a panic while panicking is an abort in
+/// every build. The real abort of a panic=unwind build (as under panic=abort,
+/// where the first panic already ends the thread).
+#[wasm_bindgen]
+pub fn panic_in_drop_while_unwinding() {
+    run_in_pool(|| {
+        rayon::join(
+            || {
+                let _drops_while_unwinding = black_box(PanicsOnDrop);
+                panic!("panic with a value whose Drop panics");
+            },
+            || (),
+        )
+    });
 }
 
 /// A JS exception thrown into a pool thread (an import that throws), which
@@ -484,7 +523,9 @@ pub fn allocation_report() -> Vec<u32> {
 static SHARED_STATE: std::sync::Mutex<u32> = std::sync::Mutex::new(0);
 
 /// Panics on a pool thread while holding a lock that [`bump_shared_state`]
-/// needs: under panic=abort the lock stays held in that memory forever.
+/// needs: under panic=abort the lock stays held in that memory forever; in a
+/// panic=unwind build the guard is dropped as the panic unwinds, which poisons
+/// the lock (see [`shared_state_poisoned`]).
 #[wasm_bindgen]
 pub fn panic_holding_lock() {
     run_in_pool(|| {
@@ -515,6 +556,25 @@ pub fn bump_shared_state() -> u32 {
         *state += 1;
         *state
     })
+}
+
+/// Whether the lock of [`panic_holding_lock`] is poisoned (a panic unwound
+/// while it was held), without waiting: a lock still held, as panic=abort or a
+/// JS exception through Rust frames leaves it, is an error, not a hang.
+#[wasm_bindgen]
+pub fn shared_state_poisoned() -> Result<bool, JsError> {
+    match SHARED_STATE.try_lock() {
+        Ok(_) => Ok(false),
+        Err(std::sync::TryLockError::Poisoned(_)) => Ok(true),
+        Err(std::sync::TryLockError::WouldBlock) => Err(JsError::new("the shared-state lock is held")),
+    }
+}
+
+/// Clears the poison [`panic_holding_lock`] leaves in a panic=unwind build, so
+/// that a test starts from a clean lock on a memory that was kept.
+#[wasm_bindgen]
+pub fn clear_shared_state_poison() {
+    SHARED_STATE.clear_poison();
 }
 
 /// Traps on a pool thread with an out-of-bounds memory access (no panic).
