@@ -28,6 +28,10 @@ export const runtime = await import(pathToFileURL(ENTRY).href);
 export const demo = await import(pathToFileURL(path.join(PKG, 'wbg_demo.js')).href);
 if (demo.__wbg_pool.raw() === undefined) demo.initSync({ module: fs.readFileSync(path.join(PKG, 'wbg_demo_bg.wasm')) });
 
+// Whether the package is a panic=unwind build: there a panic rejects only its call
+// (the pool, the memory and every object stay), where a panic=abort build resets.
+export const UNWINDS = demo.__wbg_pool.unwinds === true;
+
 // How late an outcome driven by a time limit (a call timeout, a deadlock
 // noticed) may come after it: room for a machine three times slower than this
 // one, busy with other test files (node --test runs them side by side). The
