@@ -1,8 +1,9 @@
 // No silent hang: panics, traps and deadlocks become typed errors, fast; the
-// pool is torn down (no worker left) and the next execute() works again.
+// pool is torn down (no worker left) and the next execute() works again. In a
+// panic=unwind build a panic rejects only its call: the same pool goes on.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { runtime, demo, threadCount, assertNoWorkersLeft, collectUntil } from './helpers.mjs';
+import { runtime, demo, UNWINDS, threadCount, assertNoWorkersLeft, collectUntil } from './helpers.mjs';
 
 const HEARTBEAT_MS = 1000;
 const logs = [];
@@ -25,8 +26,10 @@ let rejectedAt; // Date.now() when the last expectFailure() saw its rejection
 async function expectFailure(fn, check) {
   // A running pool: the time below is the failure's alone, not also a (slow, loaded) start.
   await manager.execute(() => demo.noop());
+  const pool = manager.engine.pool;
   const started = performance.now();
   let failedAt;
+  let failure;
   await assert.rejects(
     manager.execute(() => {
       try {
@@ -38,12 +41,15 @@ async function expectFailure(fn, check) {
     (e) => {
       rejectedAt = Date.now();
       check(e);
+      failure = e;
       return true;
     },
   );
   const elapsed = failedAt - started;
-  await assertNoWorkersLeft(baseline);
-  // Recovery: the next call builds a fresh pool and works.
+  if (failure instanceof runtime.WasmPanicError) assert.equal(failure.unwound, UNWINDS, 'unwound: whether the panic kept the pool');
+  if (failure.unwound) assert.equal(manager.engine.pool, pool, 'a panic that unwound keeps the pool');
+  else await assertNoWorkersLeft(baseline);
+  // Recovery: the next call (on a fresh pool, unless a panic unwound) works.
   assert.equal(await manager.execute(() => demo.collatz_sum(1000)), 59542);
   return elapsed;
 }
@@ -79,9 +85,11 @@ test('a lock held by the panicking thread does not block the next pool', async (
     () => demo.panic_holding_lock(),
     (e) => assert.match(e.message, /holding the shared-state lock/),
   );
-  // The memory was replaced, so the lock is free and the state starts over.
-  assert.equal(await manager.execute(() => demo.bump_shared_state()), 1);
-  assert.equal(demo.bump_shared_state(), 2, 'the local instance shares the fresh memory');
+  // The memory was replaced, so the lock is free and the state starts over; a
+  // panic=unwind build keeps the memory, and the unwinding released the lock.
+  const bumped = await manager.execute(() => demo.bump_shared_state());
+  if (!UNWINDS) assert.equal(bumped, 1);
+  assert.equal(demo.bump_shared_state(), bumped + 1, 'the local instance shares the memory');
 });
 
 for (const [name, call, message, onHost] of [
@@ -95,7 +103,9 @@ for (const [name, call, message, onHost] of [
   ['a non-string payload', () => demo.panic_with_number(), 'Box<dyn Any>'],
   ['the host thread, before the pool', () => demo.panic_on_host(), 'panic on the host before entering the pool', true],
 ]) {
-  test(`a panic in ${name} rejects with WasmPanicError`, async () => {
+  // In a panic=unwind build a detached job's panic rejects no call (unwind.test.mjs): this call would wait forever.
+  const detached = UNWINDS && name.startsWith('a detached ') && 'a panic=unwind build: a detached panic fails no call';
+  test(`a panic in ${name} rejects with WasmPanicError`, { skip: detached }, async () => {
     const elapsed = await expectFailure(call, (e) => {
       assert.ok(e instanceof runtime.WasmPanicError, `got ${e && e.name}: ${e && e.message}`);
       assert.equal(e.panicMessage, message);
@@ -162,7 +172,10 @@ for (const [fn, kind] of [
   });
 }
 
-test('a panic while the pool starts rejects with WasmPanicError, and the next pool starts', async () => {
+// In a panic=unwind build Rayon's panic handler takes it and the pool starts (unwind.test.mjs).
+const startUnwinds = UNWINDS && 'a panic=unwind build: the pool starts';
+
+test('a panic while the pool starts rejects with WasmPanicError, and the next pool starts', { skip: startUnwinds }, async () => {
   // Only a pool that starts from now on is armed: replace the running one.
   await manager.close();
   const fresh = new runtime.ThreadPoolManager({ numThreads: 2, onLog() {} });
@@ -186,7 +199,8 @@ test('finalizers of objects made before a crash do not free into the fresh memor
   const pool = demo.__wbg_pool;
   let before = Array.from({ length: 20 }, () => new demo.Histogram(2));
   const stale = pool.staleFinalizations;
-  await expectFailure(() => demo.panic_at(2, 0), (e) => assert.ok(e instanceof runtime.WasmPanicError));
+  // A real abort: a panic=unwind build keeps the memory after a panic.
+  await expectFailure(() => demo.trap_out_of_bounds(), (e) => assert.ok(e instanceof runtime.WasmTrapError));
   // eslint-disable-next-line no-unused-vars -- dropping the last reference is the point
   before = null;
   await collectUntil(() => pool.staleFinalizations - stale === 20);
@@ -260,8 +274,14 @@ const isJsException = (e) => {
   assert.match(e.message, /JS exception.*SyntaxError/);
 };
 
+// In a panic=unwind build, Rayon cannot catch a foreign exception in its job: it aborts there.
+const isAbort = (e) => {
+  assert.ok(e instanceof runtime.WasmTrapError, `got ${e && e.name}: ${e && e.message}`);
+  assert.equal(e.kind, 'abort');
+};
+
 test('a JS exception that ends a pool thread fails the call with WasmTrapError, not a start error', async () => {
-  await expectFailure(() => demo.throw_js_on_pool_thread(), isJsException);
+  await expectFailure(() => demo.throw_js_on_pool_thread(), UNWINDS ? isAbort : isJsException);
 });
 
 test('a JS exception through wasm frames on the host fails the pool: the lock it left held blocks no later call', async () => {
