@@ -384,15 +384,19 @@ pub fn panic_in_drop() {
     run_in_pool(|| rayon::join(|| drop(black_box(PanicsOnDrop)), || ()));
 }
 
-/// Panics on a pool thread that holds a value whose `Drop` panics: the drop runs
-/// while the first panic unwinds, and a panic while panicking is an abort in
-/// every build. The real abort of a panic=unwind build (as under panic=abort,
-/// where the first panic already ends the thread).
+/// Panics on a pool thread that holds the lock of [`panic_holding_lock`] and a
+/// value whose `Drop` panics: the drop runs while the first panic unwinds, and a
+/// panic while panicking must abort (the real abort of a panic=unwind build; under
+/// panic=abort the first panic already ends the thread). Note: rustc up to 1.96
+/// does not abort there on wasm (rust-lang/rust#151771, fixed by #155249): the
+/// second panic unwinds on and skips the frame's other destructors, so the lock
+/// stays held; [`shared_state_poisoned`] tells the two apart.
 #[wasm_bindgen]
 pub fn panic_in_drop_while_unwinding() {
     run_in_pool(|| {
         rayon::join(
             || {
+                let _guard = SHARED_STATE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 let _drops_while_unwinding = black_box(PanicsOnDrop);
                 panic!("panic with a value whose Drop panics");
             },
