@@ -2,9 +2,11 @@
 # build what they need first; a second run skips what is already there.
 .PHONY: setup build build-versions demo test test-rust lint test-js test-py check-newest fixtures bench
 
-# The demo packages scripts/build.sh writes, one per glue target: the runtime
-# behaviour tests run against each.
-PACKAGES = build/pkg build/pkg-experimental-nodejs-module build/pkg-module build/pkg-web
+# The demo packages scripts/build.sh writes, one per glue target, and its
+# panic=unwind builds (CommonJS and ES-module glue): the runtime behaviour tests
+# run against each.
+PACKAGES = build/pkg build/pkg-experimental-nodejs-module build/pkg-module build/pkg-web \
+  build/pkg-unwind build/pkg-unwind-module
 # The demo as apps pinning older wasm-bindgen (and rayon) build it: the same tests run there.
 VERSION_PACKAGES = build/pkg-wasm-bindgen-0.2.106 build/pkg-wasm-bindgen-0.2.100
 

@@ -7,6 +7,10 @@
 #                                         the runtime tests run against each of them too
 #   build/pkg-wasm-bindgen-rayon          rust_example/contracts/wasm-bindgen-rayon (--target nodejs):
 #                                         a crate on wasm-bindgen-rayon, the pool contract tests use it
+# and the same built with panic=unwind (a panic rejects its call, the pool and memory stay):
+#   build/pkg-unwind                      the demo, --target nodejs (build/pkg-unwind-unpatched before wbg-patch)
+#   build/pkg-unwind-module               the demo, --target module (ES modules)
+#   build/pkg-wasm-bindgen-rayon-unwind   rust_example/contracts/wasm-bindgen-rayon
 #
 # `scripts/build.sh versions` builds instead the demo as apps that pin their own
 # versions would (scripts/build-pinned.sh), proving wbg-pool's version ranges
@@ -15,6 +19,9 @@
 #   build/pkg-wasm-bindgen-0.2.100        the oldest the ranges admit: wasm-bindgen =0.2.100, rayon =1.8.0
 #   build/pkg-poolbuilder-global          rust_example/contracts/poolbuilder-global, an SDK-like crate
 #                                         with its own pool contract and pins (wasm-bindgen =0.2.106)
+#   build/pkg-poolbuilder-global-unwind   the same built with panic=unwind, as an app that bumped its pins
+#                                         to wasm-bindgen =0.2.129, js-sys =0.3.106 would (0.2.106 glue
+#                                         cannot catch a panic at an export: it aborts), in build/pinned/
 # Their locks are committed (rust_example/pinned/): an upstream release changes nothing here.
 #
 # `scripts/build.sh newest` (make check-newest) builds the demo against the newest
@@ -45,6 +52,24 @@ package() {
 
 locked_wasm_bindgen() { locked_version "$1" wasm-bindgen; }
 
+# The panic=unwind builds share a target dir of their own: in the abort builds'
+# dirs each mode would rebuild std and every crate whenever the other one ran.
+unwind_target=$PWD/rust_example/target/unwind
+
+# cargo_unwind DIR CARGO_ARGS...: cargo build in DIR with panic=unwind; prints
+# where the .wasm files land. std must be rebuilt for it (build-std=panic_unwind),
+# the profile's `panic = "abort"` of every workspace here must be overridden (it
+# would win silently over the rustflag), and the workspace's own rustflags are
+# kept: cargo merges a --config array with them.
+cargo_unwind() {
+  local dir=$1; shift
+  echo "==> cargo build $dir with panic=unwind${*:+ $*}" >&2
+  (cd "$dir" && RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=$unwind_target cargo +debian-web build --quiet --release \
+    --target wasm32-unknown-unknown -Z build-std=panic_unwind,std --config 'profile.release.panic="unwind"' \
+    --config 'target.wasm32-unknown-unknown.rustflags=["-C","panic=unwind"]' "$@")
+  echo "$unwind_target/wasm32-unknown-unknown/release"
+}
+
 # contract CRATE: builds rust_example/contracts/CRATE (a crate of its own, with
 # its own lock) into the target dir the contract crates share; prints the .wasm.
 contract() {
@@ -52,6 +77,25 @@ contract() {
   (cd "rust_example/contracts/$1" && RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=../target cargo +debian-web build --quiet \
     --release --target wasm32-unknown-unknown -Z build-std=panic_abort,std)
   echo "rust_example/contracts/target/wasm32-unknown-unknown/release/example_${1//-/_}.wasm"
+}
+
+# poolbuilder_unwind: rust_example/contracts/poolbuilder-global built with
+# panic=unwind as an app that bumped its pins would, in a copy (the crate keeps
+# its own) with the committed lock; prints the .wasm.
+poolbuilder_unwind() {
+  local ws=build/pinned/poolbuilder-global-unwind lock=rust_example/pinned/poolbuilder-global-unwind.Cargo.lock
+  rm -rf "$ws" && mkdir -p "$ws"
+  # -p keeps the sources' times: cargo rebuilds nothing that did not change.
+  cp -rp rust_example/.cargo rust_example/contracts/poolbuilder-global/{Cargo.toml,src} "$ws"
+  cp "$lock" "$ws/Cargo.lock"
+  sed -i -e 's/^wasm-bindgen = "=0.2.106"$/wasm-bindgen = "=0.2.129"/' -e 's/^js-sys = "=0.3.83"$/js-sys = "=0.3.106"/' "$ws/Cargo.toml"
+  local out
+  out=$(cargo_unwind "$ws" --locked) || {
+    echo "build: if cargo said the lock needs updating, $lock no longer fits the crate: build in $ws" \
+      "without --locked and commit its Cargo.lock as $lock" >&2
+    exit 1
+  }
+  echo "$out/example_poolbuilder_global.wasm"
 }
 
 # cli_of VERSION [HOW]: the wasm-bindgen CLI of VERSION; HOW installs it when missing.
@@ -72,7 +116,10 @@ if [ "${1:-}" = versions ]; then
   wasm=$(contract poolbuilder-global)
   cli=$(cli_of "$(locked_wasm_bindgen rust_example/contracts/poolbuilder-global/Cargo.lock)" "run scripts/setup.sh versions")
   package nodejs build/pkg-poolbuilder-global "$wasm" "$cli"
-  echo "==> built build/pkg-wasm-bindgen-{0.2.106,0.2.100} and build/pkg-poolbuilder-global"
+  wasm=$(poolbuilder_unwind)
+  cli=$(cli_of "$(locked_wasm_bindgen rust_example/pinned/poolbuilder-global-unwind.Cargo.lock)")
+  package nodejs build/pkg-poolbuilder-global-unwind "$wasm" "$cli"
+  echo "==> built build/pkg-wasm-bindgen-{0.2.106,0.2.100} and build/pkg-poolbuilder-global{,-unwind}"
   exit 0
 fi
 
@@ -98,5 +145,13 @@ for target in experimental-nodejs-module module web; do
   package "$target" "build/pkg-$target" "$wasm" "$cli"
 done
 wasm=$(contract wasm-bindgen-rayon)
-package nodejs build/pkg-wasm-bindgen-rayon "$wasm" "$(cli_of "$(locked_wasm_bindgen rust_example/contracts/wasm-bindgen-rayon/Cargo.lock)")"
-echo "==> built build/pkg, build/pkg-{experimental-nodejs-module,module,web} and build/pkg-wasm-bindgen-rayon"
+rayon_cli=$(cli_of "$(locked_wasm_bindgen rust_example/contracts/wasm-bindgen-rayon/Cargo.lock)")
+package nodejs build/pkg-wasm-bindgen-rayon "$wasm" "$rayon_cli"
+
+wasm=$(cargo_unwind rust_example -p wbg-demo)/wbg_demo.wasm
+package nodejs build/pkg-unwind "$wasm" "$cli"
+package module build/pkg-unwind-module "$wasm" "$cli"
+wasm=$(cargo_unwind rust_example/contracts/wasm-bindgen-rayon)/example_wasm_bindgen_rayon.wasm
+package nodejs build/pkg-wasm-bindgen-rayon-unwind "$wasm" "$rayon_cli"
+echo "==> built build/pkg, build/pkg-{experimental-nodejs-module,module,web}, build/pkg-wasm-bindgen-rayon" \
+  "and build/pkg-{unwind,unwind-module,wasm-bindgen-rayon-unwind}"
