@@ -159,11 +159,12 @@ test('a fn still running after its pool failed gets the error, never the local i
       throw e;
     }
   });
-  const panicking = manager.execute(() => demo.panic_at(4, 0));
-  await assert.rejects(panicking, runtime.WasmPanicError);
-  await assert.rejects(slow, runtime.WasmPanicError);
+  // A real abort: in a panic=unwind build a panic fails only its call, not the pool.
+  const trapping = manager.execute(() => demo.trap_out_of_bounds());
+  await assert.rejects(trapping, runtime.WasmTrapError);
+  await assert.rejects(slow, runtime.WasmTrapError);
   await waitFor(() => lateCall !== undefined, 2000, 'the slow fn to make its wasm call');
-  assert.ok(lateCall instanceof runtime.WasmPanicError, `late call got ${lateCall}`);
+  assert.ok(lateCall instanceof runtime.WasmTrapError, `late call got ${lateCall}`);
   await manager.close();
 });
 
@@ -179,9 +180,10 @@ test('onLog may call wasm: it runs locally, and the waiting call still gets its 
 test('a fn that never settles does not keep the next pool or the process alive', async () => {
   const manager = new runtime.ThreadPoolManager({ numThreads: 2, idleShutdownMs: 50, onLog() {} });
   const stuck = manager.execute(() => new Promise(() => {}));
-  const panicking = manager.execute(() => demo.panic_at(2, 0));
-  await assert.rejects(panicking, runtime.WasmPanicError);
-  await assert.rejects(stuck, runtime.WasmPanicError);
+  // A real abort ends the pool in every build (in a panic=unwind build a panic would not).
+  const trapping = manager.execute(() => demo.trap_out_of_bounds());
+  await assert.rejects(trapping, runtime.WasmTrapError);
+  await assert.rejects(stuck, runtime.WasmTrapError);
   assert.equal(await manager.execute(() => demo.pool_threads()), 2);
   await waitFor(() => manager.engine.pool === null, 2000, 'the idle shutdown of the next pool');
   await manager.close();
