@@ -7,20 +7,27 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { runtime, demo, PKG, LOAD_PACKAGE, waitFor } from './helpers.mjs';
+import { runtime, demo, UNWINDS, PKG, LOAD_PACKAGE, waitFor } from './helpers.mjs';
 
 const require = createRequire(import.meta.url);
 const { RANGES } = require(path.join(PKG, 'wbg-pool/prelude.cjs'));
 const MAIN_THREAD = -2;
 
-test('a panic on the main thread is a WasmPanicError with its message, and the memory is reset', () => {
+test(`a panic on the main thread is a WasmPanicError with its message, and the memory is ${UNWINDS ? 'kept (panic=unwind)' : 'reset'}`, () => {
   const before = new demo.Histogram(2);
+  before.add(new Uint8Array(3));
   assert.throws(
     () => demo.panic_at(10, 3),
-    (e) => e instanceof runtime.WasmPanicError && e.panicMessage === 'demo panic at index 3' && e.threadIndex === MAIN_THREAD && /on the main thread/.test(e.message),
+    (e) =>
+      e instanceof runtime.WasmPanicError &&
+      e.panicMessage === 'demo panic at index 3' &&
+      e.threadIndex === MAIN_THREAD &&
+      /on the main thread/.test(e.message) &&
+      e.unwound === UNWINDS,
   );
-  assert.equal(demo.collatz_sum(10), 67, 'the next call runs on a fresh instance');
-  assert.throws(() => before.total, (e) => e instanceof runtime.StaleObjectError && /demo panic at index 3/.test(e.message));
+  assert.equal(demo.collatz_sum(10), 67, 'the next call runs');
+  if (UNWINDS) assert.equal(before.total, 3, 'an object made before keeps its data');
+  else assert.throws(() => before.total, (e) => e instanceof runtime.StaleObjectError && /demo panic at index 3/.test(e.message));
 });
 
 test('a trap in the glue\'s allocator on the main thread is typed, and the next call does not spin on its lock', () => {
@@ -34,7 +41,7 @@ test('a trap on the main thread while a pool runs ends that pool too (it shares 
   try {
     assert.equal(await manager.execute(() => demo.pool_threads()), 2);
     const pool = manager.engine.pool;
-    assert.throws(() => demo.panic_at(10, 3), runtime.WasmPanicError);
+    assert.throws(() => demo.trap_out_of_bounds(), (e) => e instanceof runtime.WasmTrapError && e.threadIndex === MAIN_THREAD);
     assert.notEqual(pool.failure, null);
     assert.equal(await manager.execute(() => demo.pool_threads()), 2);
     assert.equal(manager.stats().poolStarts, 2);
@@ -55,9 +62,9 @@ test('a trap outside execute() while an execute() runs is typed for its caller, 
     });
     await waitFor(() => manager.engine.running === 1, 10_000, 'the execute() to run');
     // Outside that execute(), while its proxy is installed: the main thread's own instance.
-    assert.throws(() => demo.panic_at(10, 3), (e) => e instanceof runtime.WasmPanicError && e.threadIndex === MAIN_THREAD);
+    assert.throws(() => demo.trap_out_of_bounds(), (e) => e instanceof runtime.WasmTrapError && e.threadIndex === MAIN_THREAD);
     release();
-    await assert.rejects(running, (e) => e instanceof runtime.PoolClosedError && e.cause instanceof runtime.WasmPanicError && /main thread's own instance failed/.test(e.message));
+    await assert.rejects(running, (e) => e instanceof runtime.PoolClosedError && e.cause instanceof runtime.WasmTrapError && /main thread's own instance failed/.test(e.message));
     assert.equal(await manager.execute(() => demo.pool_threads()), 2);
   } finally {
     await manager.close();
@@ -125,7 +132,7 @@ const Memory = WebAssembly.Memory;
 WebAssembly.Memory = function () { throw new RangeError('no memory for you'); };
 const out = {};
 process.on('warning', (w) => (out.warning = w.code));
-out.panic = await manager.execute(() => demo.panic_at(10, 3)).catch(outcome);
+out.trap = await manager.execute(() => demo.trap_out_of_bounds()).catch(outcome);
 out.next = await manager.execute(() => demo.collatz_sum(10)).catch(outcome);
 try { demo.collatz_sum(10); } catch (e) { out.local = outcome(e); }
 WebAssembly.Memory = Memory;
@@ -137,10 +144,11 @@ await again.close();
 console.log(JSON.stringify(out));
 `;
   const out = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' }));
-  assert.equal(out.panic.code, 'ERR_WASM_PANIC');
+  // (A real abort: a panic=unwind build resets nothing after a panic.)
+  assert.equal(out.trap.code, 'ERR_WASM_TRAP');
   for (const failed of [out.next, out.local]) {
     assert.equal(failed.code, 'ERR_RESET_FAILED');
-    assert.match(failed.message, /could not be reset after: Rust panicked on pool thread \d at .*: demo panic at index 3 \(no memory for you\)/);
+    assert.match(failed.message, /could not be reset after: wasm accessed memory out of bounds on pool thread \d: .* \(no memory for you\)/);
   }
   assert.equal(out.after, 67);
   assert.equal(out.localAfter, 67);
