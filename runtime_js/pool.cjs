@@ -97,10 +97,10 @@ class Pool {
     this.watchdog = undefined; // watches the pool while tasks run and no wasm call waits
     this.started = new Set(); // thread indexes that reported READY
     // panic=unwind builds (unwind.cjs): a panic fails only the call it unwinds to. Its
-    // report (message, location) comes first, from the thread that panicked: the latest
-    // of each thread is kept here until its panic arrives at a call's answer.
+    // report (message, location) comes first, from the thread that panicked, and is
+    // kept here until its panic arrives at the call's answer.
     this.unwinds = binding.handle.unwinds;
-    this.panicReports = new Map(); // thread -> its latest panic report
+    this.panicReports = new Map(); // thread -> its latest report since the last answer, oldest thread first
     this.ready = new Promise((resolve, reject) => {
       this.resolveReady = resolve;
       this.rejectReady = reject;
@@ -156,8 +156,12 @@ class Pool {
         writeOutput(message);
         break;
       case MessageType.PANIC:
-        if (this.unwinds) this.panicReports.set(message.thread, message);
-        else this.fail(reportedPanic(message, false));
+        if (!this.unwinds) {
+          this.fail(reportedPanic(message, false));
+          break;
+        }
+        this.panicReports.delete(message.thread); // the newest report goes last
+        this.panicReports.set(message.thread, message);
         break;
       case MessageType.DETACHED_PANIC:
         this.owner.onDetachedPanic(this.unwoundPanic(message.message, message.thread));
@@ -272,8 +276,11 @@ class Pool {
         // What the pool logged before it answered is delivered before the call returns.
         this.drainNew();
         if (this.failure !== null) throw this.failure;
-        if (error === undefined) return value;
-        throw this.failIfTrap(errors.deserialize(error));
+        const failure = error === undefined ? null : this.failIfTrap(errors.deserialize(error));
+        // Panics that the call caught itself (catch_unwind) are done with.
+        this.panicReports.clear();
+        if (failure === null) return value;
+        throw failure;
       }
       this.checkCall(call, `${name}()`, performance.now());
       this.checkLiveness(watch, `${name}()`, performance.now());
@@ -298,12 +305,10 @@ class Pool {
   }
 
   // The error of a panic with `message` that unwound (to a call, or to Rayon's
-  // handler of a detached job on `thread`), with the location its thread reported.
+  // handler of a detached job on `thread`), with the location its thread reported
+  // (the newest report with that message: Rayon carries one panic of a call's jobs).
   unwoundPanic(message, thread) {
-    let found;
-    for (const [reporter, report] of this.panicReports) {
-      if (report.message === message || (found === undefined && reporter === thread)) found = report;
-    }
+    const found = [...this.panicReports.values()].findLast((r) => r.message === message) ?? this.panicReports.get(thread);
     if (found === undefined) return new WasmPanicError({ message, threadIndex: thread === undefined ? null : thread, unwound: true });
     this.panicReports.delete(found.thread);
     return reportedPanic(found, true);
