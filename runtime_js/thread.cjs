@@ -30,6 +30,10 @@ function joinPool({ events, control: buffer, contract }, index) {
     [Hook.PANIC](message, file, line, column, reported) {
       send({ type: MessageType.PANIC, thread: thread(reported), message, file, line, column });
     },
+    // panic=unwind builds: a detached job's panic reached Rayon's handler; its report came before.
+    [Hook.DETACHED_PANIC](message, reported) {
+      send({ type: MessageType.DETACHED_PANIC, thread: thread(reported), message });
+    },
     [Hook.LOG](level, target, message, reported) {
       send({ type: MessageType.LOG, thread: thread(reported), level, target, message, time: Date.now() });
     },
