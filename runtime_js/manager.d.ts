@@ -77,7 +77,7 @@ export interface ThreadPoolStats {
   poolStops: number;
   /** Failed calls by the error's `code` (its `name` when it has none). */
   failures: Record<string, number>;
-  /** Panics of detached jobs (rayon::spawn) in a panic=unwind build: no call failed, the pool went on. */
+  /** Panics of detached jobs (rayon::spawn) and start handlers in a panic=unwind build: no call failed, the pool went on. */
   detachedPanics: number;
   /** Durations of the latest 1024 settled calls, from the call to its settling (queueing included); null before any. */
   durationMs: { count: number; p50: number | null; p90: number | null; p99: number | null; max: number | null };
@@ -104,7 +104,10 @@ export const CHANNELS: {
   readonly poolStart: 'wbg-pool:pool:start';
   readonly poolStop: 'wbg-pool:pool:stop';
   readonly failure: 'wbg-pool:failure';
-  /** A detached job (rayon::spawn) panicked in a panic=unwind build; also printed as a WBG_POOL_DETACHED_PANIC warning. */
+  /**
+   * A detached job (rayon::spawn, spawn_fifo) or a pool thread's start handler panicked in a panic=unwind build:
+   * no call failed, the pool goes on; also printed as a WBG_POOL_DETACHED_PANIC warning.
+   */
   readonly detachedPanic: 'wbg-pool:detached-panic';
 };
 

@@ -11,7 +11,8 @@ const CHANNELS = Object.freeze({
   poolStart: 'wbg-pool:pool:start', // { glue, numThreads, startMs }
   poolStop: 'wbg-pool:pool:stop', // { glue, reason: 'idle' | 'close' | 'failure', error }
   failure: 'wbg-pool:failure', // { glue, code, error }: the pool failed
-  // A detached job (rayon::spawn) panicked in a panic=unwind build: no call fails, the pool goes on.
+  // A detached job (rayon::spawn) or a pool thread's start handler panicked in a
+  // panic=unwind build (Rayon's panic handler took it): no call fails, the pool goes on.
   detachedPanic: 'wbg-pool:detached-panic', // { glue, error }
 });
 const channel = Object.fromEntries(Object.entries(CHANNELS).map(([key, name]) => [key, diagnostics.channel(name)]));
@@ -70,12 +71,13 @@ class Metrics {
     publish('callEnd', { id: call.id, kind: call.kind, task: call.task, glue: this.glue, durationMs, error: failed ? error : undefined });
   }
 
-  // A detached job panicked (no call waits for it): nothing else would tell, so it
-  // is printed (a warning, on stderr) as well as published.
+  // A panic that no call waits for: nothing else would tell, so it is printed (a
+  // warning, on stderr) as well as published.
   detachedPanic(error) {
     this.detachedPanics++;
     publish('detachedPanic', { glue: this.glue, error });
-    warn(`a detached job (rayon::spawn) panicked; no call failed, the pool goes on: ${error.message}`, 'WBG_POOL_DETACHED_PANIC');
+    const what = 'a panic that no call waits for (a detached job: rayon::spawn, spawn_fifo; or a pool thread\'s start handler)';
+    warn(`${what} unwound; no call failed, the pool goes on: ${error.message}`, 'WBG_POOL_DETACHED_PANIC');
   }
 
   poolStarted(numThreads, startMs) {
