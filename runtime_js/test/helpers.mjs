@@ -75,6 +75,20 @@ export async function assertNoWorkersLeft(baseline) {
   await waitFor(() => threadCount() <= baseline, 3000, `threads to drop back to ${baseline} (now ${threadCount()})`);
 }
 
+// The messages of the process warnings with `code` emitted while `fn` runs.
+export async function warningsDuring(code, fn) {
+  const warnings = [];
+  const listener = (w) => w.code === code && warnings.push(w.message);
+  process.on('warning', listener);
+  try {
+    await fn();
+    await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+  } finally {
+    process.off('warning', listener);
+  }
+  return warnings;
+}
+
 // The task module of the manager.run() tests (it loads the package under test).
 export const DEMO_TASKS = path.join(ROOT, 'runtime_js/test/fixtures/demo-tasks.mjs');
 

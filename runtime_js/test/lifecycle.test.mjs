@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
-import { LOAD_PACKAGE, runtime, demo, threadCount, waitFor, assertNoWorkersLeft, collectUntil } from './helpers.mjs';
+import { LOAD_PACKAGE, runtime, demo, threadCount, waitFor, assertNoWorkersLeft, collectUntil, warningsDuring } from './helpers.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 // Runs an ES-module script that starts with LOAD_PACKAGE.
@@ -69,25 +69,11 @@ test('execute() after close() and with a non-function reject clearly', async () 
   await assert.rejects(manager.execute(() => 1), (e) => e instanceof runtime.PoolClosedError && e.code === 'ERR_POOL_CLOSED');
 });
 
-// The WBG_POOL_RESET warnings emitted while `fn` runs.
-async function resetWarnings(fn) {
-  const warnings = [];
-  const listener = (w) => w.code === 'WBG_POOL_RESET' && warnings.push(w.message);
-  process.on('warning', listener);
-  try {
-    await fn();
-    await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
-  } finally {
-    process.off('warning', listener);
-  }
-  return warnings;
-}
-
 test('close() during a running call rejects it with PoolClosedError, warns of the reset and leaves no worker', async () => {
   const before = threadCount();
   const manager = new runtime.ThreadPoolManager({ numThreads: 2, onLog() {} });
   const made = new demo.Histogram(1);
-  const warnings = await resetWarnings(async () => {
+  const warnings = await warningsDuring('WBG_POOL_RESET', async () => {
     const running = manager.execute(async () => {
       await new Promise((r) => setTimeout(r, 100));
       return demo.collatz_sum(10);
@@ -106,7 +92,7 @@ test('close() during a running call rejects it with PoolClosedError, warns of th
 test('an idle shutdown waits for a job the pool spawned: it finishes on the kept memory', { timeout: 20000 }, async () => {
   const manager = new runtime.ThreadPoolManager({ numThreads: 2, idleShutdownMs: 100, onLog() {} });
   const done = demo.detached_jobs_done();
-  const warnings = await resetWarnings(async () => {
+  const warnings = await warningsDuring('WBG_POOL_RESET', async () => {
     await manager.execute(() => demo.spawn_detached_busy(1500));
     await new Promise((r) => setTimeout(r, 800));
     assert.notEqual(manager.engine.pool, null, 'the pool is kept while its job runs');
