@@ -407,7 +407,7 @@ function attach(options, bindings) {
     ...poolExportGuard(),
     installsPanicHook: hooks.installsPanicHook,
     ranExport: hooks.ranExport,
-    ...unwindMembers(options, bindings, onPoolThread),
+    ...unwindMembers(options, bindings),
     setProxy(value) {
       state.proxy = value;
     },

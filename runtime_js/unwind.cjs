@@ -12,15 +12,14 @@
 // it skipped Rust's destructors on its way (measured: a Mutex held then stays
 // locked forever), so it is a trap, as in abort builds. The glue's own reaction
 // to anything else (it marks the shared memory dead for every instance) is the
-// runtime's to decide on the main thread: see handleCatch.
+// runtime's to decide: see handleCatch.
 
 /**
  * The handle's members for the glue's panic strategy.
  * @param {{panics?: 'unwind' | 'abort'}} options
  * @param {{wrappedTag?: () => WebAssembly.Tag, panicError?: () => Function}} bindings
- * @param {boolean} onPoolThread
  */
-function unwindMembers(options, bindings, onPoolThread) {
+function unwindMembers(options, bindings) {
   const unwinds = options.panics === 'unwind' && bindings.wrappedTag !== undefined && bindings.panicError !== undefined;
   const isPanic = (value) => unwinds && value instanceof bindings.panicError();
   return {
@@ -36,12 +35,15 @@ function unwindMembers(options, bindings, onPoolThread) {
       const payload = error.getArg(tag, 0);
       return { panic: isPanic(payload), payload };
     },
-    // First in the glue's `__wbg_handle_catch(e)`. Outside the pool, every error the glue
-    // catches comes from the runtime (the guarded exports, the pool's proxy), already typed,
-    // and the reset it needs already done: the glue must not mark the memory dead (after a
-    // reset that would be the fresh memory). On a pool thread the glue's own logic runs.
+    // First in the glue's `__wbg_handle_catch(e)`: the glue unwraps its own tag's exceptions
+    // (a panic or a JS exception unwound to the export); anything else it would take for an
+    // abort and mark the memory dead, a flag every instance on that memory reads before each
+    // call, so every later call, on any thread, would throw a bare `Error: Module terminated`.
+    // The runtime types those failures itself and resets the memory where needed (after a
+    // reset, the glue's mark would even land in the fresh memory): they are thrown as they are.
     handleCatch(error) {
-      if (!onPoolThread) throw error;
+      const tag = bindings.wrappedTag?.();
+      if (tag === undefined || !(error instanceof WebAssembly.Exception && error.is(tag))) throw error;
     },
   };
 }
