@@ -12,9 +12,10 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../.
 const HEARTBEAT_MS = 1000;
 
 // Runs `body` (ES module code with `runtime`, `glue` and `report(value)`) in a
-// child process; resolves with what it reported and its stderr.
-function inChild(kind, body) {
-  const dir = path.join(ROOT, 'build', `pkg-${kind}`);
+// child process, on the crate's panic=unwind build with `unwind`; resolves with
+// what it reported and its stderr.
+function inChild(kind, body, { unwind = false } = {}) {
+  const dir = path.join(ROOT, 'build', `pkg-${kind}${unwind ? '-unwind' : ''}`);
   const script = `
     import { createRequire } from 'node:module';
     const require = createRequire(${JSON.stringify(dir + '/')});
@@ -23,7 +24,7 @@ function inChild(kind, body) {
     const report = (value) => process.stdout.write(JSON.stringify(value) + '\\n');
     // Polls until done() (every 10 ms, at most 5 s); the caller then checks what it waited for.
     const until = async (done) => { for (const end = Date.now() + 5000; !done() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 10)); };
-    const describe = (e) => ({ name: e.name, code: e.code, message: e.message, location: e.location, panicMessage: e.panicMessage, wasmStack: e.wasmStack, timeoutMs: e.timeoutMs });
+    const describe = (e) => ({ name: e.name, code: e.code, message: e.message, location: e.location, panicMessage: e.panicMessage, unwound: e.unwound, wasmStack: e.wasmStack, timeoutMs: e.timeoutMs });
     ${body}
   `;
   return new Promise((resolve, reject) => {
@@ -36,23 +37,29 @@ function inChild(kind, body) {
 
 const SUM_1000 = 332_833_500; // sum of i*i for i in 0..1000
 
-for (const kind of ['wasm-bindgen-rayon', 'poolbuilder-global']) {
-  test(`${kind}: a parallel job through execute() equals the local instance's result`, async () => {
+// Each crate's build and its panic=unwind build (issue 20), where a panic rejects only its call.
+const BUILDS = ['wasm-bindgen-rayon', 'poolbuilder-global'].flatMap((kind) =>
+  [false, true].map((unwind) => ({ kind, unwind, name: unwind ? `${kind} (panic=unwind)` : kind })),
+);
+
+for (const { kind, unwind, name } of BUILDS) {
+  test(`${name}: a parallel job through execute() equals the local instance's result`, async () => {
     // Locally (no pool), in a process of its own: a wasm-bindgen-rayon crate's
     // Rayon global pool is built once per memory, so a local parallel call first
     // would take that memory's one chance.
-    const local = await inChild(kind, `report(glue.sum_of_squares(1000));`);
+    const local = await inChild(kind, `report(glue.sum_of_squares(1000));`, { unwind });
     assert.deepEqual(local.reports, [SUM_1000]);
     const pooled = await inChild(
       kind,
       `const manager = new runtime.ThreadPoolManager({ numThreads: 3 });
        report(await manager.execute(() => glue.sum_of_squares(1000)));
        report(await manager.execute(() => glue.pool_threads()));`,
+      { unwind },
     );
     assert.deepEqual(pooled.reports, [SUM_1000, 3]);
   });
 
-  test(`${kind}: panics are typed with or without the crate's hook, a deadlock times out, the next call works, the process ends by itself`, async () => {
+  test(`${name}: panics are typed with or without the crate's hook, a deadlock times out, the next call works, the process ends by itself`, async () => {
     const { reports } = await inChild(
       kind,
       `const manager = new runtime.ThreadPoolManager({ numThreads: 2, heartbeatTimeoutMs: ${HEARTBEAT_MS} });
@@ -65,21 +72,30 @@ for (const kind of ['wasm-bindgen-rayon', 'poolbuilder-global']) {
        await attempt(() => glue.panic_in_pool(100));
        await manager.execute(() => glue.install_panic_hook());
        await attempt(() => glue.panic_in_pool(100));
+       report({ poolStarts: manager.stats().poolStarts });
        await attempt(() => glue.deadlock());
        await attempt(() => glue.sum_of_squares(1000));
        globalThis.lastCallAt = Date.now();
        process.on('exit', () => report({ exitAfterMs: Date.now() - globalThis.lastCallAt }));`,
+      { unwind },
     );
-    const [noHook, hooked, deadlock, next, exit] = reports;
-    // No hook: Rust's message is lost, but the trap's stack shows it was a panic, and
-    // where: past std's panic machinery and Rayon's frames (V8 keeps 10 by default), the crate's.
+    const [noHook, hooked, { poolStarts }, deadlock, next, exit] = reports;
     assert.equal(noHook.name, 'WasmPanicError', noHook.message);
     assert.equal(noHook.code, 'ERR_WASM_PANIC');
-    assert.match(noHook.message, /no panic hook reported it/);
-    assert.match(noHook.wasmStack, /panic/);
-    assert.ok(noHook.wasmStack.split('\n    at ').length - 1 > 10, `the stack stops at V8's default 10 frames: ${noHook.wasmStack}`);
-    assert.match(noHook.message, /^Rust panicked on pool thread \d+ in example_\w+::panic_in_pool::\{closure#0\}(::\{closure#0\})?: \(no message/);
+    if (unwind) {
+      // The panic unwound to the export, which carries Rust's message.
+      assert.equal(noHook.panicMessage, 'job 50 of 100 failed');
+    } else {
+      // No hook: Rust's message is lost, but the trap's stack shows it was a panic, and
+      // where: past std's panic machinery and Rayon's frames (V8 keeps 10 by default), the crate's.
+      assert.match(noHook.message, /no panic hook reported it/);
+      assert.match(noHook.wasmStack, /panic/);
+      assert.ok(noHook.wasmStack.split('\n    at ').length - 1 > 10, `the stack stops at V8's default 10 frames: ${noHook.wasmStack}`);
+      assert.match(noHook.message, /^Rust panicked on pool thread \d+ in example_\w+::panic_in_pool::\{closure#0\}(::\{closure#0\})?: \(no message/);
+    }
     assert.ok(noHook.ms < HEARTBEAT_MS, `took ${noHook.ms} ms`);
+    // Each panic reset the memory and ended its pool; a panic=unwind build keeps the first pool.
+    assert.deepEqual([noHook.unwound, hooked.unwound, poolStarts], unwind ? [true, true, 1] : [false, false, 2]);
     // console_error_panic_hook's report becomes the error, with file:line.
     assert.equal(hooked.name, 'WasmPanicError', hooked.message);
     assert.equal(hooked.panicMessage, 'job 50 of 100 failed');
@@ -97,12 +113,15 @@ for (const kind of ['wasm-bindgen-rayon', 'poolbuilder-global']) {
 // once. Each panic resets the memory, which held the hook: the patch finds the
 // exports that install one (wbg_patch/wasm_code.py) and the runtime runs those
 // that ran again on the fresh memory, so later panics keep their message.
-for (const [kind, where] of [
+// A panic=unwind build resets nothing: there the hook just stays.
+for (const [kind, where, unwind = false] of [
   ['wasm-bindgen-rayon', 'inside'],
   ['wasm-bindgen-rayon', 'outside'],
   ['poolbuilder-global', 'inside'],
+  ['wasm-bindgen-rayon', 'outside', true],
+  ['poolbuilder-global', 'inside', true],
 ]) {
-  test(`${kind}: the crate's panic hook, installed once ${where} execute(), reports every later panic, across the resets they cause`, async () => {
+  test(`${kind}${unwind ? ' (panic=unwind)' : ''}: the crate's panic hook, installed once ${where} execute(), reports every later panic, across the resets they cause`, async () => {
     const install = where === 'inside' ? 'await manager.execute(() => glue.install_panic_hook())' : 'glue.install_panic_hook()';
     const { reports } = await inChild(
       kind,
@@ -113,6 +132,7 @@ for (const [kind, where] of [
        }
        report({ value: await manager.execute(() => glue.sum_of_squares(1000)) });
        await manager.close();`,
+      { unwind },
     );
     const last = reports.pop();
     assert.equal(reports.length, 3);
@@ -120,6 +140,7 @@ for (const [kind, where] of [
       assert.equal(panic.name, 'WasmPanicError', `panic ${i + 1}: ${panic.message}`);
       assert.equal(panic.panicMessage, 'job 50 of 100 failed', `panic ${i + 1}: ${panic.message}`);
       assert.equal(panic.location?.file, 'src/lib.rs', `panic ${i + 1}`);
+      assert.equal(panic.unwound, unwind, `panic ${i + 1}`);
     }
     assert.deepEqual(last, { value: SUM_1000 });
   });
@@ -243,16 +264,21 @@ for (const kind of ['wasm-bindgen-rayon', 'poolbuilder-global']) {
 
 // Outside execute() the crate's console_error_panic_hook prints on the main
 // thread: its text becomes the typed error's message (and is still printed).
-test('poolbuilder-global: a panic on the main thread with the crate\'s hook is a WasmPanicError with its message', async () => {
-  const { reports, stderr } = await inChild('poolbuilder-global', `
-    glue.install_panic_hook();
-    try { glue.panic_in_pool(100); } catch (e) { report(describe(e)); }
-    report(glue.sum_of_squares(1000));
-  `);
-  const [panic, next] = reports;
-  assert.equal(panic.name, 'WasmPanicError');
-  assert.match(panic.message, /^Rust panicked on the main thread at src\/lib\.rs:\d+:\d+: job 50 of 100 failed/);
-  assert.equal(panic.panicMessage, 'job 50 of 100 failed');
-  assert.match(stderr, /panicked at src\/lib\.rs/, 'the hook\'s text is still printed');
-  assert.equal(next, SUM_1000, 'the next call runs on fresh memory');
-});
+for (const unwind of [false, true]) {
+  test(`poolbuilder-global${unwind ? ' (panic=unwind)' : ''}: a panic on the main thread with the crate's hook is a WasmPanicError with its message`, async () => {
+    const { reports, stderr } = await inChild(
+      'poolbuilder-global',
+      `glue.install_panic_hook();
+       try { glue.panic_in_pool(100); } catch (e) { report(describe(e)); }
+       report(glue.sum_of_squares(1000));`,
+      { unwind },
+    );
+    const [panic, next] = reports;
+    assert.equal(panic.name, 'WasmPanicError');
+    assert.match(panic.message, /^Rust panicked on the main thread at src\/lib\.rs:\d+:\d+: job 50 of 100 failed/);
+    assert.equal(panic.panicMessage, 'job 50 of 100 failed');
+    assert.equal(panic.unwound, unwind);
+    assert.match(stderr, /panicked at src\/lib\.rs/, "the hook's text is still printed");
+    assert.equal(next, SUM_1000, 'the next call runs (on fresh memory, unless the panic unwound)');
+  });
+}
