@@ -29,9 +29,10 @@ Error.prepareStackTrace = (error, frames) => {
 };
 `;
 
-for (const kind of ['wasm-bindgen-rayon', 'poolbuilder-global']) {
-  test(`${kind}: the host formats a wasm stack as the pool starts, before the first panic's hook formats one`, () => {
-    const dir = path.join(ROOT, 'build', `pkg-${kind}`);
+// Also on each crate's panic=unwind build (issue 20): its panics print the same hook's report.
+for (const [kind, variant] of ['wasm-bindgen-rayon', 'poolbuilder-global'].flatMap((k) => [[k, ''], [k, '-unwind']])) {
+  test(`${kind}${variant}: the host formats a wasm stack as the pool starts, before the first panic's hook formats one`, () => {
+    const dir = path.join(ROOT, 'build', `pkg-${kind}${variant}`);
     const spyDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wbg-spy-'));
     fs.writeFileSync(path.join(spyDir, 'spy.cjs'), SPY);
     const script = `
