@@ -54,6 +54,8 @@ const TRAP_TEXT = {
   foreign_js_value: `used a JS value made on another instance (${JS_VALUE_RULE})`,
   // Past its range of the table, an instance's JS values would share slots with another's.
   js_values_overflow: 'held more JS values in wasm state than its range of the table of JS values has slots',
+  // panic=unwind builds whose rustc unwinds a destructor's panic during unwinding instead of aborting.
+  panic_while_panicking: 'panicked while a panic unwound (a destructor panicked), past destructors that may have held locks',
   runtime_error: 'trapped',
 };
 

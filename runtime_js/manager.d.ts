@@ -160,7 +160,8 @@ export class WasmTrapError extends WbgPoolError {
   /**
    * js_exception: an imported JS function threw through the wasm frames (the original error is `cause`);
    * foreign_js_value: a JS value kept by an object made outside execute() was used in the pool;
-   * js_values_overflow: the instance held more JS values than its range of the table has slots.
+   * js_values_overflow: the instance held more JS values than its range of the table has slots;
+   * panic_while_panicking: a destructor panicked while a panic unwound (a panic=unwind build).
    */
   readonly kind:
     | 'out_of_memory'
@@ -170,6 +171,7 @@ export class WasmTrapError extends WbgPoolError {
     | 'js_exception'
     | 'foreign_js_value'
     | 'js_values_overflow'
+    | 'panic_while_panicking'
     | 'runtime_error';
   /** As WasmPanicError's: null for the pool host, -2 for the main thread's own instance. */
   readonly threadIndex: number | null;

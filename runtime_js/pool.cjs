@@ -100,7 +100,8 @@ class Pool {
     // report (message, location) comes first, from the thread that panicked, and is
     // kept here until its panic arrives at the call's answer.
     this.unwinds = binding.handle.unwinds;
-    this.panicReports = new Map(); // thread -> its latest report since the last answer, oldest thread first
+    this.panicReports = new Map(); // thread -> its latest report (numbered by `seq`), oldest first
+    this.reportSeq = 0;
     this.ready = new Promise((resolve, reject) => {
       this.resolveReady = resolve;
       this.rejectReady = reject;
@@ -161,10 +162,10 @@ class Pool {
           break;
         }
         this.panicReports.delete(message.thread); // the newest report goes last
-        this.panicReports.set(message.thread, message);
+        this.panicReports.set(message.thread, { ...message, seq: ++this.reportSeq });
         break;
       case MessageType.DETACHED_PANIC:
-        this.owner.onDetachedPanic(this.unwoundPanic(message.message, message.thread));
+        this.owner.onDetachedPanic(this.unwoundPanic(message.message, { thread: message.thread }));
         break;
       case MessageType.CRASH:
         this.fail(errors.deserialize(message.error));
@@ -240,6 +241,7 @@ class Pool {
     const call = this.call;
     this.call = null;
     const id = ++this.nextId;
+    const since = this.reportSeq; // panic reports after this one may be this call's
     try {
       postRequest(this.requests, this.control, { type, id, name, args });
     } catch (error) {
@@ -251,13 +253,13 @@ class Pool {
     }
     this.pendingWasmRequests.set(id, name);
     try {
-      return this.awaitAnswer(id, name, call);
+      return this.awaitAnswer(id, name, call, since);
     } finally {
       this.pendingWasmRequests.delete(id);
     }
   }
 
-  awaitAnswer(id, name, call) {
+  awaitAnswer(id, name, call, since) {
     const watch = this.liveness.watch();
     let first = true; // an answer within a spin comes right after the request, if at all
     for (;;) {
@@ -276,9 +278,8 @@ class Pool {
         // What the pool logged before it answered is delivered before the call returns.
         this.drainNew();
         if (this.failure !== null) throw this.failure;
-        const failure = error === undefined ? null : this.failIfTrap(errors.deserialize(error));
-        // Panics that the call caught itself (catch_unwind) are done with.
-        this.panicReports.clear();
+        const failure = error === undefined ? null : this.failIfTrap(errors.deserialize(error), since);
+        this.dropReportsUntil(since);
         if (failure === null) return value;
         throw failure;
       }
@@ -291,10 +292,10 @@ class Pool {
 
   // A trap or panic report from the host ends the pool; other errors (and a panic
   // that unwound) are the call's own.
-  failIfTrap(thrown) {
+  failIfTrap(thrown, since) {
     if (thrown instanceof WasmPanicError && thrown.unwound) {
       this.drain(); // the report of the thread that panicked came before the answer
-      return this.unwoundPanic(thrown.panicMessage);
+      return this.unwoundPanic(thrown.panicMessage, { since });
     }
     if (thrown instanceof errors.WasmTrapError || thrown instanceof WasmPanicError) {
       this.drain(); // a panic report explains the trap better than the trap itself
@@ -304,14 +305,24 @@ class Pool {
     return thrown;
   }
 
-  // The error of a panic with `message` that unwound (to a call, or to Rayon's
-  // handler of a detached job on `thread`), with the location its thread reported
-  // (the newest report with that message: Rayon carries one panic of a call's jobs).
-  unwoundPanic(message, thread) {
-    const found = [...this.panicReports.values()].findLast((r) => r.message === message) ?? this.panicReports.get(thread);
-    if (found === undefined) return new WasmPanicError({ message, threadIndex: thread === undefined ? null : thread, unwound: true });
+  // The error of a panic with `message` that unwound, with the location its thread
+  // reported: to a call whose request came after report `since` (the newest report
+  // since then with that message, as Rayon carries one panic of a call's jobs; else
+  // the newest since then: a payload that is no string has no message to match), or
+  // to Rayon's handler of a detached job on `thread` (that thread's latest report).
+  unwoundPanic(message, { since = 0, thread }) {
+    const reports = [...this.panicReports.values()].filter((r) => r.seq > since);
+    const found =
+      thread === undefined ? (reports.findLast((r) => r.message === message) ?? reports.at(-1)) : this.panicReports.get(thread);
+    if (found === undefined) return new WasmPanicError({ message, threadIndex: thread ?? null, unwound: true });
     this.panicReports.delete(found.thread);
     return reportedPanic(found, true);
+  }
+
+  // Reports that came before report `since`, now answered, are of panics a call
+  // caught itself (catch_unwind), or that no one asks for any more.
+  dropReportsUntil(since) {
+    for (const [thread, report] of this.panicReports) if (report.seq <= since) this.panicReports.delete(thread);
   }
 
   // Throws when `call` (of execute() or run()) is past its deadline while the
@@ -350,6 +361,7 @@ class Pool {
     if (this.closing) return Promise.reject(new PoolClosedError(`task ${name} was started while its pool was shutting down`));
     const id = ++this.nextId;
     const label = `task ${name} of ${path.basename(filename)}`;
+    const since = this.reportSeq;
     try {
       postRequest(this.requests, this.control, { type: MessageType.RUN, id, filename, name, args });
     } catch (error) {
@@ -357,7 +369,7 @@ class Pool {
     }
     call.deadline = performance.now() + call.timeoutMs;
     return new Promise((resolve, reject) => {
-      this.tasks.set(id, { call, label, resolve, reject });
+      this.tasks.set(id, { call, label, since, resolve, reject });
       if (this.watchdog === undefined) this.startWatchdog();
     });
   }
@@ -387,7 +399,7 @@ class Pool {
     this.tasks.delete(id);
     if (this.tasks.size === 0) this.stopWatchdog();
     if (error === undefined) task.resolve(value);
-    else task.reject(this.failIfTrap(errors.deserialize(error)));
+    else task.reject(this.failIfTrap(errors.deserialize(error), task.since));
   }
 
   // Calls an allocator export on the local instance (see proxy.cjs). A trap

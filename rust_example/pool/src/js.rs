@@ -36,6 +36,9 @@ mod hooks {
     /// Pool thread: `(message, thread)`, a detached job's panic unwound into
     /// Rayon (panic=unwind builds); its `PANIC` report came just before.
     pub const DETACHED_PANIC: &str = "detachedPanic";
+    /// Pool thread: `(thread)`, the thread still counts as panicking between
+    /// jobs: a panic was abandoned mid-unwinding (see `check_abandoned_panics`).
+    pub const ABANDONED_PANIC: &str = "abandonedPanic";
 }
 
 /// The hook `name` of the runtime on this thread, if the runtime installed one.
@@ -173,6 +176,33 @@ fn report_panic(info: &std::panic::PanicHookInfo<'_>) {
         || report.to_string(),
         console_error,
     );
+    #[cfg(panic = "unwind")]
+    check_abandoned_panics();
+}
+
+/// A destructor that panics while a panic unwinds must abort (Rust aborts there
+/// since 1.71), but rustc 1.96 on wasm (rust-lang/rust#151771) unwinds the second
+/// panic on, past the destructors left (a lock they held stays held), and
+/// abandons the first: its thread counts as panicking from then on. So after a
+/// panic on a pool thread, every pool thread checks this between jobs (a
+/// broadcast job), and one that still counts as panicking tells the runtime,
+/// which fails the pool and resets the memory as for an abort.
+#[cfg(panic = "unwind")]
+fn check_abandoned_panics() {
+    if rayon::current_thread_index().is_none() {
+        return;
+    }
+    rayon::spawn_broadcast(|_| {
+        if std::thread::panicking() {
+            let thread = ThreadRole::current();
+            call_hook_or_print(
+                hooks::ABANDONED_PANIC,
+                &[JsValue::from(thread.to_js())],
+                || format!("a panic was abandoned mid-unwinding on {thread} (a destructor panicked while it unwound): locks may be held"),
+                console_error,
+            );
+        }
+    });
 }
 
 /// Rayon's panic handler (panic=unwind builds): a detached job's panic, whose
