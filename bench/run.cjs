@@ -2,7 +2,8 @@
 // make bench: every figure is a median over repeated runs (with min/max), and
 // every comparison a ratio measured in this same run. Prints a table, writes
 // bench/results.json. Runtime figures come from the demo package in build/pkg;
-// the panic rows also from the wasm-bindgen-rayon fixture (build/pkg-wasm-bindgen-rayon).
+// the panic rows also from the wasm-bindgen-rayon fixture (build/pkg-wasm-bindgen-rayon),
+// and the panic=unwind rows from the demo built for unwinding (build/pkg-unwind).
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
@@ -99,6 +100,29 @@ function panics() {
     ratio(`panic_${name}_rayon_over_wbg_pool`, `wasm-bindgen-rayon / wbg-pool panic, ${where}, median`, theirs.median / ours.median, 'target <= 1.5');
     if (name === 'free') record('recovery_ms', 'next execute() after a panic (fresh pool, all threads up)', own.recoveries, 'ms');
   }
+}
+
+// The demo built with panic=abort (build/pkg) against panic=unwind (build/pkg-unwind),
+// free and pinned, alternating in one process: what a panic costs the caller and the
+// next call, what unwinding support costs every call, the module, and the memory
+// after many panics (free cores only).
+function unwindBuilds() {
+  for (const mode of MODES) {
+    const { name, where } = mode;
+    const memoryPanics = name === 'free' ? 10_000 : 0;
+    progress(`panic=abort vs panic=unwind builds (x20 panics each${memoryPanics ? `, then ${memoryPanics} panics for RSS` : ''}), ${where}`);
+    const { abort, unwind } = inChild(mode, 'unwind.cjs', [String(memoryPanics)]);
+    record(`unwind_${name}_panic_abort_ms`, `panic -> reject, panic=abort build, ${where}`, abort.panics, 'ms', 'the pool fails, the memory is reset');
+    record(`unwind_${name}_panic_unwind_ms`, `panic -> reject, panic=unwind build, ${where}`, unwind.panics, 'ms', 'goal <= 1 ms');
+    record(`unwind_${name}_next_abort_ms`, `next execute() after a panic, panic=abort build, ${where}`, abort.next, 'ms', 'waits for a fresh pool');
+    record(`unwind_${name}_next_unwind_ms`, `next execute() after a panic, panic=unwind build, ${where}`, unwind.next, 'ms', 'the same pool; goal <= 1 ms');
+    const median = (samples) => stats(samples).median;
+    ratio(`unwind_${name}_noop_ratio`, `noop() in execute(), unwind / abort build, ${where}`, median(unwind.noop) / median(abort.noop), 'goal <= 1.05');
+    ratio(`unwind_${name}_collatz_ratio`, `collatz_sum(1e6) on 2 threads, unwind / abort build, ${where}`, median(unwind.collatz) / median(abort.collatz), 'goal <= 1.05');
+    if (unwind.rss !== undefined) ratio('unwind_rss_ratio', `RSS after ${memoryPanics} more panics / before, panic=unwind build`, unwind.rss.after / unwind.rss.before, 'goal <= 1.1');
+  }
+  const size = (pkg) => fs.statSync(path.join(ROOT, pkg, 'wbg_demo_bg.wasm')).size;
+  ratio('unwind_module_size_ratio', 'module size, unwind / abort build (.wasm bytes)', size('build/pkg-unwind') / size('build/pkg'), `${size('build/pkg')} -> ${size('build/pkg-unwind')} bytes`);
 }
 
 // The first panic of a process, in each contract's fixture grown to a big SDK's
@@ -327,6 +351,7 @@ function printTable() {
   await proxyCost();
   staleCheckCost();
   panics();
+  unwindBuilds();
   firstPanics();
   await failureDetection();
   await speedup();
