@@ -1,7 +1,8 @@
 """The instructions of a wasm function body, decoded only as far as the patcher
 needs (which functions it calls, the i32 constants it uses, where
-``memory.init`` puts data), and what that answers: which exports install a
-panic hook (``panic_hook_exports``).
+``memory.init`` puts data, whether it throws), and what that answers (``analyse``):
+which exports install a panic hook, and whether the module raises wasm
+exceptions, which is how a crate built with ``-C panic=unwind`` raises a panic.
 
 An instruction's length is known only from its opcode's immediates, so every
 immediate of every opcode Rust and LLVM emit is read (block types, memory
@@ -31,6 +32,9 @@ class BodyFacts:
     # Passive data segment -> the address a `memory.init` with constant operands
     # copies it to: where a shared memory's data lives (LLVM's __wasm_init_memory).
     placed: dict[int, int] = field(default_factory=dict)
+    # A `throw` instruction (0x08, in legacy and new exception handling alike): panic_unwind raises
+    # every panic with one, and nothing in a panic=abort crate does (see `analyse`).
+    throws: bool = False
 
 
 # Value types a block type may be written as (one byte each); anything else is a
@@ -44,6 +48,7 @@ _NO_IMMEDIATE = {0x00, 0x01, 0x05, 0x0A, 0x0B, 0x0F, 0x19, 0x1A, 0x1B, 0xD1, 0xD
 # Opcodes with one unsigned LEB index: labels, locals, globals, tables, tags, functions.
 _ONE_INDEX = {0x07, 0x08, 0x09, 0x0C, 0x0D, 0x14, 0x15, 0x18, 0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0xD2, 0xD5, 0xD6, 0x3F, 0x40}
 _CALLS = {0x10, 0x12}  # call, return_call
+_THROW = 0x08
 _MEMARG = set(range(0x28, 0x3F))  # loads and stores
 
 # 0xFC (saturating truncation, bulk memory, tables): how many LEB indices follow each sub-opcode.
@@ -156,6 +161,8 @@ def _instruction(body: _Body, op: int, facts: BodyFacts, constants_before: int) 
     if op in _CALLS:
         facts.calls.add(body.uleb())
     elif op in _ONE_INDEX:
+        if op == _THROW:
+            facts.throws = True
         body.uleb()
     elif op in _MEMARG:
         body.memarg()
@@ -218,6 +225,7 @@ class Module:
     bodies: list[bytes] = field(default_factory=list)  # the code of each defined function
     table: dict[int, int] = field(default_factory=dict)  # table slot -> function, as instantiation fills it
     segments: list[tuple[int | None, bytes]] = field(default_factory=list)  # data: (active offset, bytes)
+    tags: int = 0  # exception tags, imported and defined: without one, nothing can throw
 
 
 # std's set_hook, as the name section spells it: `std[<hash>]::panicking::set_hook`
@@ -256,21 +264,38 @@ def _vtable_methods(segments: list[tuple[int, bytes]], table: dict[int, int], ad
     return [table[w] for w in itertools.takewhile(lambda w: w in table, words[_VTABLE_HEADER:])]
 
 
-def panic_hook_exports(module: Module) -> tuple[str, ...]:
-    """The exports taking and returning nothing that (transitively) call std's
-    set_hook: console_error_panic_hook::set_once() in an SDK's init export, say.
-    Calls are followed directly and through vtables: set_once runs its closure
-    through a `dyn FnMut` (std's Once), so the closure that calls set_hook is
-    reached only through the vtable whose address the caller passes as an
-    i32 constant. Empty when a body cannot be decoded or the module has no
-    name section (then set_hook cannot be found)."""
+@dataclass(frozen=True)
+class CodeFacts:
+    """What the patcher asks of a module's code."""
+
+    panic_hook_exports: tuple[str, ...] = ()  # see `_panic_hook_exports`
+    # Whether some function throws a wasm exception: a crate built with -C panic=unwind raises its
+    # panics so; None when a body could not be decoded.
+    throws: bool | None = False
+
+
+def analyse(module: Module) -> CodeFacts:
+    """The code's facts, each body decoded once, and only when a question needs
+    it (decoding costs ~0.3 ms per KB of code): without a tag nothing can throw
+    (`throw` names one), without std's set_hook in the name section no export
+    installs a hook."""
     hooks = [i for i, name in module.names.items() if _SET_HOOK.match(name)]
-    if not hooks:
-        return ()
+    if not hooks and not module.tags:
+        return CodeFacts()
     try:
         facts = [decode_body(body) for body in module.bodies]
     except UnknownOpcode:
-        return ()
+        return CodeFacts(throws=None)
+    return CodeFacts(_panic_hook_exports(module, hooks, facts) if hooks else (), any(f.throws for f in facts))
+
+
+def _panic_hook_exports(module: Module, hooks: list[int], facts: list[BodyFacts]) -> tuple[str, ...]:
+    """The exports taking and returning nothing that (transitively) call std's
+    set_hook (`hooks`): console_error_panic_hook::set_once() in an SDK's init
+    export, say. Calls are followed directly and through vtables: set_once runs
+    its closure through a `dyn FnMut` (std's Once), so the closure that calls
+    set_hook is reached only through the vtable whose address the caller passes
+    as an i32 constant."""
     segments = _placed_segments(module, facts)
     callers: dict[int, set[int]] = {}
     first = len(module.function_types) - len(module.bodies)

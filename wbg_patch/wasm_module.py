@@ -1,6 +1,7 @@
 """What the patcher needs from the .wasm binary: its memory import, the names
-it imports and exports, and which exports install a panic hook (the sections
-that question needs are read here, the code decoded in ``wasm_code``).
+it imports and exports, which exports install a panic hook and whether it
+raises wasm exceptions (the sections those questions need are read here, the
+code decoded in ``wasm_code``).
 
 The pool's shared memory must be created with the limits the module declares,
 so they are read from the module itself rather than assumed; the pool
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from .errors import InputError, UnsupportedGlueError
 from .wasm_code import Module as _Module
-from .wasm_code import REFTYPE_WITH_HEAP, Reader, UnknownOpcode, panic_hook_exports
+from .wasm_code import REFTYPE_WITH_HEAP, CodeFacts, Reader, UnknownOpcode, analyse
 
 _MAGIC = b"\0asm\x01\0\0\0"
 _CUSTOM_SECTION = 0
@@ -26,6 +27,8 @@ _EXPORT_SECTION = 7
 _ELEMENT_SECTION = 9
 _CODE_SECTION = 10
 _DATA_SECTION = 11
+_TAG_SECTION = 13
+_TAG_IMPORT = 4
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,12 @@ class ModuleInterface:
     # Exports taking and returning nothing that install a panic hook (wasm_code.panic_hook_exports):
     # the runtime runs them again on each fresh memory if they ran on the one before.
     panic_hook_exports: tuple[str, ...] = ()
+    # Exception tags, imported or defined: exception handling is compiled in (std built for
+    # panic=unwind, or wasm-bindgen's glue passing its own tags).
+    tags: int = 0
+    # A `throw` in the code: the crate raises panics as wasm exceptions (-C panic=unwind took
+    # effect); None when the code could not be decoded.
+    throws: bool | None = False
 
 
 class _Reader(Reader):
@@ -73,7 +82,7 @@ class _Reader(Reader):
         elif kind == 3:  # global: valtype + mutability
             self.byte()
             self.byte()
-        elif kind == 4:  # tag: attribute + type index
+        elif kind == _TAG_IMPORT:  # tag: attribute + type index
             self.byte()
             self.uleb()
         else:
@@ -155,6 +164,7 @@ def _section(r: _Reader, section: int, end: int, module: _Module, interface: dic
                 interface["function_imports"].append(name)
                 module.function_types.append(r.uleb())
             else:
+                module.tags += kind == _TAG_IMPORT
                 r.skip_import_desc(kind)
     elif section == _EXPORT_SECTION:
         for _ in range(r.uleb()):
@@ -170,6 +180,8 @@ def _section(r: _Reader, section: int, end: int, module: _Module, interface: dic
         _elements(r, module)
     elif section == _DATA_SECTION:
         _data(r, module)
+    elif section == _TAG_SECTION:
+        module.tags += r.uleb()
     elif section == _CODE_SECTION:
         for _ in range(r.uleb()):
             size = r.uleb()
@@ -181,7 +193,7 @@ def _section(r: _Reader, section: int, end: int, module: _Module, interface: dic
 
 def read_interface(path: Path) -> ModuleInterface:
     """The module's imported memory, the names of its function imports and
-    exports, and the exports that install a panic hook."""
+    exports, the exports that install a panic hook, and whether it throws."""
     try:
         data = path.read_bytes()
     except OSError as e:
@@ -205,5 +217,7 @@ def read_interface(path: Path) -> ModuleInterface:
         except UnknownOpcode:
             analysable = False
         r.pos = end
-    hooks = panic_hook_exports(module) if analysable else ()
-    return ModuleInterface(interface["memory"], interface["function_imports"], interface["exports"], hooks)
+    code = analyse(module) if analysable else CodeFacts(throws=None)
+    return ModuleInterface(
+        interface["memory"], interface["function_imports"], interface["exports"], code.panic_hook_exports, module.tags, code.throws
+    )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import uleb, wasm_bindgen_output
-from wbg_patch.wasm_code import Module, UnknownOpcode, decode_body, panic_hook_exports
+from wbg_patch.wasm_code import Module, UnknownOpcode, analyse, decode_body
 from wbg_patch.wasm_module import read_interface
 
 
@@ -118,13 +118,13 @@ def hook_module() -> Module:
 
 
 def test_an_export_that_installs_a_hook_through_a_vtable_is_found():
-    assert panic_hook_exports(hook_module()) == ("init",)
+    assert analyse(hook_module()).panic_hook_exports == ("init",)
 
 
 def test_nothing_is_found_without_set_hook_in_the_name_section():
     module = hook_module()
     module.names = {}
-    assert panic_hook_exports(module) == ()
+    assert analyse(module).panic_hook_exports == ()
 
 
 def test_the_crates_of_the_contract_tests_are_read_as_they_are_built():
