@@ -10,7 +10,7 @@ from typing import Callable, Optional
 
 import typer
 
-from . import __version__, contract, emit, locate, parse, pipeline
+from . import __version__, contract, emit, locate, panics, parse, pipeline
 from .config import DEFAULTS, LIMITS, RuntimeConfig
 from .errors import EXIT_CODES, InputError, InternalError, PatchError
 from .marker import edited_after_patch
@@ -159,6 +159,10 @@ def inspect(path: Path = typer.Argument(..., help="A wasm-bindgen output directo
         except PatchError as e:
             refused = e
             typer.echo(f"  pool contract: refused: {e}")
+        if model.panics is not None:
+            typer.echo(f"  panics: {model.panics} — {panics.MEANING[model.panics]}")
+        if model.panics_reason is not None:
+            typer.echo(f"  panics, why: {model.panics_reason}")
         entry, declarations = emit.entry_files(model.module_format)
         typer.echo(f"  runtime: {entry} (import ThreadPoolManager from it), {declarations}, {emit.RUNTIME_DIR}/")
         typer.echo(f"  exports ({len(model.exports)}): {', '.join(model.exports)}")

@@ -4,7 +4,8 @@ Everything is found on the tree-sitter syntax tree, never by matching text, so
 formatting, comments and names elsewhere in the file do not matter. `locate`
 runs the steps in order: the marker of a glue patched before, the target and
 generation (see `target`), the `wasm` binding and its reads, the objects'
-addresses, the externref table, and the module beside the glue with its memory.
+addresses, the externref table, the module beside the glue with its memory, and
+whether a panic unwinds (see `panics`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from tree_sitter import Node
 
+from . import panics
 from .errors import InputError, NotGlueError, UnsupportedGlueError
 from .marker import read_marker
 from .model import Generation, Glue
@@ -66,6 +68,7 @@ def locate(glue: Glue) -> Glue:
     _locate_externref_init(glue)
     glue.wasm_file = _find_wasm_file(glue)
     glue.memory = _memory_limits(glue)
+    panics.locate(glue)
     return glue
 
 
@@ -160,7 +163,7 @@ def _locate_externref_init(glue: Glue) -> None:
         return
     if len(found) > 1:
         raise UnsupportedGlueError(f"defines {EXTERNREF_INIT} {len(found)} times (lines {', '.join(str(glue.line(n)) for n in found)})", glue.path)
-    body = found[0].child_by_field_name("body")
+    body = _unwrapped_body(found[0].child_by_field_name("body"))
     first = body.named_children[0] if body.named_children else None
     declarator = first.named_children[0] if first is not None and first.type == "lexical_declaration" else None
     value = declarator.child_by_field_name("value") if declarator is not None else None
@@ -173,6 +176,19 @@ def _locate_externref_init(glue: Glue) -> None:
     glue.externref_init = body
     glue.externref_table_variable = declarator.child_by_field_name("name").text.decode()
     glue.externref_table = value.child_by_field_name("property").text.decode()
+
+
+def _unwrapped_body(body: Node) -> Node:
+    """The body that does the work: glue of a panic=unwind build wraps every
+    import as `return wrapError(function () { … }, arguments);` (a JS exception
+    then unwinds Rust's frames as a wasm exception); that inner function's body."""
+    statements = body.named_children
+    call = statements[0].named_children[0] if len(statements) == 1 and statements[0].type == "return_statement" and statements[0].named_children else None
+    if call is None or call.type != "call_expression":
+        return body
+    arguments = call.child_by_field_name("arguments").named_children
+    inner = arguments[0] if arguments and arguments[0].type in ("function_expression", "function") else None
+    return inner.child_by_field_name("body") if inner is not None else body
 
 
 def _find_wasm_file(glue: Glue) -> Path | None:

@@ -2,8 +2,8 @@
 
 Three comments: the marker itself (the version that patched the glue, which
 makes patching idempotent, and what the glue was before the patch changed what
-shows), the options the glue was patched with (so a later run keeps them), and
-a digest of the whole patched file (so --check notices any later edit). Both
+shows: target, generation, pool contract, panic mode), the options the glue was
+patched with (so a later run keeps them), and a digest of the whole patched file (so --check notices any later edit). Both
 halves live in one file so that what is written is what is read.
 """
 
@@ -20,12 +20,14 @@ from . import __version__
 from .config import RuntimeConfig
 from .errors import AlreadyPatchedError, InternalError
 from .model import Generation, Glue
+from .panics import ABORT
 
 # The marker the rewrite leaves; the version in it makes patching idempotent.
 MARKER_RE = re.compile(r"^/\* wbg-patch ([0-9][^ :]*):")
 # In the marker: what the glue was before the patch (which may have changed what shows).
 GLUE_LINE = "glue: --target "
-GLUE_LINE_RE = re.compile(r"^ \* glue: --target (\S+); (\w+); contract (\S+) \*/$", re.MULTILINE)
+# Markers of earlier versions have no `; panics <mode>`: their glue was patched as "abort".
+GLUE_LINE_RE = re.compile(r"^ \* glue: --target (\S+); (\w+); contract (\S+)(; panics (\w+))? \*/$", re.MULTILINE)
 # The options the glue was patched with, as JSON in a comment of their own.
 CONFIG_PREFIX = "/* wbg-patch-config "
 # A digest of the whole patched glue, so that --check notices any later edit.
@@ -43,7 +45,7 @@ def comments(glue: Glue, config: RuntimeConfig, contract: str) -> str:
     return (
         f"/* wbg-patch {__version__}: reads of `wasm` go through the `__wbg_pool` handle, so a ThreadPoolManager can\n"
         " * send them to its pool; pool threads take their memory from workerData. Do not edit: re-run wbg-patch.\n"
-        f" * {GLUE_LINE}{glue.target}; {glue.generation.name}; contract {contract} */\n"
+        f" * {GLUE_LINE}{glue.target}; {glue.generation.name}; contract {contract}; panics {glue.panics} */\n"
         f"{config_comment(config)}\n"
         f"{DIGEST_PREFIX}{DIGEST_BLANK} */\n"
     )
@@ -85,6 +87,7 @@ def read_marker(glue: Glue) -> str | None:
             if before is not None and before.group(2) in Generation.__members__:
                 glue.target, glue.generation = before.group(1), Generation[before.group(2)]
                 glue.contract = before.group(3)
+                glue.panics = before.group(5) or ABORT
         elif text.startswith(DIGEST_PREFIX):
             glue.digest_comment = node
         elif text.startswith(CONFIG_PREFIX) and text.endswith("*/"):

@@ -45,6 +45,19 @@ class SourceImport:
     specifier: str
 
 
+@dataclass(frozen=True)
+class CatchSite:
+    """Glue that catches a panic unwound out of an export (wasm-bindgen >= 0.2.107):
+    `function __wbg_handle_catch(e) { … }`, which every export's wrapper calls with
+    what the call threw, and the names the runtime needs to tell a panic from an
+    abort there: the tag wrapping a JS exception, and the class of a panic."""
+
+    handler: Node  # the statement block of `__wbg_handle_catch`
+    parameter: str  # its one parameter: what the export threw
+    wrapped_tag: str  # the identifier the imports object passes as `__wbindgen_wrapped_jstag`
+    panic_error: str  # the glue's `class PanicError extends Error {}`
+
+
 @dataclass
 class Glue:
     """What the patcher knows about one glue file."""
@@ -61,6 +74,9 @@ class Glue:
     digest_comment: Node | None = None
     generation: Generation | None = None
     contract: str | None = None  # patched glue: the pool contract's kind (contract.Kind value) its marker records
+    panics: str | None = None  # "unwind" or "abort" (see panics.py); patched glue: as its marker records
+    panics_reason: str | None = None  # why "abort", when the module or the glue alone would unwind
+    catch: CatchSite | None = None  # unpatched glue that catches an unwound panic at an export
     wasm_declaration: Node | None = None
     wasm_assignments: list[Node] = field(default_factory=list)
     wasm_member_reads: list[Node] = field(default_factory=list)

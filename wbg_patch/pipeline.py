@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from . import __version__, contract, emit, locate, parse, rewrite, v8check
+from . import __version__, contract, emit, locate, panics, parse, rewrite, v8check
 from .config import RuntimeConfig
 from .errors import AlreadyPatchedError, InputError
 from .marker import edited_after_patch
@@ -78,7 +78,9 @@ def run(file: Path, overrides: dict[str, object], mode: Mode, with_diff: bool = 
         runtime = emit.plan(file, model.module_format, config, found.kind.value)
 
         if model.patched_by is None:
-            source, what = rewrite.patch(model, config, found), f"patched ({model.generation.value}, {model.target}, contract {found.kind.value})"
+            unwind = f", panics {panics.UNWIND}" if model.panics == panics.UNWIND else ""
+            source = rewrite.patch(model, config, found)
+            what = f"patched ({model.generation.value}, {model.target}, contract {found.kind.value}{unwind})"
         elif model.patch_config != config.to_json():
             source, what = rewrite.reconfigure(model, config), "options changed"
         else:

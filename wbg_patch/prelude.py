@@ -15,6 +15,7 @@ import json
 from . import __version__
 from .emit import RUNTIME_DIR
 from .model import Generation, Glue
+from .panics import UNWIND
 
 # The handle the glue exports; the runtime finds it under this name.
 HANDLE = "__wbg_pool"
@@ -31,6 +32,8 @@ RESERVE_EXTERNREFS = f"{HANDLE}.reserveExternrefs"
 START_WORKERS = f"{HANDLE}.startWorkers"
 # What the glue's wrappers of the pool's init and exit exports call first.
 GUARD_POOL_EXPORT = f"{HANDLE}.guardPoolExport"
+# What the glue's `__wbg_handle_catch` (unwind glue) calls first with what an export threw.
+HANDLE_CATCH = f"{HANDLE}.handleCatch"
 RUNTIME_MODULE = f"./{RUNTIME_DIR}/prelude.cjs"
 # ES modules import the runtime module under this name.
 IMPORTED = "__wbg_prelude"
@@ -40,7 +43,13 @@ def options(glue: Glue) -> dict[str, object]:
     """The values: runtime_js/prelude.cjs, PreludeOptions."""
     assert glue.memory is not None and glue.generation is not None and glue.module_interface is not None
     memory = {"initial": glue.memory.initial, "maximum": glue.memory.maximum, "shared": True}
-    found = {"version": __version__, "generation": glue.generation.name, "memory": memory, "externrefTable": glue.externref_table}
+    found = {
+        "version": __version__,
+        "generation": glue.generation.name,
+        "memory": memory,
+        "externrefTable": glue.externref_table,
+        "panics": glue.panics,
+    }
     # Only when there are some: a crate without such exports gets the glue it got before.
     if glue.module_interface.panic_hook_exports:
         found["panicHookExports"] = list(glue.module_interface.panic_hook_exports)
@@ -74,6 +83,11 @@ def bindings(glue: Glue) -> dict[str, str]:
         found["setInstance"] = f"(value) => ({glue.instance_variable} = value)"
     if generation is Generation.LOAD_TIME:
         found["makeMemory"] = f"() => ({_memory_statement(glue)})"
+    if glue.panics == UNWIND:
+        # Both are declared further down the glue (a `const`, a `class`): read when called, not here.
+        assert glue.catch is not None
+        found["wrappedTag"] = f"() => {glue.catch.wrapped_tag}"
+        found["panicError"] = f"() => {glue.catch.panic_error}"
     return found
 
 

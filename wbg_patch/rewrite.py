@@ -6,7 +6,8 @@ made selectable, the module a pool thread is given used instead of a compile,
 the glue's finalization registries made to skip objects from a discarded
 memory, the wrappers of the pool's init and exit exports guarded (the runtime
 owns the pool), every use of an object's address checked to be from the current
-memory, each instance's JS values kept in a range of its own, and for
+memory, each instance's JS values kept in a range of its own, the glue's catch
+of a panic at an export handed to the runtime first (panic=unwind glue), and for
 `--target module` the source-phase import of the .wasm, which Node 20 cannot
 load, replaced by a compile of the same file. Each edit writes names and
 values; what they do is runtime_js/prelude.cjs.
@@ -17,12 +18,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from tree_sitter import Node
+
 from . import prelude
 from .config import RuntimeConfig
 from .contract import Contract
 from .errors import InternalError
 from .marker import comments, config_comment, seal
 from .model import Generation, Glue
+from .panics import UNWIND
 from .syntax import first_error, parse
 
 
@@ -88,16 +92,30 @@ def _instantiation_edits(glue: Glue) -> list[Edit]:
     return result
 
 
+def _first_statement(body: Node, statement: str) -> Edit:
+    """`statement` put first in a block, on a line of its own, indented as the block is."""
+    first = body.named_children[0]
+    return Edit(first.start_byte, first.start_byte, f"{statement}\n{' ' * first.start_point[1]}")
+
+
 def _guard_edits(contract: Contract) -> list[Edit]:
     """First in the wrappers of the pool's init and exit exports: a check that
     the runtime, which owns the pool, is the caller."""
-    result = []
-    for name, (role, body) in contract.owned.items():
-        first = body.named_children[0]
-        indent = " " * first.start_point[1]
-        call = f"{prelude.GUARD_POOL_EXPORT}({json.dumps(role.value)}, {json.dumps(name)});"
-        result.append(Edit(first.start_byte, first.start_byte, f"{call}\n{indent}"))
-    return result
+    return [
+        _first_statement(body, f"{prelude.GUARD_POOL_EXPORT}({json.dumps(role.value)}, {json.dumps(name)});")
+        for name, (role, body) in contract.owned.items()
+    ]
+
+
+def _catch_edits(glue: Glue) -> list[Edit]:
+    """First in `__wbg_handle_catch` of unwind glue: the runtime's look at what an
+    export threw. On the main thread it throws it itself, typed, so that the glue
+    does not mark the memory every instance shares as dead for a panic the pool
+    survives; elsewhere it returns, and the glue's own handling runs."""
+    if glue.panics != UNWIND:
+        return []
+    assert glue.catch is not None
+    return [_first_statement(glue.catch.handler, f"{prelude.HANDLE_CATCH}({glue.catch.parameter});")]
 
 
 def edits(glue: Glue, config: RuntimeConfig, contract: Contract) -> list[Edit]:
@@ -109,6 +127,7 @@ def edits(glue: Glue, config: RuntimeConfig, contract: Contract) -> list[Edit]:
         result.append(Edit(s.start_byte, s.end_byte, f"const startWorkers = {prelude.START_WORKERS};"))
     result += [Edit(n.start_byte, n.end_byte, prelude.ACCESSOR) for n in glue.wasm_member_reads]
     result += _guard_edits(contract)
+    result += _catch_edits(glue)
     result += _object_edits(glue)
     result += _instantiation_edits(glue)
     return sorted(result, key=lambda e: (e.start, e.end))

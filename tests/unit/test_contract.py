@@ -35,7 +35,7 @@ def test_each_contract_is_recognised_stored_and_shown(tmp_path: Path, name: str)
     patched = run_cli("patch", pkg)
     assert patched.returncode == 0, patched.stderr
     assert f"contract {KINDS[name]})" in patched.stdout
-    assert f"; contract {KINDS[name]} */" in glue_of(pkg).read_text()
+    assert f"; contract {KINDS[name]}; panics abort */" in glue_of(pkg).read_text()
     assert f'"kind":"{KINDS[name]}"' in (pkg / "wbg-pool-manager.cjs").read_text().replace(" ", "")
     after = run_cli("inspect", pkg)
     assert after.returncode == 0 and "pool contract: " in after.stdout

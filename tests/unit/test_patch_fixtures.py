@@ -27,10 +27,15 @@ def _name(s: str) -> bytes:
 CONTRACT_EXPORTS = ("initThreadPool", "exitThreadPool", "wbg_rayon_start_worker")
 
 
-def interface_only_module(module: str, name: str, initial: int, maximum: int | None, shared: bool) -> bytes:
+def interface_only_module(
+    module: str, name: str, initial: int, maximum: int | None, shared: bool, throws: bool | None = None
+) -> bytes:
     """A valid wasm binary with the demo's memory import and pool-contract
     exports (empty functions) and nothing else: the old fixtures keep their
-    memory import in memory.json instead of a 400 KB module."""
+    memory import in memory.json instead of a 400 KB module. With `throws` not
+    None, exception handling as a panic=unwind std compiles it in (a tag, a
+    `try` in one export), and with True a `throw` of it too: how panic_unwind
+    raises a panic."""
 
     def section(sid: int, entries: list[bytes]) -> bytes:
         body = uleb(len(entries)) + b"".join(entries)
@@ -39,14 +44,19 @@ def interface_only_module(module: str, name: str, initial: int, maximum: int | N
     flags = (1 if maximum is not None else 0) | (2 if shared else 0)
     limits = bytes([flags]) + uleb(initial) + (uleb(maximum) if maximum is not None else b"")
     functions = range(len(CONTRACT_EXPORTS))
+    bodies = [b"\x00\x0b" for _ in functions]  # no locals, end
+    if throws is not None:
+        # try; i32.const 0; throw 0 (or nop); catch_all; end
+        bodies[0] = b"\x00\x06\x40" + (b"\x41\x00\x08\x00" if throws else b"\x01") + b"\x19\x0b\x0b"
     return b"".join(
         [
             b"\0asm\x01\0\0\0",
-            section(1, [b"\x60\x00\x00"]),  # one type: () -> ()
+            section(1, [b"\x60\x00\x00", b"\x60\x01\x7f\x00"]),  # types: () -> (), (i32) -> () for the tag
             section(2, [_name(module) + _name(name) + b"\x02" + limits]),
             section(3, [b"\x00" for _ in functions]),
+            section(13, [b"\x00\x01"]) if throws is not None else b"",  # a tag of type 1
             section(7, [_name(n) + b"\x00" + uleb(i) for i, n in enumerate(CONTRACT_EXPORTS)]),
-            section(10, [b"\x02\x00\x0b" for _ in functions]),  # empty bodies
+            section(10, [uleb(len(b)) + b for b in bodies]),
         ]
     )
 
@@ -55,15 +65,16 @@ def minor(version: str) -> int:
     return int(version.split(".")[2])
 
 
-def target_fixture(version: str, target: str, tmp_path: Path) -> Path:
-    """The fixture's glue in a temp dir, beside a module with its memory import."""
-    meta = json.loads((FIXTURES / version / "memory.json").read_text())
+def target_fixture(version: str, target: str, tmp_path: Path, root: Path = FIXTURES, throws: bool | None = None) -> Path:
+    """The fixture's glue in a temp dir, beside a module with its memory import
+    (and the exception handling `throws` asks for: see interface_only_module)."""
+    meta = json.loads((root / version / "memory.json").read_text())
     module, name = meta["import"][target] if "import" in meta else ("env", "memory")
     directory = tmp_path / f"{version}-{target}"
-    shutil.copytree(FIXTURES / version / target, directory)
+    shutil.copytree(root / version / target, directory)
     wasm = directory / "wbg_demo_bg.wasm"
     if not wasm.exists():
-        wasm.write_bytes(interface_only_module(module, name, meta["initial"], meta["maximum"], meta["shared"]))
+        wasm.write_bytes(interface_only_module(module, name, meta["initial"], meta["maximum"], meta["shared"], throws))
     return directory / "wbg_demo.js"
 
 
