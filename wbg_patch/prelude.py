@@ -15,7 +15,6 @@ import json
 from . import __version__
 from .emit import RUNTIME_DIR
 from .model import Generation, Glue
-from .panics import UNWIND
 
 # The handle the glue exports; the runtime finds it under this name.
 HANDLE = "__wbg_pool"
@@ -83,9 +82,8 @@ def bindings(glue: Glue) -> dict[str, str]:
         found["setInstance"] = f"(value) => ({glue.instance_variable} = value)"
     if generation is Generation.LOAD_TIME:
         found["makeMemory"] = f"() => ({_memory_statement(glue)})"
-    if glue.panics == UNWIND:
+    if glue.catch is not None:
         # Both are declared further down the glue (a `const`, a `class`): read when called, not here.
-        assert glue.catch is not None
         found["wrappedTag"] = f"() => {glue.catch.wrapped_tag}"
         found["panicError"] = f"() => {glue.catch.panic_error}"
     return found

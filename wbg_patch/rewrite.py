@@ -26,7 +26,6 @@ from .contract import Contract
 from .errors import InternalError
 from .marker import comments, config_comment, seal
 from .model import Generation, Glue
-from .panics import UNWIND
 from .syntax import first_error, parse
 
 
@@ -108,13 +107,13 @@ def _guard_edits(contract: Contract) -> list[Edit]:
 
 
 def _catch_edits(glue: Glue) -> list[Edit]:
-    """First in `__wbg_handle_catch` of unwind glue: the runtime's look at what an
-    export threw. On the main thread it throws it itself, typed, so that the glue
-    does not mark the memory every instance shares as dead for a panic the pool
-    survives; elsewhere it returns, and the glue's own handling runs."""
-    if glue.panics != UNWIND:
+    """First in the glue's `__wbg_handle_catch` (unwind glue, or glue whose module
+    aborts after all): the runtime's look at what an export threw. The glue's own
+    tag's exceptions it leaves to the glue to unwrap; anything else it throws as
+    it is, so that the glue never marks the memory every instance shares as dead:
+    the runtime types those failures and resets the memory itself."""
+    if glue.catch is None:
         return []
-    assert glue.catch is not None
     return [_first_statement(glue.catch.handler, f"{prelude.HANDLE_CATCH}({glue.catch.parameter});")]
 
 

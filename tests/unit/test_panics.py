@@ -110,6 +110,16 @@ def test_unwind_glue_is_patched_to_hand_its_catch_to_the_runtime(target: str, tm
     assert again.panics == panics.UNWIND  # from the marker
 
 
+def test_unwind_glue_beside_a_module_that_aborts_still_hands_its_catch_to_the_runtime(tmp_path: Path):
+    # Left to itself, its catch would mark the memory every instance shares as dead at the
+    # first trap, and every later call on any thread would throw a bare "Module terminated".
+    model = located(unwind_glue(tmp_path, throws=False))
+    assert prelude.options(model)["panics"] == "abort"
+    assert prelude.bindings(model)["wrappedTag"] == "() => __wbindgen_wrapped_jstag"
+    source = rewrite.patch(model, RuntimeConfig(), pipeline.contract_of(model, RuntimeConfig()))
+    assert f"function __wbg_handle_catch(e) {{\n    {prelude.HANDLE_CATCH}(e);".encode() in source
+
+
 def test_abort_glue_gets_the_mode_and_nothing_else(tmp_path: Path):
     model = located(abort_glue(tmp_path))
     assert prelude.options(model)["panics"] == "abort"
