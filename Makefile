@@ -1,6 +1,6 @@
 # The two commands of the README: `make demo` and `make test`. Both set up and
 # build what they need first; a second run skips what is already there.
-.PHONY: setup build build-versions demo test test-rust lint test-js test-py check-newest fixtures bench
+.PHONY: setup build build-versions demo test test-rust lint test-js test-py check-newest fixtures bench wheel
 
 # The demo packages scripts/build.sh writes, one per glue target, and its
 # panic=unwind builds (CommonJS and ES-module glue): the runtime behaviour tests
@@ -63,6 +63,19 @@ check-newest: setup
 # pytest exits 5 when it collected nothing: that is a broken suite, not a pass.
 test-py: build build-versions
 	@.venv/bin/python -m pytest tests || { rc=$$?; [ $$rc -ne 5 ] || echo "pytest collected no tests" >&2; exit $$rc; }
+
+# The wheel a user installs (`pip install dist/wbg_patch-*.whl`, see the README), built
+# offline with .venv's setuptools. Its scratch tree goes to a temporary directory, not
+# setuptools' default build/ (the fixtures' place), where files removed from the source
+# would stay and ship in every later wheel. Prints the wheel's path; changes no PATH.
+DIST = dist
+wheel: setup
+	@scratch=$$(mktemp -d) && trap 'rm -rf "$$scratch"' EXIT && \
+	printf '[build]\nbuild_base = %s\n' "$$scratch" >"$$scratch/setup.cfg" && \
+	DIST_EXTRA_CONFIG="$$scratch/setup.cfg" .venv/bin/python -m pip wheel --no-deps --no-build-isolation --no-index -w $(DIST) . >"$$scratch/log" 2>&1 \
+	  || { cat "$$scratch/log" >&2; exit 1; }; \
+	! grep -i warning "$$scratch/log" >&2 || { echo "wheel: the build warned (above)" >&2; exit 1; }; \
+	ls $(DIST)/wbg_patch-$$(.venv/bin/python -c 'import wbg_patch; print(wbg_patch.__version__)')-py3-none-any.whl
 
 fixtures: setup
 	tests/fixtures/regenerate.sh

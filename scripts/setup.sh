@@ -89,7 +89,9 @@ else
   step "creating the Python environment .venv (wbg-patch and its test dependencies)"
   python3 -m venv .venv
   .venv/bin/pip install --quiet --upgrade pip
-  .venv/bin/pip install --quiet -e '.[test]'
+  # An editable install always prints setuptools' notice about it (a dozen lines, no
+  # fault); the wheel (make wheel) is where a packaging warning fails. Shown on failure.
+  .venv/bin/pip install --quiet -e '.[test]' >.venv/install.log 2>&1 || { cat .venv/install.log >&2; die "installing wbg-patch into .venv failed"; }
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
