@@ -24,6 +24,16 @@ from .errors import InputError, InternalError
 
 RUNTIME_DIR = "wbg-pool"
 ENTRY = "wbg-pool-manager"
+# npm reads a directory's .gitignore when it has no .npmignore, and wasm-pack writes one
+# with `*` into pkg/: a package that ships the directory (an SDK's `"files": ["pkg"]`)
+# then packs none of its files, silently. An .npmignore of its own makes npm skip that
+# .gitignore, while git goes on ignoring the directory (`*` covers the new file too).
+NPMIGNORE = ".npmignore"
+NPMIGNORE_TEXT = b"# Written by wbg-patch: npm reads this file instead of wasm-pack's .gitignore (`*`),\n# which would leave every file here out of a package that ships this directory.\n"
+NPMIGNORE_WHY = (
+    f"adds {NPMIGNORE}: without it npm reads wasm-pack's .gitignore (`*`) here and leaves every file of this "
+    "directory out of a package that ships it (`npm pack --dry-run` shows what ships)"
+)
 # Per module format of the glue: the entry's extension, and its declarations'.
 EXTENSIONS = {"commonjs": ("cjs", "d.cts"), "esm": ("mjs", "d.mts")}
 
@@ -87,18 +97,32 @@ def render(glue_path: Path, module_format: str, config: RuntimeConfig, contract:
 
 def plan(glue_path: Path, module_format: str, config: RuntimeConfig, contract: str) -> dict[Path, bytes]:
     """Every file the runtime needs beside the glue, with its content: the
-    runtime itself and, for an npm package, its package.json."""
+    runtime itself and, for an npm package, its package.json (and an .npmignore
+    where wasm-pack's .gitignore would keep npm from packing the directory)."""
     files = {glue_path.parent / name: content for name, content in render(glue_path, module_format, config, contract).items()}
     manifest = glue_path.parent / "package.json"
     listed = _publish_in_package_json(manifest, module_format)
     if listed is not None:
         files[manifest] = listed
+    if _ignores_everything_for_npm(glue_path.parent):
+        files[glue_path.parent / NPMIGNORE] = NPMIGNORE_TEXT
     return files
 
 
 def changed(files: dict[Path, bytes]) -> dict[Path, bytes]:
     """The planned files whose content on disk differs (or that are missing)."""
     return {p: c for p, c in files.items() if not (p.is_file() and p.read_bytes() == c)}
+
+
+def _ignores_everything_for_npm(directory: Path) -> bool:
+    """Whether npm would take wasm-pack's `*` .gitignore here as its ignore file."""
+    gitignore = directory / ".gitignore"
+    if (directory / NPMIGNORE).exists() or not gitignore.is_file():
+        return False
+    try:
+        return gitignore.read_text(errors="replace").split() == ["*"]
+    except OSError as e:
+        raise InputError(f"cannot read it to see what npm would leave out: {e}", gitignore) from e
 
 
 def _publish_in_package_json(manifest: Path, module_format: str) -> bytes | None:

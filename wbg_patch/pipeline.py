@@ -86,6 +86,8 @@ def run(file: Path, overrides: dict[str, object], mode: Mode, with_diff: bool = 
         else:
             source, what = model.source, f"already patched by wbg-patch {__version__}"
         stale = emit.changed(runtime)
+        if file.parent / emit.NPMIGNORE in stale:
+            what = f"{what}; {emit.NPMIGNORE_WHY}"
 
         if mode is Mode.CHECK:
             if model.patched_by is None:

@@ -407,3 +407,35 @@ def test_without_node_the_v8_check_is_skipped_and_the_report_says_so(unpatched: 
     assert "; not checked by V8: node is not on PATH; wrote " in result.stdout
     with_node = run_cli("patch", "--idle-shutdown-ms", "5", unpatched)
     assert with_node.returncode == 0 and "options changed; wrote " in with_node.stdout, with_node.stdout
+
+
+def test_wasm_packs_gitignore_gets_an_npmignore_and_the_patch_says_why(unpatched: Path):
+    # wasm-pack's pkg/.gitignore: npm reads it when there is no .npmignore, and a package
+    # that ships the directory (an SDK's `"files": ["pkg"]`) would pack none of its files.
+    (unpatched / ".gitignore").write_text("*")
+    dry = run_cli("patch", "--dry-run", unpatched)
+    assert "adds .npmignore: without it npm reads wasm-pack's .gitignore" in dry.stdout
+    assert not (unpatched / ".npmignore").exists()
+    first = run_cli("patch", unpatched)
+    assert first.returncode == 0, first.stderr
+    assert "adds .npmignore" in first.stdout and "leaves every file of this directory out" in first.stdout
+    assert (unpatched / ".npmignore").read_text().startswith("# Written by wbg-patch")
+    assert (unpatched / ".gitignore").read_text() == "*"  # git still ignores the build output
+    assert run_cli("patch", "--check", unpatched).returncode == 0
+    assert ".npmignore" not in run_cli("patch", unpatched).stdout
+    (unpatched / ".npmignore").unlink()
+    check = run_cli("patch", "--check", unpatched)
+    assert check.returncode == 1 and "runtime missing or stale: .npmignore" in check.stderr
+
+
+@pytest.mark.parametrize("ignore", [".gitignore", ".npmignore"])
+def test_an_npmignore_of_the_users_or_another_gitignore_is_left_alone(unpatched: Path, ignore: str):
+    (unpatched / ignore).write_text("*.log\n" if ignore == ".gitignore" else "# mine\n")
+    if ignore == ".npmignore":
+        (unpatched / ".gitignore").write_text("*")
+    result = run_cli("patch", unpatched)
+    assert result.returncode == 0, result.stderr
+    assert ".npmignore" not in result.stdout
+    assert (unpatched / ".npmignore").exists() == (ignore == ".npmignore")
+    if ignore == ".npmignore":
+        assert (unpatched / ".npmignore").read_text() == "# mine\n"
