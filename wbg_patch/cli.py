@@ -12,7 +12,7 @@ import typer
 
 from . import __version__, contract, emit, locate, panics, parse, pipeline
 from .config import DEFAULTS, LIMITS, RuntimeConfig
-from .errors import EXIT_CODES, InputError, InternalError, PatchError
+from .errors import EXIT_CODES, InputError, InternalError, NotGlueError, PatchError
 from .marker import edited_after_patch
 
 EXIT_HELP = "Exit codes: " + "; ".join(f"{code} {text}" for code, text in EXIT_CODES.items()) + "."
@@ -27,6 +27,14 @@ app = typer.Typer(
     help="Rewrite wasm-bindgen glue so its Rayon pool runs in a Node worker, with panics, "
     "traps, hangs and logs reported to the main thread.\n\n" + EXIT_HELP,
 )
+
+
+class _UnixUsage(typer.core.TyperCommand):
+    """Usage lines as Unix tools write them (`patch [OPTIONS] PATH`): Typer >= 0.25 writes a
+    required argument as `{path}`, which reads like a placeholder left unfilled."""
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        return [piece.strip("{}").upper() for piece in super().collect_usage_pieces(ctx)]
 
 
 def _reports_errors(command: Callable) -> Callable:
@@ -68,7 +76,7 @@ def _main(
     pass
 
 
-@app.command()
+@app.command(cls=_UnixUsage)
 @_reports_errors
 def patch(
     path: Path = typer.Argument(..., help="A wasm-bindgen / wasm-pack output directory, or its glue .js/.cjs/.mjs."),
@@ -124,7 +132,7 @@ def patch(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(cls=_UnixUsage)
 @_reports_errors
 def inspect(path: Path = typer.Argument(..., help="A wasm-bindgen output directory or glue file.")) -> None:
     """Print what wbg-patch finds in the glue: the first thing to run when a patch is refused."""
@@ -136,7 +144,9 @@ def inspect(path: Path = typer.Argument(..., help="A wasm-bindgen output directo
             locate.locate(model)
         except PatchError as e:
             typer.echo(f"  wasm binding: {'line ' + str(model.line(model.wasm_declaration)) if model.wasm_declaration else 'not found'}")
-            typer.echo(f"  target: {model.target or 'unknown'}")
+            # Any JS parses as some target; only wasm-bindgen glue has one.
+            target = "none: not wasm-bindgen glue" if isinstance(e, NotGlueError) else model.target or "unknown"
+            typer.echo(f"  target: {target}")
             typer.echo(f"  patchable: no: {e}")
             raise typer.Exit(e.exit_code) from None
         typer.echo(f"  patched: {'by wbg-patch ' + model.patched_by if model.patched_by else 'no'}")

@@ -72,6 +72,7 @@ class RefusedByV8Error(InternalError):
 EXIT_CODES = {
     0: "success (or already patched by this version)",
     1: "--check: the glue is not patched by this version",
+    2: "usage: an unknown command or option, or a missing or invalid argument",
     InputError.exit_code: "bad input: missing, unreadable, read-only, empty or binary file",
     NotGlueError.exit_code: "not wasm-bindgen glue",
     UnsupportedGlueError.exit_code: "wasm-bindgen glue of an unsupported target or generation",

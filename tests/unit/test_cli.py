@@ -439,3 +439,22 @@ def test_an_npmignore_of_the_users_or_another_gitignore_is_left_alone(unpatched:
     assert (unpatched / ".npmignore").exists() == (ignore == ".npmignore")
     if ignore == ".npmignore":
         assert (unpatched / ".npmignore").read_text() == "# mine\n"
+
+
+def test_help_lists_exit_code_2_and_usage_names_the_argument_plainly():
+    help_text = " ".join(run_cli("--help").stdout.split())
+    assert "; 2 usage: an unknown command or option" in help_text
+    for command in ("patch", "inspect"):
+        usage = run_cli(command, "--help").stdout.splitlines()[0]
+        assert usage == f"Usage: wbg-patch {command} [OPTIONS] PATH", usage
+    missing = run_cli("patch")
+    assert missing.returncode == 2 and "{" not in missing.stderr, missing.stderr
+
+
+def test_inspect_on_js_that_is_not_glue_names_no_target(tmp_path: Path):
+    for name, source in (("plain.js", "const fs = require('fs');\nmodule.exports = { fs };\n"), ("plain.mjs", "export const a = 1;\n")):
+        (tmp_path / name).write_text(source)
+        result = run_cli("inspect", tmp_path / name)
+        assert result.returncode == NotGlueError.exit_code
+        assert "target: none: not wasm-bindgen glue" in result.stdout, result.stdout
+        assert "nodejs" not in result.stdout and "experimental-nodejs-module" not in result.stdout

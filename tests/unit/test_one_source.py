@@ -52,3 +52,15 @@ def test_rust_calls_the_runtimes_hooks_by_the_names_the_runtime_installs():
     script = "const p = require('./runtime_js/protocol.cjs'); console.log(JSON.stringify({ GLOBAL: p.HOOKS_GLOBAL, ...p.Hook }))"
     js = json.loads(subprocess.run(["node", "-e", script], cwd=ROOT, capture_output=True, text=True, check=True).stdout)
     assert hook_names_of_rust() == js
+
+
+def test_the_readme_documents_every_error_code_and_trap_kind_the_declarations_list():
+    """manager.d.ts is what TypeScript users see; the README's error table must name the same."""
+    dts = (RUNTIME_JS / "manager.d.ts").read_text()
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("## Method: `manager.execute(fn)`", 1)[1].split("\n## ", 1)[0]
+    codes = set(re.findall(r"\bERR_[A-Z_]+", dts))
+    kinds = set(re.findall(r"\|\s*'(\w+)'", dts.split("class WasmTrapError", 1)[1].split("readonly threadIndex", 1)[0]))
+    assert "ERR_NOT_BOUND" in codes and "runtime_error" in kinds  # the parse reads the declarations
+    assert not [c for c in sorted(codes) if f"`{c}`" not in table], "error codes missing from the README's table"
+    assert not [k for k in sorted(kinds) if f"`{k}`" not in table], "trap kinds missing from the README's table"
