@@ -15,10 +15,13 @@ from .errors import AlreadyPatchedError, UnsupportedGlueError
 from .model import Generation, Glue
 from .syntax import enclosing_function, is_ident, is_member, is_new, is_require, outside_functions, top_level_declarators, walk
 
-# What to build instead, said in every refusal of a target that is not for Node.
+# What to build instead, said in every refusal of a target that is not for Node. The glue does
+# not say which tool wrote it, and wasm-pack builds neither `module` nor
+# `experimental-nodejs-module`: each route is named with the tool that can take it.
 BUILD_FOR_NODE = (
-    "build for Node: `wasm-pack build --target nodejs` or `wasm-bindgen --target nodejs` (CommonJS), "
-    "or `wasm-bindgen --target experimental-nodejs-module` (ES module)"
+    "build for Node: `wasm-pack build --target nodejs` or `wasm-bindgen --target nodejs` (CommonJS); "
+    "for ES-module glue, `wasm-pack build --target web` (then call initSync: see the README's \"Supported glue\") "
+    "or `wasm-bindgen --target experimental-nodejs-module`"
 )
 WITH_THREADS = (
     "build with threads: -C target-feature=+atomics,+bulk-memory,+mutable-globals, "

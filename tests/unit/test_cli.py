@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -235,6 +236,9 @@ def test_glue_not_for_node_is_refused_naming_what_to_build(target: str, tmp_path
     assert result.returncode == UnsupportedGlueError.exit_code, result.stderr
     assert f"is `--target {target}` glue" in result.stderr
     assert "`wasm-pack build --target nodejs`" in result.stderr and "experimental-nodejs-module" in result.stderr
+    # Each route with a tool that can take it: wasm-pack builds only nodejs, web, bundler, deno, no-modules.
+    assert "`wasm-pack build --target web`" in result.stderr and "`wasm-bindgen --target experimental-nodejs-module`" in result.stderr
+    assert set(re.findall(r"wasm-pack build --target ([\w-]+)", result.stderr)) <= {"nodejs", "web"}
     assert snapshot(tmp_path) == before
 
 
