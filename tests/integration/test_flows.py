@@ -44,6 +44,17 @@ def run(*args: str | Path, cwd: Path, timeout: float = 120, env: dict | None = N
 
 @pytest.fixture(scope="module")
 def wasm_pack_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The quickstart's unpatched pkg/, CommonJS glue (`--target nodejs`)."""
+    return wasm_pack_build(tmp_path_factory, "nodejs")
+
+
+@pytest.fixture(scope="module")
+def wasm_pack_web_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The quickstart's unpatched pkg/, ES-module glue (`--target web`: wasm-pack builds no other)."""
+    return wasm_pack_build(tmp_path_factory, "web")
+
+
+def wasm_pack_build(tmp_path_factory: pytest.TempPathFactory, target: str) -> Path:
     """rust_example/quickstart copied where a user keeps a crate, depending on
     wbg-pool by path (a git dependency in real life), built with the README's
     wasm-pack command line. Returns its unpatched pkg/."""
@@ -55,7 +66,7 @@ def wasm_pack_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = os.pathsep.join([str(wasm_bindgen_cli(QUICKSTART / "Cargo.lock")), ENV["PATH"]])
     env = {**ENV, "PATH": path, "RUSTUP_TOOLCHAIN": "debian-web", "RUSTC_BOOTSTRAP": "1", "CARGO_TARGET_DIR": str(BUILD / "quickstart-target")}
     # The README's command line, flag for flag.
-    run("wasm-pack", "build", "--target", "nodejs", "--mode", "force", "--no-opt", ".", "--", "-Z", "build-std=panic_abort,std",
+    run("wasm-pack", "build", "--target", target, "--mode", "force", "--no-opt", ".", "--", "-Z", "build-std=panic_abort,std",
         cwd=crate, env=env, timeout=900)
     return crate / "pkg"
 
@@ -238,3 +249,20 @@ def test_the_readme_pack_check_fails_on_wasm_packs_gitignore_until_patched(wasm_
 
     (sdk / "pkg/.gitignore").unlink()
     assert pack_check().returncode == 0
+
+
+def test_wasm_pack_web_glue_runs_from_an_es_module_with_the_readme_snippet(wasm_pack_web_output: Path, tmp_path: Path):
+    """The ES-module route wasm-pack can build: `--target web`, patched, packed, installed,
+    and run from an .mjs consumer with the README's initSync snippet, as written."""
+    readme = (ROOT / "README.md").read_text()
+    snippet = readme.split("<!-- web-init -->", 2)[1].split("```js", 1)[1].split("```", 1)[0]
+    app = consumer(tmp_path, packed(wasm_pack_web_output, tmp_path), "module")
+    assert (app / "node_modules/quickstart/wbg-pool-manager.mjs").is_file()
+    (app / "main.mjs").write_text(snippet)
+    assert run("node", "main.mjs", cwd=app, timeout=60).stdout.strip() == str(EXPECTED["pooled"])
+    # Without initSync the web glue has no instance: the manager says so, typed.
+    (app / "uninitialised.mjs").write_text(
+        "\n".join(line for line in snippet.splitlines() if not line.startswith("initSync("))
+    )
+    failed = subprocess.run(["node", "uninitialised.mjs"], cwd=app, env=ENV, capture_output=True, text=True, timeout=60)
+    assert failed.returncode != 0 and "ERR_GLUE_NOT_INITIALIZED" in failed.stderr, failed.stderr
