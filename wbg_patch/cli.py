@@ -10,9 +10,9 @@ from typing import Callable, Optional
 
 import typer
 
-from . import __version__, contract, emit, locate, panics, parse, pipeline
+from . import __version__, contract, doctor as setup, emit, locate, panics, parse, pipeline
 from .config import DEFAULTS, LIMITS, RuntimeConfig
-from .errors import EXIT_CODES, InputError, InternalError, NotGlueError, PatchError
+from .errors import EXIT_CODES, InputError, InternalError, NotGlueError, PatchError, SetupError
 from .marker import edited_after_patch
 
 EXIT_HELP = "Exit codes: " + "; ".join(f"{code} {text}" for code, text in EXIT_CODES.items()) + "."
@@ -178,6 +178,24 @@ def inspect(path: Path = typer.Argument(..., help="A wasm-bindgen output directo
         typer.echo(f"  exports ({len(model.exports)}): {', '.join(model.exports)}")
         if refused is not None:
             raise typer.Exit(refused.exit_code)
+
+
+@app.command(
+    epilog=f"Exit codes: 0 every check ok (warnings are harmless); {SetupError.exit_code} a build would fail or silently "
+    f"degrade; {InputError.exit_code} no crate or glue at PATH, or an unreadable Cargo.toml."
+)
+@_reports_errors
+def doctor(
+    path: Path = typer.Argument(Path("."), help="A crate directory (with Cargo.toml), or a wasm-pack pkg/ or glue (then also the crate above it)."),
+) -> None:
+    """Check a crate's setup before a build: wasm-bindgen lock vs CLI, thread flags, panic strategy, pool
+    contract, run_in_pool, Node, toolchain. One line per check, the fix for each problem; builds nothing."""
+    subject, findings = setup.diagnose(path)
+    for line in setup.render(subject, findings):
+        typer.echo(line)
+    failed = [f.check for f in findings if f.level == setup.ERROR]
+    if failed:
+        raise SetupError(f"{', '.join(failed)}: a build would fail or silently degrade; the fixes are above")
 
 
 def main() -> None:

@@ -55,6 +55,13 @@ class ContractError(PatchError):
     exit_code = 7
 
 
+class SetupError(PatchError):
+    """`wbg-patch doctor`: the crate's setup would make a build fail or silently degrade."""
+
+    code = "setup"
+    exit_code = 8
+
+
 class InternalError(PatchError):
     """The rewrite produced something wrong; nothing was written."""
 
@@ -78,6 +85,7 @@ EXIT_CODES = {
     UnsupportedGlueError.exit_code: "wasm-bindgen glue of an unsupported target or generation",
     AlreadyPatchedError.exit_code: "patched by another wbg-patch version, or rewritten by hand",
     ContractError.exit_code: "no thread pool contract wbg-patch can drive (unknown, incomplete or mixed)",
+    SetupError.exit_code: "doctor: the setup would make a build fail or silently degrade (each problem printed with its fix)",
     InternalError.exit_code: "internal error: the output failed its own check (tree-sitter or V8), or a bug; nothing written",
     130: "interrupted (Ctrl-C); every file is untouched or fully written",
     141: "the reader of the output went away (`| head`)",

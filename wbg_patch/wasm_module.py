@@ -62,6 +62,9 @@ class ModuleInterface:
     # A `throw` in the code: the crate raises panics as wasm exceptions (-C panic=unwind took
     # effect); None when the code could not be decoded.
     throws: bool | None = False
+    # The producers section's `processed-by` tools and versions: wasm-bindgen writes its own
+    # there (`wbg-patch doctor` reports which wasm-bindgen made a package).
+    processed_by: dict[str, str] = field(default_factory=dict)
 
 
 class _Reader(Reader):
@@ -187,8 +190,23 @@ def _section(r: _Reader, section: int, end: int, module: _Module, interface: dic
             size = r.uleb()
             module.bodies.append(r.data[r.pos : r.pos + size])
             r.skip(size)
-    elif section == _CUSTOM_SECTION and r.name() == "name":
-        _function_names(r, end, module)
+    elif section == _CUSTOM_SECTION:
+        name = r.name()
+        if name == "name":
+            _function_names(r, end, module)
+        elif name == "producers":
+            interface["processed_by"] = _processed_by(r)
+
+
+def _processed_by(r: _Reader) -> dict[str, str]:
+    tools = {}
+    for _ in range(r.uleb()):
+        field_name = r.name()
+        for _ in range(r.uleb()):
+            tool, version = r.name(), r.name()
+            if field_name == "processed-by":
+                tools[tool] = version
+    return tools
 
 
 def read_interface(path: Path) -> ModuleInterface:
@@ -202,7 +220,7 @@ def read_interface(path: Path) -> ModuleInterface:
         raise InputError("is not a WebAssembly module (bad magic number)", path)
     r = _Reader(data, path)
     r.pos = len(_MAGIC)
-    interface: dict = {"memory": None, "function_imports": [], "exports": []}
+    interface: dict = {"memory": None, "function_imports": [], "exports": [], "processed_by": {}}
     module = _Module()
     analysable = True
     # Every section is walked, not only the imports: a module cut short anywhere
@@ -219,5 +237,6 @@ def read_interface(path: Path) -> ModuleInterface:
         r.pos = end
     code = analyse(module) if analysable else CodeFacts(throws=None)
     return ModuleInterface(
-        interface["memory"], interface["function_imports"], interface["exports"], code.panic_hook_exports, module.tags, code.throws
+        interface["memory"], interface["function_imports"], interface["exports"], code.panic_hook_exports, module.tags, code.throws,
+        interface["processed_by"],
     )

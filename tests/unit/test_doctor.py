@@ -1,0 +1,155 @@
+"""`wbg-patch doctor` on small broken crates (tests/fixtures/doctor/, never built),
+one per check, with the tools on PATH under the test's control: a fake
+`wasm-bindgen` (or `node`, `rustup`) that prints a version."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import BUILD, FIXTURES, ROOT, WBG_PATCH
+from wbg_patch.errors import SetupError
+
+BROKEN = FIXTURES / "doctor"
+QUICKSTART = ROOT / "rust_example/quickstart"
+REAL_WASM_BINDGEN = ROOT / ".tools/wasm-bindgen-0.2.129/bin"
+SYSTEM_PATH = [os.path.dirname(shutil.which(tool)) for tool in ("node", "rustup")]
+
+
+def fake_tool(bin_dir: Path, name: str, prints: str) -> None:
+    bin_dir.mkdir(exist_ok=True)
+    script = bin_dir / name
+    script.write_text(f"#!/bin/sh\necho '{prints}'\n")
+    script.chmod(0o755)
+
+
+def doctor(path: Path, tmp_path: Path, wasm_bindgen: str | None = "0.2.129", **env: str) -> subprocess.CompletedProcess[str]:
+    """`wbg-patch doctor path` with a fake wasm-bindgen of that version (None: none
+    on PATH), node and rustup as installed, and no cargo config of the user's."""
+    bin_dir = tmp_path / "bin"
+    if wasm_bindgen is not None:
+        fake_tool(bin_dir, "wasm-bindgen", f"wasm-bindgen {wasm_bindgen}")
+    bin_dir.mkdir(exist_ok=True)
+    (tmp_path / "cargo-home").mkdir(exist_ok=True)
+    clean = {k: v for k, v in os.environ.items() if "RUSTFLAGS" not in k and k not in ("CARGO_HOME", "PATH")}
+    full = {**clean, "CARGO_HOME": str(tmp_path / "cargo-home"), "PATH": os.pathsep.join([str(bin_dir), *SYSTEM_PATH]), **env}
+    return subprocess.run([str(WBG_PATCH), "doctor", str(path)], capture_output=True, text=True, env=full, timeout=60)
+
+
+def test_the_quickstart_with_the_repos_tools_is_clean(tmp_path: Path):
+    result = doctor(QUICKSTART, tmp_path, wasm_bindgen=None, PATH=os.pathsep.join([str(REAL_WASM_BINDGEN), *SYSTEM_PATH]))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"ok     wasm-bindgen: 0.2.129 in Cargo.lock = the CLI on PATH ({REAL_WASM_BINDGEN / 'wasm-bindgen'})" in result.stdout
+    assert "ok     build flags: the thread flags are in effect for wasm32-unknown-unknown (max memory 1073741824 = 1 GiB)" in result.stdout
+    assert not [line for line in result.stdout.splitlines() if line.startswith("error")]
+
+
+def test_a_cli_of_another_version_is_an_error_with_the_install_line(tmp_path: Path):
+    result = doctor(QUICKSTART, tmp_path, wasm_bindgen="0.2.128")
+    assert result.returncode == SetupError.exit_code
+    lines = result.stdout.splitlines()
+    at = lines.index(f"error  wasm-bindgen: 0.2.129 in Cargo.lock, but the CLI on PATH is 0.2.128 ({tmp_path / 'bin/wasm-bindgen'})")
+    assert lines[at + 1].startswith("         fix: cargo install wasm-bindgen-cli --version =0.2.129 --locked")
+    assert "wbg-patch: error[setup]: wasm-bindgen: a build would fail or silently degrade" in result.stderr
+
+
+def test_no_cli_on_path_is_an_error(tmp_path: Path):
+    result = doctor(QUICKSTART, tmp_path, wasm_bindgen=None)
+    assert result.returncode == SetupError.exit_code
+    assert "error  wasm-bindgen: 0.2.129 in Cargo.lock, and no `wasm-bindgen` CLI on PATH" in result.stdout
+
+
+def test_a_range_without_a_lock_is_an_error_that_says_pin_it(tmp_path: Path):
+    result = doctor(BROKEN / "unpinned-no-lock", tmp_path)
+    assert result.returncode == SetupError.exit_code
+    assert ('error  wasm-bindgen: "0.2" in Cargo.toml and no Cargo.lock: the first build (or `cargo update`) locks the newest '
+            "release it admits, which need not be the CLI's 0.2.129") in result.stdout
+    assert '         fix: pin it in Cargo.toml: wasm-bindgen = "=0.2.129" (the lock and the CLI must match)' in result.stdout
+
+
+def test_missing_link_args_are_named_with_the_lines_to_add_to_the_crates_own_config(tmp_path: Path):
+    result = doctor(BROKEN / "missing-link-args", tmp_path)
+    assert result.returncode == SetupError.exit_code
+    lines = result.stdout.splitlines()
+    at = lines.index("error  build flags: missing for wasm32-unknown-unknown: --shared-memory, --import-memory, --export=__wasm_init_tls, "
+                     "--export=__tls_size, --export=__tls_align, --export=__tls_base")
+    assert lines[at + 1 : at + 4] == [
+        "         from .cargo/config.toml: +atomics +bulk-memory +mutable-globals --max-memory=4294967296",
+        "         fix: add these lines to `rustflags` under [target.wasm32-unknown-unknown] in .cargo/config.toml, keeping your own:",
+        '           "-C", "link-args=--shared-memory",',
+    ]
+
+
+def test_rustflags_in_the_environment_replace_the_config_and_say_so(tmp_path: Path):
+    result = doctor(QUICKSTART, tmp_path, RUSTFLAGS="-C target-feature=+atomics,+bulk-memory,+mutable-globals")
+    assert result.returncode == SetupError.exit_code
+    assert "error  build flags: missing for wasm32-unknown-unknown: --shared-memory, --import-memory, --max-memory," in result.stdout
+    assert f"RUSTFLAGS is set: it replaces the rustflags of {ROOT / 'rust_example/.cargo/config.toml'}" in result.stdout
+
+
+def test_target_rustflags_from_the_environment_are_merged_with_the_config(tmp_path: Path):
+    result = doctor(BROKEN / "missing-link-args", tmp_path, CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS=(
+        "-C link-args=--shared-memory -C link-args=--import-memory -C link-args=--export=__wasm_init_tls "
+        "-Clink-arg=--export=__tls_size --codegen link-args=--export=__tls_align --codegen=link-args=--export=__tls_base"))
+    assert result.returncode == 0, result.stdout
+    assert "ok     build flags: the thread flags are in effect for wasm32-unknown-unknown (max memory 4294967296 = 4 GiB)" in result.stdout
+
+
+def test_a_workspace_roots_unwind_profile_without_the_rustflag_is_an_error(tmp_path: Path):
+    result = doctor(BROKEN / "workspace-unwind/member", tmp_path)
+    assert result.returncode == SetupError.exit_code
+    root = BROKEN / "workspace-unwind/Cargo.toml"
+    assert (f'error  panics: [profile.release] panic = "unwind" in {root}, but no -C panic=unwind in rustflags: the wasm32 target '
+            "aborts, and -Z build-std=panic_unwind,std fails with E0463 (can't find crate for `panic_abort`)") in result.stdout
+    assert f"Cargo.toml's [profile.release] panic = \"abort\" is ignored: cargo reads profiles only from the workspace root, {root}" in result.stdout
+
+
+def test_unwind_rustflag_and_profile_say_unwind(tmp_path: Path):
+    result = doctor(BROKEN / "workspace-unwind/member", tmp_path, CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C panic=unwind")
+    assert result.returncode == 0, result.stdout
+    assert "ok     panics: unwind — the pool survives a panic; build with -Z build-std=panic_unwind,std" in result.stdout
+
+
+def test_rayon_without_a_pool_contract_is_an_error(tmp_path: Path):
+    result = doctor(BROKEN / "no-contract", tmp_path)
+    assert result.returncode == SetupError.exit_code
+    assert ("error  pool contract: rayon is a dependency, but no pool contract: no wbg-pool, no wasm-bindgen-rayon, "
+            "no wbg_rayon_start_worker/initThreadPool in src/") in result.stdout
+
+
+def test_parallel_work_without_run_in_pool_is_an_error_comments_and_strings_aside(tmp_path: Path):
+    result = doctor(BROKEN / "no-run-in-pool", tmp_path)
+    assert result.returncode == SetupError.exit_code
+    assert "error  run_in_pool: parallel Rayon work (lib.rs:13) but no run_in_pool call in src/: it runs on one thread" in result.stdout
+
+
+@pytest.mark.parametrize("tool, prints, line", [
+    ("node", "v18.19.0", "error  node: v18.19.0 ({bin}/node): the runtime needs Node 20 or newer"),
+    ("rustup", "stable-x86_64-unknown-linux-gnu (default)",
+     "error  toolchain: no debian-web and no nightly with rust-src: -Z build-std (std with atomics) cannot build"),
+], ids=["old-node", "no-toolchain"])
+def test_old_node_and_a_missing_toolchain_are_errors(tmp_path: Path, tool: str, prints: str, line: str):
+    fake_tool(tmp_path / "bin", tool, prints)
+    result = doctor(QUICKSTART, tmp_path)
+    assert result.returncode == SetupError.exit_code
+    assert line.format(bin=tmp_path / "bin") in result.stdout
+
+
+def test_a_wasm_pack_pkg_reports_the_glue_and_the_crate_above_it(tmp_path: Path):
+    crate = tmp_path / "crate"
+    shutil.copytree(QUICKSTART, crate, ignore=shutil.ignore_patterns("target"))
+    shutil.copytree(BUILD / "pkg-unpatched", crate / "pkg")
+    result = doctor(crate / "pkg", tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ok     glue: wbg_demo.js: --target nodejs, wasm-bindgen 0.2.129; panics: abort — a panic resets the memory" in result.stdout
+    assert "ok     pool contract: wbg-pool, its contract re-exported" in result.stdout
+
+
+def test_a_directory_with_neither_crate_nor_glue_is_bad_input(tmp_path: Path):
+    result = doctor(tmp_path, tmp_path)
+    assert result.returncode == 3
+    assert "has no Cargo.toml and no wasm-bindgen glue" in result.stderr
