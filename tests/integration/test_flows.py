@@ -266,3 +266,40 @@ def test_wasm_pack_web_glue_runs_from_an_es_module_with_the_readme_snippet(wasm_
     )
     failed = subprocess.run(["node", "uninitialised.mjs"], cwd=app, env=ENV, capture_output=True, text=True, timeout=60)
     assert failed.returncode != 0 and "ERR_GLUE_NOT_INITIALIZED" in failed.stderr, failed.stderr
+
+
+def doctor_on(crate: Path, cli: Path) -> subprocess.CompletedProcess[str]:
+    """`wbg-patch doctor` as a user runs it, with the wasm-bindgen CLI of `cli` on PATH."""
+    env = {**ENV, "PATH": os.pathsep.join([str(cli), ENV["PATH"]])}
+    return subprocess.run([str(WBG_PATCH), "doctor", str(crate)], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_doctor_passes_the_quickstart_and_names_three_broken_setups(tmp_path: Path):
+    """The acceptance's doctor runs: the quickstart as it is (exit 0), and three copies
+    broken as newcomers break them, each with its error line and the exit code."""
+    clean = doctor_on(QUICKSTART, wasm_bindgen_cli(QUICKSTART / "Cargo.lock"))
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert clean.stdout.splitlines()[-1] == "every check ok"
+
+    def broken(name: str, file: str, old: str, new: str) -> Path:
+        crate = tmp_path / name
+        shutil.copytree(QUICKSTART, crate, ignore=shutil.ignore_patterns("target"))
+        text = (crate / file).read_text()
+        assert old in text
+        (crate / file).write_text(text.replace(old, new))
+        return crate
+
+    older_cli = TOOLS / "wasm-bindgen-0.2.106" / "bin"
+    mismatch = doctor_on(QUICKSTART, older_cli)
+    assert mismatch.returncode == 8
+    assert f"error  wasm-bindgen: 0.2.129 in Cargo.lock, but the CLI on PATH is 0.2.106 ({older_cli / 'wasm-bindgen'})" in mismatch.stdout
+
+    no_link_args = doctor_on(broken("no-link-args", ".cargo/config.toml", '  "-C", "link-args=--shared-memory",\n', ""),
+                             wasm_bindgen_cli(QUICKSTART / "Cargo.lock"))
+    assert no_link_args.returncode == 8
+    assert "error  build flags: missing for wasm32-unknown-unknown: --shared-memory" in no_link_args.stdout
+
+    one_thread = doctor_on(broken("no-run-in-pool", "src/lib.rs", "wbg_pool::run_in_pool(|| ", "("),
+                           wasm_bindgen_cli(QUICKSTART / "Cargo.lock"))
+    assert one_thread.returncode == 8
+    assert "error  run_in_pool: parallel Rayon work (lib.rs:16) but no run_in_pool call in src/: it runs on one thread" in one_thread.stdout
