@@ -235,7 +235,7 @@ function serialize(error, threadIndex, throughWasm = false) {
 // A panic that unwound to the export (the glue's PanicError, see unwind.cjs), as
 // serialize() gives errors: only its message crossed the export; the main
 // thread adds the location the panicking thread reported (pool.cjs).
-function unwoundPanic(panic) {
+function unwoundPanicData(panic) {
   return { name: 'WasmPanicError', message: String(panic.message) };
 }
 
@@ -288,7 +288,7 @@ module.exports = {
   ForeignJsValueError,
   trapKind,
   serialize,
-  unwoundPanic,
+  unwoundPanicData,
   notTransferable,
   deserialize,
   crateFrame,

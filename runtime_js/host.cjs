@@ -134,7 +134,7 @@ function handle({ glue, raw }, { type, id, name, args }) {
 function failureOf({ glue }, request, error) {
   // A panic that unwound to the export (panic=unwind builds): only this call failed.
   const unwound = glue.__wbg_pool.unwound(error);
-  if (unwound?.panic) return errors.unwoundPanic(unwound.payload);
+  if (unwound?.panic) return errors.unwoundPanicData(unwound.payload);
   // Past the argument conversion, a raw export throws only from inside wasm: a
   // JS exception an import threw through its frames (wrapped by the glue's tag
   // or not) skipped Rust's destructors, so it is a trap like any other.
@@ -168,9 +168,13 @@ async function runTask({ id, filename, name, args }, { glue }) {
     message = { type: MessageType.TASK_DONE, id, value: await fn(...args) };
   } catch (error) {
     // The glue's wrappers unwrap a panic that unwound to the export into its PanicError.
-    message = { type: MessageType.TASK_DONE, id, error: glue.__wbg_pool.isPanic(error) ? errors.unwoundPanic(error) : errors.serialize(error, null) };
-    if (message.error.name === 'WasmTrapError') trapped = true;
+    message = { type: MessageType.TASK_DONE, id, error: glue.__wbg_pool.isPanic(error) ? errors.unwoundPanicData(error) : errors.serialize(error, null) };
   }
+  // A JS exception that came back through Rust frames (panic=unwind glue) left this instance
+  // mid-way even when the task caught it: the task fails with the trap, and the host stops.
+  const trap = glue.__wbg_pool.takeTrap();
+  if (trap !== null) message = { type: MessageType.TASK_DONE, id, error: trap };
+  if (message.error?.name === 'WasmTrapError') trapped = true;
   try {
     send(message);
   } catch (error) {

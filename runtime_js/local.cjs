@@ -11,6 +11,7 @@
 const { MAIN_THREAD, HOOKS_GLOBAL, Hook } = require('./protocol.cjs');
 const { thrownBy } = require('./boundary.cjs');
 const { watchPanicReports } = require('./reports.cjs');
+const { reportsPanic } = require('./unwind.cjs');
 const errors = require('./errors.cjs');
 
 // How often (in calls) the JS values are checked against their range: reading
@@ -49,9 +50,10 @@ function typedFailure(error, hooks) {
 }
 
 // The error of a panic that unwound to the export (`panic`: the glue's PanicError), with
-// the location its report gave.
-function unwoundPanic(panic, hooks) {
-  const report = hooks.reported ?? { message: panic.message };
+// the location its report gave (not that of a panic the call caught earlier: a panic
+// Rust resumes, say after a job of Rayon's fallback pool, calls no hook again).
+function unwoundPanicError(panic, hooks) {
+  const report = hooks.reported !== null && reportsPanic(hooks.reported, panic.message) ? hooks.reported : { message: panic.message };
   hooks.reported = null;
   return new errors.WasmPanicError({ ...report, threadIndex: MAIN_THREAD, unwound: true });
 }
@@ -94,7 +96,7 @@ function guardedExports(raw, instance) {
           throw error;
         }
         const unwound = instance.unwound(error);
-        if (failure === null && unwound?.panic) throw unwoundPanic(unwound.payload, hooks);
+        if (failure === null && unwound?.panic) throw unwoundPanicError(unwound.payload, hooks);
         // A JS value thrown through wasm frames (unwound or not) skipped Rust's destructors: a trap.
         failure ??= typedFailure(unwound === null ? error : unwound.payload, hooks);
       } finally {

@@ -16,6 +16,7 @@ const { writeOutput } = require('./output.cjs');
 const { Liveness } = require('./liveness.cjs');
 const { makeProxy } = require('./proxy.cjs');
 const { adapterFor } = require('./contracts/index.cjs');
+const { reportsPanic } = require('./unwind.cjs');
 const errors = require('./errors.cjs');
 const { WbgPoolError, WasmPanicError, CallTimeoutError, PoolClosedError, PoolStartError, NotTransferableError, threadLabel } = errors;
 
@@ -100,6 +101,7 @@ class Pool {
     // report (message, location) comes first, from the thread that panicked, and is
     // kept here until its panic arrives at the call's answer.
     this.unwinds = binding.handle.unwinds;
+    // (A report of a panic that the call caught itself stays until its thread's next one.)
     this.panicReports = new Map(); // thread -> its latest report (numbered by `seq`), oldest first
     this.reportSeq = 0;
     this.ready = new Promise((resolve, reject) => {
@@ -165,10 +167,10 @@ class Pool {
         this.panicReports.set(message.thread, { ...message, seq: ++this.reportSeq });
         break;
       case MessageType.DETACHED_PANIC:
-        this.owner.onDetachedPanic(this.unwoundPanic(message.message, { thread: message.thread }));
+        this.owner.onDetachedPanic(this.reportedUnwoundPanic(message.message, { thread: message.thread }));
         break;
       case MessageType.CRASH:
-        this.fail(errors.deserialize(message.error));
+        this.fail(errors.deserialize(this.withLatestPanic(message.error)));
         break;
       case MessageType.TASK_DONE:
         this.taskDone(message);
@@ -278,10 +280,8 @@ class Pool {
         // What the pool logged before it answered is delivered before the call returns.
         this.drainNew();
         if (this.failure !== null) throw this.failure;
-        const failure = error === undefined ? null : this.failIfTrap(errors.deserialize(error), since);
-        this.dropReportsUntil(since);
-        if (failure === null) return value;
-        throw failure;
+        if (error === undefined) return value;
+        throw this.failIfTrap(errors.deserialize(error), since);
       }
       this.checkCall(call, `${name}()`, performance.now());
       this.checkLiveness(watch, `${name}()`, performance.now());
@@ -295,7 +295,7 @@ class Pool {
   failIfTrap(thrown, since) {
     if (thrown instanceof WasmPanicError && thrown.unwound) {
       this.drain(); // the report of the thread that panicked came before the answer
-      return this.unwoundPanic(thrown.panicMessage, { since });
+      return this.reportedUnwoundPanic(thrown.panicMessage, { since });
     }
     if (thrown instanceof errors.WasmTrapError || thrown instanceof WasmPanicError) {
       this.drain(); // a panic report explains the trap better than the trap itself
@@ -307,22 +307,22 @@ class Pool {
 
   // The error of a panic with `message` that unwound, with the location its thread
   // reported: to a call whose request came after report `since` (the newest report
-  // since then with that message, as Rayon carries one panic of a call's jobs; else
-  // the newest since then: a payload that is no string has no message to match), or
-  // to Rayon's handler of a detached job on `thread` (that thread's latest report).
-  unwoundPanic(message, { since = 0, thread }) {
-    const reports = [...this.panicReports.values()].filter((r) => r.seq > since);
+  // since then of that panic, as Rayon carries one panic of a call's jobs), or to
+  // Rayon's handler of a detached job on `thread` (that thread's latest report).
+  reportedUnwoundPanic(message, { since = 0, thread }) {
     const found =
-      thread === undefined ? (reports.findLast((r) => r.message === message) ?? reports.at(-1)) : this.panicReports.get(thread);
+      thread === undefined ? [...this.panicReports.values()].findLast((r) => r.seq > since && reportsPanic(r, message)) : this.panicReports.get(thread);
     if (found === undefined) return new WasmPanicError({ message, threadIndex: thread ?? null, unwound: true });
     this.panicReports.delete(found.thread);
     return reportedPanic(found, true);
   }
 
-  // Reports that came before report `since`, now answered, are of panics a call
-  // caught itself (catch_unwind), or that no one asks for any more.
-  dropReportsUntil(since) {
-    for (const [thread, report] of this.panicReports) if (report.seq <= since) this.panicReports.delete(thread);
+  // A panic abandoned mid-unwinding (`error` as errors.serialize gives it) names the
+  // latest panic its thread reported: the one a destructor raised.
+  withLatestPanic(error) {
+    const report = error.kind === 'panic_while_panicking' ? this.panicReports.get(error.threadIndex) : undefined;
+    if (report === undefined) return error;
+    return { ...error, message: `${error.message} (the latest panic of that thread: ${JSON.stringify(report.message)} at ${report.file}:${report.line}:${report.column})` };
   }
 
   // Throws when `call` (of execute() or run()) is past its deadline while the

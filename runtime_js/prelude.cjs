@@ -87,6 +87,7 @@ const { currentPool, finalizeIn } = require('./session.cjs');
  * @property {(error: unknown) => {panic: boolean, payload: unknown} | null} unwound
  *   what a raw export threw, unwrapped from the glue's wasm exception (unwind.cjs)
  * @property {(error: unknown) => void} handleCatch first in the glue's `__wbg_handle_catch` (unwind.cjs)
+ * @property {() => object | null} takeTrap on a pool thread: the trap handleCatch saw since the last call, or null
  * @property {(proxy: object | undefined) => void} setProxy
  * @property {() => object | undefined} proxy
  * @property {() => WebAssembly.Exports | undefined} raw
@@ -407,7 +408,7 @@ function attach(options, bindings) {
     ...poolExportGuard(),
     installsPanicHook: hooks.installsPanicHook,
     ranExport: hooks.ranExport,
-    ...unwindMembers(options, bindings),
+    ...unwindMembers(options, bindings, onPoolThread),
     setProxy(value) {
       state.proxy = value;
     },

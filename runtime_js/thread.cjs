@@ -26,19 +26,16 @@ function joinPool({ events, control: buffer, contract }, index) {
   // Rust passes a negative thread for a thread outside the pool: this one.
   const thread = (reported) => (reported >= 0 ? reported : index());
   forwardOutput(send, index);
-  let lastPanic = null; // this thread's latest panic report
   const hooks = {
     [Hook.PANIC](message, file, line, column, reported) {
-      lastPanic = { message, file, line, column };
       send({ type: MessageType.PANIC, thread: thread(reported), message, file, line, column });
     },
-    // panic=unwind builds: this thread still counts as panicking between jobs, so a panic
-    // was abandoned mid-unwinding, past destructors that may have held locks: an abort.
+    // panic=unwind builds (wbg-pool's run_in_pool, right before it aborts): pool thread
+    // `reported` still counts as panicking between jobs, so a panic was abandoned
+    // mid-unwinding, past destructors that may have held locks.
     [Hook.ABANDONED_PANIC](reported) {
-      const index = thread(reported);
-      const after = lastPanic === null ? '' : ` (its latest panic: ${JSON.stringify(lastPanic.message)} at ${lastPanic.file}:${lastPanic.line}:${lastPanic.column})`;
-      const message = `a panic was abandoned mid-unwinding${after}`;
-      send({ type: MessageType.CRASH, thread: index, error: { name: 'WasmTrapError', kind: 'panic_while_panicking', message, threadIndex: index } });
+      const error = { name: 'WasmTrapError', kind: 'panic_while_panicking', message: 'a panic was abandoned mid-unwinding', threadIndex: reported };
+      send({ type: MessageType.CRASH, thread: reported, error });
     },
     // panic=unwind builds: a detached job's panic reached Rayon's handler; its report came before.
     [Hook.DETACHED_PANIC](message, reported) {

@@ -206,20 +206,29 @@ test('a run() task whose wasm call panics rejects with WasmPanicError (unwound);
   assert.equal(manager.engine.pool, pool);
 });
 
-// Rust aborts there; rustc 1.96 on wasm (rust-lang/rust#151771) unwinds the Drop's panic on
-// instead, past the destructors left (the shared lock stays held), and abandons the first
-// panic: wbg-pool's check finds that thread still panicking between jobs and the pool
-// fails. The check runs right after the panic, beside the host's answer: the call gets
-// the abort, or (when the answer wins) its panic, and the pool fails just after.
-test('a panic while panicking (in a Drop during the unwinding) is an abort: the pool fails, the memory is reset', { skip }, async () => {
+test('a run() task that catches a JS exception thrown through Rust frames still fails with the trap, and the memory is reset', { skip }, async () => {
   const manager = newManager();
   const { object } = await poolWithObject(manager);
-  const error = await manager.execute(() => demo.panic_in_drop_while_unwinding()).catch((e) => e);
-  if (error instanceof runtime.WasmTrapError) assert.ok(['abort', 'panic_while_panicking'].includes(error.kind), error.message);
-  else assert.ok(unwound(error, 'panic inside Drop'));
-  await waitFor(() => manager.stats().poolStops === 1, 5000, 'the pool to fail');
+  await assert.rejects(manager.run(TASKS, 'catchesJsThroughRust'), (e) => {
+    assert.ok(e instanceof runtime.WasmTrapError, `got ${e && e.name}: ${e && e.message}`);
+    assert.equal(e.kind, 'js_exception');
+    return true;
+  });
   assert.throws(() => object.total, runtime.StaleObjectError);
+  // The lock that call left held went with the memory.
+  assert.equal(await manager.run(TASKS, 'sharedStatePoisoned'), false);
+});
+
+// Rust aborts there; rustc 1.96 on wasm (rust-lang/rust#151771) unwinds the Drop's panic on
+// instead, past the destructors left (the shared lock stays held), and abandons the first
+// panic: before run_in_pool passes a panic on, every pool thread says whether it still counts
+// as panicking, and wbg-pool aborts when one does.
+test('a panic while panicking (in a Drop during the unwinding) is an abort: WasmTrapError and a reset', { skip }, async () => {
+  const manager = newManager();
+  await expectReset(manager, () => demo.panic_in_drop_while_unwinding(), (e) => {
+    assert.ok(['abort', 'panic_while_panicking'].includes(e.kind), e.message);
+    if (e.kind === 'panic_while_panicking') assert.match(e.message, /the latest panic of that thread: "panic inside Drop" at demo\/src\/lib\.rs:\d+:\d+/);
+  });
   // The fresh memory has the lock free, and unpoisoned.
   assert.equal(await manager.execute(() => demo.shared_state_poisoned()), false);
-  assert.equal(manager.stats().poolStarts, 2, 'the next call ran on a new pool');
 });

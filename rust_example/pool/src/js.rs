@@ -36,8 +36,8 @@ mod hooks {
     /// Pool thread: `(message, thread)`, a detached job's panic unwound into
     /// Rayon (panic=unwind builds); its `PANIC` report came just before.
     pub const DETACHED_PANIC: &str = "detachedPanic";
-    /// Pool thread: `(thread)`, the thread still counts as panicking between
-    /// jobs: a panic was abandoned mid-unwinding (see `check_abandoned_panics`).
+    /// Host: `(thread)`, pool thread `thread` still counts as panicking between
+    /// jobs: a panic was abandoned mid-unwinding (see `run_in_pool`).
     pub const ABANDONED_PANIC: &str = "abandonedPanic";
 }
 
@@ -96,6 +96,7 @@ pub fn init_thread_pool(num_threads: usize) -> Result<(), JsError> {
             spawned = call_hook(hooks::SPAWN_WORKERS, &[JsValue::from(count as u32), JsValue::from(receiver)]);
         },
         report_detached_panic,
+        report_abandoned_panics,
     )
     .map_err(|e| JsError::new(&e.to_string()))?;
     let refused = match spawned {
@@ -176,33 +177,6 @@ fn report_panic(info: &std::panic::PanicHookInfo<'_>) {
         || report.to_string(),
         console_error,
     );
-    #[cfg(panic = "unwind")]
-    check_abandoned_panics();
-}
-
-/// A destructor that panics while a panic unwinds must abort (Rust aborts there
-/// since 1.71), but rustc 1.96 on wasm (rust-lang/rust#151771) unwinds the second
-/// panic on, past the destructors left (a lock they held stays held), and
-/// abandons the first: its thread counts as panicking from then on. So after a
-/// panic on a pool thread, every pool thread checks this between jobs (a
-/// broadcast job), and one that still counts as panicking tells the runtime,
-/// which fails the pool and resets the memory as for an abort.
-#[cfg(panic = "unwind")]
-fn check_abandoned_panics() {
-    if rayon::current_thread_index().is_none() {
-        return;
-    }
-    rayon::spawn_broadcast(|_| {
-        if std::thread::panicking() {
-            let thread = ThreadRole::current();
-            call_hook_or_print(
-                hooks::ABANDONED_PANIC,
-                &[JsValue::from(thread.to_js())],
-                || format!("a panic was abandoned mid-unwinding on {thread} (a destructor panicked while it unwound): locks may be held"),
-                console_error,
-            );
-        }
-    });
 }
 
 /// Rayon's panic handler (panic=unwind builds): a detached job's panic, whose
@@ -218,6 +192,21 @@ fn report_detached_panic(message: &str) {
         || format!("a detached job panicked on {thread} and unwound, the pool goes on: {message}"),
         console_error,
     );
+}
+
+/// `run_in_pool`'s last word before it aborts: pool threads `threads` still count
+/// as panicking, a panic abandoned mid-unwinding (see `run_in_pool`). Told to the
+/// runtime first, so that the trap that follows is known for what it is.
+fn report_abandoned_panics(threads: &[usize]) {
+    for &index in threads {
+        let thread = ThreadRole::Pool(index);
+        call_hook_or_print(
+            hooks::ABANDONED_PANIC,
+            &[JsValue::from(thread.to_js())],
+            || format!("a panic was abandoned mid-unwinding on {thread} (a destructor panicked while it unwound): locks may be held"),
+            console_error,
+        );
+    }
 }
 
 struct JsLogger;

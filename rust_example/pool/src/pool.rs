@@ -42,6 +42,7 @@ struct Channel {
 
 struct Running {
     pool: Arc<ThreadPool>,
+    on_abandoned_panic: fn(&[usize]),
 }
 
 static POOL: Mutex<Option<Running>> = Mutex::new(None);
@@ -71,10 +72,15 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// panic=abort the panic ends the thread first). No caller joins such a job, and
 /// without a handler Rayon aborts the process; with one the pool goes on. It must
 /// not panic: Rayon aborts when its panic handler does.
+///
+/// `on_abandoned_panic(threads)` runs on the thread of a [`run_in_pool`] call whose
+/// job panicked, when pool threads `threads` still count as panicking (see
+/// [`run_in_pool`]), right before it aborts.
 pub(crate) fn start(
     num_threads: usize,
     spawn_workers: impl FnOnce(usize, u32),
     on_detached_panic: impl Fn(&str) + Send + Sync + 'static,
+    on_abandoned_panic: fn(&[usize]),
 ) -> Result<(), PoolError> {
     let mut slot = lock(&POOL);
     if slot.is_some() {
@@ -101,7 +107,7 @@ pub(crate) fn start(
         })
         .build()
         .map_err(PoolError::Build)?;
-    *slot = Some(Running { pool: Arc::new(pool) });
+    *slot = Some(Running { pool: Arc::new(pool), on_abandoned_panic });
     OWNER.with(|owner| owner.set(true));
     Ok(())
 }
@@ -146,19 +152,54 @@ pub(crate) fn stop() -> bool {
 /// else, or without a pool, runs `op` on the calling thread (Rayon then falls
 /// back to a single thread, which is how the glue behaves outside
 /// `manager.execute`).
+///
+/// Under panic=unwind a panic in `op` or its jobs unwinds to the caller, once
+/// every pool thread was checked to have finished unwinding: a destructor that
+/// panics while a panic unwinds must abort, but rustc 1.96 on wasm
+/// (rust-lang/rust#151771) unwinds that second panic on, past the destructors
+/// left (a lock they held stays held), and abandons the first, so its thread
+/// counts as panicking from then on. Then the memory is not fit to go on with:
+/// this aborts instead (a trap: the runtime resets the memory).
 pub fn run_in_pool<OP, R>(op: OP) -> R
 where
     OP: FnOnce() -> R + Send,
     R: Send,
 {
-    let pool = lock(&POOL).as_ref().map(|running| running.pool.clone());
+    let running = lock(&POOL).as_ref().map(|running| (running.pool.clone(), running.on_abandoned_panic));
     // Not `rayon::current_thread_index()`: a thread that ran Rayon without a pool
     // belongs to Rayon's single-thread global fallback, not to this pool.
-    let pool = pool.filter(|pool| OWNER.with(Cell::get) || pool.current_thread_index().is_some());
-    match pool {
-        Some(pool) => pool.install(op),
+    let running = running.filter(|(pool, _)| OWNER.with(Cell::get) || pool.current_thread_index().is_some());
+    match running {
+        Some((pool, on_abandoned_panic)) => install_checked(&pool, op, on_abandoned_panic),
         None => op(),
     }
+}
+
+#[cfg(panic = "unwind")]
+fn install_checked<OP: FnOnce() -> R + Send, R: Send>(pool: &ThreadPool, op: OP, on_abandoned_panic: fn(&[usize])) -> R {
+    let payload = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pool.install(op))) {
+        Ok(result) => return result,
+        Err(payload) => payload,
+    };
+    let abandoned = abandoned_panics(pool);
+    if !abandoned.is_empty() {
+        on_abandoned_panic(&abandoned);
+        std::process::abort();
+    }
+    std::panic::resume_unwind(payload)
+}
+
+#[cfg(not(panic = "unwind"))]
+fn install_checked<OP: FnOnce() -> R + Send, R: Send>(pool: &ThreadPool, op: OP, _: fn(&[usize])) -> R {
+    pool.install(op)
+}
+
+/// The pool threads that count as panicking between jobs (all of them take part, so
+/// this waits for the jobs that run now).
+#[cfg_attr(not(panic = "unwind"), allow(dead_code))]
+fn abandoned_panics(pool: &ThreadPool) -> Vec<usize> {
+    let panicking = pool.broadcast(|_| std::thread::panicking());
+    panicking.iter().enumerate().filter(|(_, &p)| p).map(|(index, _)| index).collect()
 }
 
 #[cfg(test)]
@@ -187,8 +228,8 @@ mod tests {
     fn pool_threads_started_from_outside_run_parallel_work_and_exit() {
         let _turn = lock(&SERIAL);
         let workers = Mutex::new(Vec::new());
-        start(3, spawn_std_workers(&workers), |_| {}).unwrap();
-        assert!(matches!(start(1, |_, _| {}, |_| {}), Err(PoolError::AlreadyRunning)));
+        start(3, spawn_std_workers(&workers), |_| {}, |_| {}).unwrap();
+        assert!(matches!(start(1, |_, _| {}, |_| {}, |_| {}), Err(PoolError::AlreadyRunning)));
 
         let sum: u64 = run_in_pool(|| (1..=1000u64).into_par_iter().sum());
         assert_eq!(sum, 500_500);
@@ -215,7 +256,7 @@ mod tests {
             STARTED.fetch_or(1 << index, Ordering::SeqCst);
         });
         let workers = Mutex::new(Vec::new());
-        start(3, spawn_std_workers(&workers), |_| {}).unwrap();
+        start(3, spawn_std_workers(&workers), |_| {}, |_| {}).unwrap();
         run_in_pool(|| rayon::broadcast(|_| ()));
         assert_eq!(STARTED.load(Ordering::SeqCst), 0b111);
         stop();
@@ -232,7 +273,7 @@ mod tests {
         let (reports, reported) = mpsc::channel();
         start(2, spawn_std_workers(&workers), move |message: &str| {
             reports.send((message.to_owned(), rayon::current_thread_index())).unwrap();
-        })
+        }, |_| {})
         .unwrap();
         run_in_pool(|| rayon::spawn(|| panic!("detached job {}", 7)));
         run_in_pool(|| rayon::spawn_fifo(|| panic!("detached fifo job")));
@@ -250,11 +291,29 @@ mod tests {
     }
 
     #[test]
+    fn a_jobs_panic_unwinds_to_the_caller_of_run_in_pool_and_the_pool_goes_on() {
+        let _turn = lock(&SERIAL);
+        let workers = Mutex::new(Vec::new());
+        start(2, spawn_std_workers(&workers), |_| {}, |_| panic!("no thread abandoned a panic")).unwrap();
+        let caught = std::panic::catch_unwind(|| run_in_pool(|| rayon::join(|| panic!("in a job"), || 1)));
+        let payload = caught.expect_err("the job's panic reaches the caller");
+        assert_eq!(crate::report::payload_message(&*payload), "in a job");
+        // Every pool thread finished unwinding: none counts as panicking.
+        assert_eq!(abandoned_panics(&lock(&POOL).as_ref().unwrap().pool), Vec::<usize>::new());
+        let sum: u64 = run_in_pool(|| (1..=100u64).into_par_iter().sum());
+        assert_eq!(sum, 5050);
+        stop();
+        for worker in workers.into_inner().unwrap() {
+            worker.join().unwrap();
+        }
+    }
+
+    #[test]
     fn stale_or_surplus_workers_return_without_running() {
         let _turn = lock(&SERIAL);
         assert!(!run_worker(u32::MAX, |_| panic!("a stale worker must not start")));
         let mut handle_seen = 0;
-        start(1, |_, handle| handle_seen = handle, |_| {}).unwrap();
+        start(1, |_, handle| handle_seen = handle, |_| {}, |_| {}).unwrap();
         let (started_tx, started_rx) = mpsc::channel();
         let worker = std::thread::spawn(move || run_worker(handle_seen, |i| started_tx.send(i).unwrap()));
         assert_eq!(started_rx.recv().unwrap(), 0);
@@ -263,6 +322,6 @@ mod tests {
         stop();
         assert!(worker.join().unwrap());
         assert!(!run_worker(handle_seen, |_| panic!("no thread is left to run")));
-        assert!(matches!(start(0, |_, _| {}, |_| {}), Err(PoolError::ZeroThreads)));
+        assert!(matches!(start(0, |_, _| {}, |_| {}, |_| {}), Err(PoolError::ZeroThreads)));
     }
 }
