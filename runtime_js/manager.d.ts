@@ -16,7 +16,7 @@ export interface LogEntry {
 // Every default and limit below is defaults.json's (a test keeps them equal).
 export interface ThreadPoolManagerOptions {
   /**
-   * Pool threads, from 1 to 256; 0: available parallelism - 1, at least 1.
+   * Pool threads, from 1 to 256; 0: available parallelism (every core), at least 1.
    * @default 0
    */
   numThreads?: number;

@@ -101,7 +101,7 @@ def patch(
         None,
         min=0,
         max=LIMITS["maxThreads"],
-        help=f"Default numThreads; 0: available parallelism - 1 (default: {DEFAULTS['numThreads']}).",
+        help=f"Default numThreads; 0: available parallelism, every core (default: {DEFAULTS['numThreads']}).",
     ),
     init_export: Optional[str] = typer.Option(None, help="Export that builds the pool (default: initThreadPool)."),
     exit_export: Optional[str] = typer.Option(None, help="Export that drops the pool (default: exitThreadPool)."),

@@ -38,7 +38,7 @@ class RuntimeConfig:
     start_worker_export: str = "wbg_rayon_start_worker"
     heartbeat_timeout_ms: int = DEFAULTS["heartbeatTimeoutMs"]
     idle_shutdown_ms: int = DEFAULTS["idleShutdownMs"]
-    num_threads: int = DEFAULTS["numThreads"]  # 0: available parallelism - 1, at least 1
+    num_threads: int = DEFAULTS["numThreads"]  # 0: available parallelism (every core), at least 1
 
     @classmethod
     def resolve(cls, overrides: dict[str, object], stored: dict[str, object] | None) -> "RuntimeConfig":
