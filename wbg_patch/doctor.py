@@ -302,8 +302,9 @@ def check_build_flags(crate: Crate, flags: list[Flag], notes: list[str]) -> Find
 
 def check_panics(crate: Crate, flags: list[Flag]) -> Finding:
     """What a panic does in the module this crate builds. The wasm32 target aborts
-    unless rustc gets `-C panic=unwind`, and a profile's `panic = "abort"` wins over
-    that flag; only the workspace root's profiles count (cargo warns about a member's)."""
+    unless rustc gets `-C panic=unwind`, which wins over a profile's `panic = "abort"`
+    (rustflags come last on rustc's command line: measured, the module then throws);
+    only the workspace root's profiles count (cargo warns about a member's)."""
     rustflag = next((v for name, v, _ in reversed(codegen_options(flags)) if name == "panic"), None)
     profile = crate.root_manifest.get("profile", {}).get("release", {}).get("panic")
     where = crate.shown(crate.root / "Cargo.toml")
@@ -314,8 +315,8 @@ def check_panics(crate: Crate, flags: list[Flag]) -> Finding:
     said = f'[profile.release] panic = "{profile}" in {where}' if profile else f"no [profile.release] panic in {where}"
     guide = 'README "Panics without a reset"'
     if rustflag == "unwind" and profile == "abort":
-        return Finding(ERROR, "panics", f"abort — a panic resets the memory: {said} wins over the rustflag -C panic=unwind",
-                       (*details, f"fix: drop the rustflag for abort, or set panic = \"unwind\" in {where} ({guide})"))
+        return Finding(WARN, "panics", f"unwind — the rustflag -C panic=unwind wins over {said}; build with -Z build-std=panic_unwind,std",
+                       (*details, f"fix: say panic = \"unwind\" in {where} too, or drop the rustflag for abort ({guide})"))
     if rustflag == "unwind":
         return Finding(OK, "panics", f"unwind — the pool survives a panic; build with -Z build-std=panic_unwind,std ({said})", tuple(details))
     if profile == "unwind":

@@ -114,6 +114,13 @@ def test_unwind_rustflag_and_profile_say_unwind(tmp_path: Path):
     assert "ok     panics: unwind — the pool survives a panic; build with -Z build-std=panic_unwind,std" in result.stdout
 
 
+def test_an_unwind_rustflag_wins_over_an_abort_profile_and_is_only_a_warning(tmp_path: Path):
+    # Measured: the demo built with -C panic=unwind in rustflags and its workspace's panic = "abort" throws its panics.
+    result = doctor(ROOT / "rust_example/quickstart", tmp_path, CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C panic=unwind")
+    assert result.returncode == 0, result.stdout
+    assert "warn   panics: unwind — the rustflag -C panic=unwind wins over [profile.release] panic = \"abort\"" in result.stdout
+
+
 def test_rayon_without_a_pool_contract_is_an_error(tmp_path: Path):
     result = doctor(BROKEN / "no-contract", tmp_path)
     assert result.returncode == SetupError.exit_code
