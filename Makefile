@@ -1,6 +1,6 @@
 # The two commands of the README: `make demo` and `make test`. Both set up and
 # build what they need first; a second run skips what is already there.
-.PHONY: setup build build-versions demo test test-rust lint test-js test-py check-newest fixtures bench wheel
+.PHONY: setup build build-versions demo test test-rust lint test-js test-py check-newest fixtures bench wheel crate
 
 # The demo packages scripts/build.sh writes, one per glue target, and its
 # panic=unwind builds (CommonJS and ES-module glue): the runtime behaviour tests
@@ -76,6 +76,14 @@ wheel: setup
 	  || { cat "$$scratch/log" >&2; exit 1; }; \
 	! grep -i warning "$$scratch/log" >&2 || { echo "wheel: the build warned (above)" >&2; exit 1; }; \
 	ls $(DIST)/wbg_patch-$$(.venv/bin/python -c 'import wbg_patch; print(wbg_patch.__version__)')-py3-none-any.whl
+
+# wbg-pool as crates.io would get it (a .crate: a gzipped tarball of the crate with its
+# workspace keys resolved), for crates that vendor it instead of depending on this
+# repository. Prints its path.
+crate: setup
+	@cd rust_example && cargo +debian-web package --quiet --allow-dirty --no-verify -p wbg-pool
+	@version=$$(sed -n 's/^version = "\(.*\)"/\1/p' rust_example/pool/Cargo.toml | head -1) && \
+	mkdir -p $(DIST) && cp rust_example/target/package/wbg-pool-$$version.crate $(DIST)/ && ls $(DIST)/wbg-pool-$$version.crate
 
 fixtures: setup
 	tests/fixtures/regenerate.sh
