@@ -98,8 +98,12 @@ def render(glue_path: Path, module_format: str, config: RuntimeConfig, contract:
 def plan(glue_path: Path, module_format: str, config: RuntimeConfig, contract: str) -> dict[Path, bytes]:
     """Every file the runtime needs beside the glue, with its content: the
     runtime itself and, for an npm package, its package.json (and an .npmignore
-    where wasm-pack's .gitignore would keep npm from packing the directory)."""
+    where wasm-pack's .gitignore would keep npm from packing the directory), and
+    the glue's declarations with the pool's init and exit exports marked."""
     files = {glue_path.parent / name: content for name, content in render(glue_path, module_format, config, contract).items()}
+    declarations = glue_path.with_suffix(".d.ts")
+    if declarations.is_file():
+        files[declarations] = _with_owned_exports_marked(declarations, (config.init_export, config.exit_export))
     manifest = glue_path.parent / "package.json"
     listed = _publish_in_package_json(manifest, module_format)
     if listed is not None:
@@ -107,6 +111,33 @@ def plan(glue_path: Path, module_format: str, config: RuntimeConfig, contract: s
     if _ignores_everything_for_npm(glue_path.parent):
         files[glue_path.parent / NPMIGNORE] = NPMIGNORE_TEXT
     return files
+
+
+# The pool's init and exit exports stay in the glue's declarations (wasm-bindgen
+# writes them), where editors offer them to the package's users: their doc comment
+# says, as the wrappers do when called (ERR_POOL_OWNED_BY_RUNTIME), that they are the runtime's.
+OWNED_EXPORT_DOC = (
+    " * @deprecated The ThreadPoolManager owns the wasm thread pool: it starts the pool at the first execute() or run() "
+    "and stops it. Calling this throws WbgPoolError ERR_POOL_OWNED_BY_RUNTIME.\n"
+)
+
+
+def _with_owned_exports_marked(declarations: Path, names: tuple[str, ...]) -> bytes:
+    """`declarations` with OWNED_EXPORT_DOC last in the doc comment of each
+    `export function <name>(` (in one of its own when it has none); once only."""
+    try:
+        lines = declarations.read_text().splitlines(keepends=True)
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"cannot read the glue's declarations: {e}", declarations) from e
+    out: list[str] = []
+    for line in lines:
+        if line.startswith(tuple(f"export function {name}(" for name in names)) and OWNED_EXPORT_DOC not in out[-2:]:
+            if out and out[-1].strip() == "*/":
+                out.insert(len(out) - 1, OWNED_EXPORT_DOC)
+            else:
+                out += ["/**\n", OWNED_EXPORT_DOC, " */\n"]
+        out.append(line)
+    return "".join(out).encode()
 
 
 def changed(files: dict[Path, bytes]) -> dict[Path, bytes]:

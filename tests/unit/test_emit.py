@@ -119,3 +119,26 @@ def test_a_package_without_files_or_exports_is_left_as_it_is(tmp_path: Path):
 def test_an_exports_field_node_would_refuse_is_refused(tmp_path: Path, exports: object):
     with pytest.raises(InputError, match="exports"):
         manifest_after(tmp_path, {"exports": exports})
+
+
+def declarations_after(tmp_path: Path, text: str) -> str:
+    glue = tmp_path / "x.js"
+    glue.write_text("")
+    (tmp_path / "x.d.ts").write_text(text)
+    planned = emit.plan(glue, "commonjs", config.RuntimeConfig(), "wbg-pool")
+    return planned[tmp_path / "x.d.ts"].decode()
+
+
+def test_the_pools_init_and_exit_exports_are_marked_in_the_declarations_once(tmp_path: Path):
+    text = (
+        "/**\n * Builds the pool.\n */\nexport function initThreadPool(num_threads: number): void;\n"
+        "export function exitThreadPool(): boolean;\nexport function initThreadPoolLater(): void;\n"
+    )
+    marked = declarations_after(tmp_path, text)
+    assert marked == (
+        f"/**\n * Builds the pool.\n{emit.OWNED_EXPORT_DOC} */\nexport function initThreadPool(num_threads: number): void;\n"
+        f"/**\n{emit.OWNED_EXPORT_DOC} */\nexport function exitThreadPool(): boolean;\nexport function initThreadPoolLater(): void;\n"
+    )
+    assert "ERR_POOL_OWNED_BY_RUNTIME" in emit.OWNED_EXPORT_DOC
+    # Patching again leaves them as they are.
+    assert declarations_after(tmp_path, marked) == marked
