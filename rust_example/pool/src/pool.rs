@@ -224,6 +224,16 @@ mod tests {
         }
     }
 
+    // After a panic: the pool still computes; then it stops and its workers return.
+    fn still_works_then_stop(workers: Mutex<Vec<JoinHandle<Option<usize>>>>) {
+        let sum: u64 = run_in_pool(|| (1..=100u64).into_par_iter().sum());
+        assert_eq!(sum, 5050);
+        stop();
+        for worker in workers.into_inner().unwrap() {
+            worker.join().unwrap();
+        }
+    }
+
     #[test]
     fn pool_threads_started_from_outside_run_parallel_work_and_exit() {
         let _turn = lock(&SERIAL);
@@ -282,12 +292,7 @@ mod tests {
         assert_eq!(seen[0].0, "detached fifo job");
         assert_eq!(seen[1].0, "detached job 7");
         assert!(seen.iter().all(|(_, thread)| matches!(thread, Some(i) if *i < 2)));
-        let sum: u64 = run_in_pool(|| (1..=100u64).into_par_iter().sum());
-        assert_eq!(sum, 5050);
-        stop();
-        for worker in workers.into_inner().unwrap() {
-            worker.join().unwrap();
-        }
+        still_works_then_stop(workers);
     }
 
     #[test]
@@ -300,12 +305,7 @@ mod tests {
         assert_eq!(crate::report::payload_message(&*payload), "in a job");
         // Every pool thread finished unwinding: none counts as panicking.
         assert_eq!(abandoned_panics(&lock(&POOL).as_ref().unwrap().pool), Vec::<usize>::new());
-        let sum: u64 = run_in_pool(|| (1..=100u64).into_par_iter().sum());
-        assert_eq!(sum, 5050);
-        stop();
-        for worker in workers.into_inner().unwrap() {
-            worker.join().unwrap();
-        }
+        still_works_then_stop(workers);
     }
 
     #[test]
