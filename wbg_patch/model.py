@@ -56,6 +56,7 @@ class CatchSite:
     parameter: str  # its one parameter: what the export threw
     wrapped_tag: str  # the identifier the imports object passes as `__wbindgen_wrapped_jstag`
     panic_error: str  # the glue's `class PanicError extends Error {}`
+    call_guard: Node | None  # the statement block of `__wbg_call_guard`, which each wrapper calls first
 
 
 @dataclass

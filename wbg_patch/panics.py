@@ -29,6 +29,7 @@ ABORT = "abort"
 MEANING = {UNWIND: "the pool survives a panic", ABORT: "a panic resets the memory"}
 
 CATCH_FUNCTION = "__wbg_handle_catch"
+CALL_GUARD = "__wbg_call_guard"
 TERMINATED = "__instance_terminated"
 WRAPPED_TAG = "__wbindgen_wrapped_jstag"
 PANIC_ERROR = "PanicError"
@@ -88,7 +89,9 @@ def find_catch(glue: Glue) -> CatchSite | None:
             "would mark the memory every thread shares as dead",
             glue.path,
         )
-    return CatchSite(body, parameters[0].text.decode(), tags[0].text.decode(), PANIC_ERROR)
+    guards = [n for n in glue.nodes("function_declaration") if function_name(n) == CALL_GUARD]
+    guard = guards[0].child_by_field_name("body") if len(guards) == 1 and guards[0].child_by_field_name("body").named_children else None
+    return CatchSite(body, parameters[0].text.decode(), tags[0].text.decode(), PANIC_ERROR, guard)
 
 
 def _pair_values(glue: Glue, key: str) -> list[Node]:
