@@ -11,6 +11,7 @@ const vm = require('vm');
 const ROOT = path.join(__dirname, '..');
 const BUILDS = { abort: 'build/pkg', unwind: 'build/pkg-unwind' };
 const ROUNDS = 5;
+const WARM_ROUNDS = 3;
 const PANICS_PER_ROUND = 4;
 const COLLATZ_LIMIT = 1_000_000;
 const SETTLE_MS = 300;
@@ -39,12 +40,16 @@ async function panicAndNext({ demo, manager, WasmPanicError }, out) {
 
 // Per-call time of a noop inside one execute() (µs), and a CPU-bound Rayon job (ms).
 async function calls({ demo, manager }, out) {
+  // In batches: a proxied call now and then waits for a slow cross-core wake-up, and one
+  // average over all calls would carry whichever round had more of them.
   out.noop.push(
-    await manager.execute(() => {
-      const t = performance.now();
-      for (let i = 0; i < 2000; i++) demo.noop();
-      return ((performance.now() - t) * 1000) / 2000;
-    }),
+    ...(await manager.execute(() =>
+      Array.from({ length: 10 }, () => {
+        const t = performance.now();
+        for (let i = 0; i < 200; i++) demo.noop();
+        return ((performance.now() - t) * 1000) / 200;
+      }),
+    )),
   );
   out.collatz.push(
     await manager.execute(() => {
@@ -91,7 +96,11 @@ async function main(memoryPanics) {
   const out = Object.fromEntries(Object.keys(BUILDS).map((name) => [name, { panics: [], next: [], noop: [], collatz: [] }]));
   for (const build of Object.values(builds)) await build.manager.execute(() => build.demo.collatz_sum(1000));
   // Calls first, on the pools of the first start: after a panic the abort build's host is a
-  // fresh one, whose JIT has not warmed up yet, which would time it, not the build.
+  // fresh one, whose JIT has not warmed up yet, which would time it, not the build. The first
+  // rounds are not kept either: a call's wait learns over them whether spinning pays (waiter.cjs).
+  for (let round = 0; round < WARM_ROUNDS; round++) {
+    for (const build of Object.values(builds)) await calls(build, { noop: [], collatz: [] });
+  }
   for (let round = 0; round < ROUNDS; round++) {
     for (const [name, build] of Object.entries(builds)) await calls(build, out[name]);
   }
