@@ -118,8 +118,9 @@ def _catch_edits(glue: Glue) -> list[Edit]:
     if glue.catch.call_guard is not None:
         # `__wbg_call_guard`, first in every export's wrapper, reads that mark through `wasm`
         # (through the pool's proxy, inside execute()): a third of a proxied noop's time
-        # (make bench), for a mark that is never set now.
-        result.append(_first_statement(glue.catch.call_guard, "return; // wbg-patch: the memory is never marked dead (see handleCatch)"))
+        # (make bench), for a mark that is never set now. Its body goes.
+        guard = glue.catch.call_guard
+        result.append(Edit(guard.start_byte, guard.end_byte, "{}"))
     return result
 
 
@@ -130,7 +131,10 @@ def edits(glue: Glue, config: RuntimeConfig, contract: Contract) -> list[Edit]:
         # wasm-bindgen-rayon's browser snippet: its `startWorkers` is the runtime's instead.
         s = contract.snippet_binding
         result.append(Edit(s.start_byte, s.end_byte, f"const startWorkers = {prelude.START_WORKERS};"))
-    result += [Edit(n.start_byte, n.end_byte, prelude.ACCESSOR) for n in glue.wasm_member_reads]
+    guard = glue.catch.call_guard if glue.catch is not None else None
+    # (The reads of `wasm` inside a call guard whose body goes, go with it.)
+    reads = [n for n in glue.wasm_member_reads if guard is None or not guard.start_byte <= n.start_byte < guard.end_byte]
+    result += [Edit(n.start_byte, n.end_byte, prelude.ACCESSOR) for n in reads]
     result += _guard_edits(contract)
     result += _catch_edits(glue)
     result += _object_edits(glue)
