@@ -142,3 +142,12 @@ def test_the_pools_init_and_exit_exports_are_marked_in_the_declarations_once(tmp
     assert "ERR_POOL_OWNED_BY_RUNTIME" in emit.OWNED_EXPORT_DOC
     # Patching again leaves them as they are.
     assert declarations_after(tmp_path, marked) == marked
+
+
+def test_declarations_that_cannot_be_read_are_bad_input_and_nothing_is_planned(tmp_path: Path):
+    glue = tmp_path / "x.js"
+    glue.write_text("")
+    (tmp_path / "x.d.ts").write_bytes(b"export function initThreadPool(\xff\xfe): void;\n")
+    with pytest.raises(InputError, match="cannot read the glue's declarations"):
+        emit.plan(glue, "commonjs", config.RuntimeConfig(), "wbg-pool")
+    assert (tmp_path / "x.d.ts").read_bytes() == b"export function initThreadPool(\xff\xfe): void;\n"
