@@ -15,7 +15,7 @@ The pipeline, one module per step, in the order a glue file goes through it:
   (``safe_write``); ``cli`` parses arguments and reports what it returns.
 
 Shared by the steps: ``syntax`` (tree-sitter), ``model`` (what is known of a
-glue), ``wasm_module`` (the .wasm's imports and exports), ``config`` (the
+glue), ``wasm`` (the .wasm: its sections and what its code does), ``config`` (the
 options, their defaults and limits from ``runtime_js/defaults.json``) and
 ``errors`` (every failure, with its exit code).
 """

@@ -27,7 +27,7 @@ except ModuleNotFoundError:  # Python 3.10: the same parser, from PyPI
 
 from . import locate, panics, parse, pipeline
 from .errors import InputError, PatchError
-from .wasm_module import read_interface
+from .wasm import read_module
 
 OK, WARN, ERROR = "ok", "warn", "error"
 TRIPLE = "wasm32-unknown-unknown"
@@ -404,7 +404,7 @@ def check_wasm_pack() -> Finding:
 def check_glue(file: Path) -> Finding:
     """What `wbg-patch inspect` finds in a wasm-pack/wasm-bindgen output, in one line."""
     wasm = file.with_name(f"{file.stem}_bg.wasm")
-    version = read_interface(wasm).processed_by.get("wasm-bindgen", "unknown") if wasm.is_file() else "unknown (no .wasm beside it)"
+    version = read_module(wasm).processed_by.get("wasm-bindgen", "unknown") if wasm.is_file() else "unknown (no .wasm beside it)"
     model = parse.read(file)
     try:
         locate.locate(model)

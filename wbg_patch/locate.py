@@ -31,7 +31,7 @@ from .target import (
     refuse_hand_rewrite,
     refuse_targets_not_for_node,
 )
-from .wasm_module import MemoryImport, read_interface
+from .wasm import MemoryImport, read_interface
 
 
 def locate(glue: Glue) -> Glue:

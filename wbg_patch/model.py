@@ -14,7 +14,7 @@ from pathlib import Path
 from tree_sitter import Node, Tree
 
 from .syntax import walk
-from .wasm_module import MemoryImport, ModuleInterface
+from .wasm import MemoryImport, ModuleInterface
 
 
 class Generation(Enum):

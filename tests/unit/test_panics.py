@@ -18,8 +18,8 @@ from wbg_patch import locate, panics, parse, pipeline, prelude, rewrite
 from wbg_patch.config import RuntimeConfig
 from wbg_patch.errors import UnsupportedGlueError
 from wbg_patch.marker import GLUE_LINE_RE, read_marker
-from wbg_patch.wasm_code import decode_body
-from wbg_patch.wasm_module import read_interface
+from wbg_patch.wasm import read_interface
+from wbg_patch.wasm.code import decode_body
 
 UNWIND_FIXTURES = FIXTURES / "unwind"
 TARGETS = ["nodejs", "experimental-nodejs-module", "module", "web"]

@@ -1,5 +1,5 @@
 """The function-body decoder and the search for exports that install a panic
-hook (wbg_patch/wasm_code.py): every immediate read at its real length, calls
+hook (wbg_patch/wasm/code.py, hooks.py): every immediate read at its real length, calls
 followed through vtables, and nothing found by reading past a vtable's end."""
 
 from __future__ import annotations
@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 
 from conftest import uleb, wasm_bindgen_output
-from wbg_patch.wasm_code import Module, UnknownOpcode, analyse, decode_body
-from wbg_patch.wasm_module import read_interface
+from wbg_patch.wasm import hooks, read_interface
+from wbg_patch.wasm.code import UnknownOpcode, decode_body
+from wbg_patch.wasm.sections import Module
 
 
 def sleb(n: int) -> bytes:
@@ -87,6 +88,7 @@ def test_an_unknown_or_cut_instruction_stops_the_decoding(code: bytes):
         decode_body(code)
 
 
+I32 = 0x7F
 SET_HOOK = "std[fcfb5db6d3ae018]::panicking::set_hook"
 
 
@@ -107,7 +109,7 @@ def hook_module() -> Module:
         6: body(call(0)),  # install
     }
     return Module(
-        types=[(0, 0), (1, 0), (0, 1)],
+        types=[((), ()), ((I32,), ()), ((), (I32,))],
         function_types=[1, 1, 0, 0, 1, 1, 2],
         exports={"init": 2, "other": 3, "init_with": 4, "install": 6},
         names={0: SET_HOOK, 1: "<Once>::call_once::<console_error_panic_hook[b7]::set_once::{closure#0}>::{closure#0}"},
@@ -117,14 +119,18 @@ def hook_module() -> Module:
     )
 
 
+def hook_exports(module: Module) -> tuple[str, ...]:
+    return hooks.panic_hook_exports(module, [decode_body(b) for b in module.bodies])
+
+
 def test_an_export_that_installs_a_hook_through_a_vtable_is_found():
-    assert analyse(hook_module()).panic_hook_exports == ("init",)
+    assert hook_exports(hook_module()) == ("init",)
 
 
 def test_nothing_is_found_without_set_hook_in_the_name_section():
     module = hook_module()
     module.names = {}
-    assert analyse(module).panic_hook_exports == ()
+    assert hook_exports(module) == ()
 
 
 def test_the_crates_of_the_contract_tests_are_read_as_they_are_built():

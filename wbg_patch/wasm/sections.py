@@ -1,0 +1,281 @@
+"""The sections of a .wasm binary, read into a ``Module``: its types, imports,
+functions, exports, tables' elements, data, code bodies (not decoded here: see
+``code``), function names and producers.
+
+Every section is walked, not only the ones a question needs: a module cut short
+anywhere would pass the patch and fail only when Node compiles it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import InputError, UnsupportedGlueError
+from .code import REFTYPE_WITH_HEAP, Reader, UnknownOpcode
+
+MAGIC = b"\0asm\x01\0\0\0"
+_CUSTOM_SECTION = 0
+_TYPE_SECTION = 1
+_IMPORT_SECTION = 2
+_FUNCTION_SECTION = 3
+_EXPORT_SECTION = 7
+_ELEMENT_SECTION = 9
+_CODE_SECTION = 10
+_DATA_SECTION = 11
+_TAG_SECTION = 13
+_TAG_IMPORT = 4
+_FUNCTION_KIND, _TABLE_KIND = 0, 1
+
+
+@dataclass(frozen=True)
+class MemoryImport:
+    module: str
+    name: str
+    initial: int
+    maximum: int | None
+    shared: bool
+
+    def js_descriptor(self) -> str:
+        """The argument of ``new WebAssembly.Memory(...)`` for these limits."""
+        parts = [f"initial: {self.initial}"]
+        if self.maximum is not None:
+            parts.append(f"maximum: {self.maximum}")
+        parts.append("shared: true")
+        return "{ " + ", ".join(parts) + " }"
+
+
+# A function type: its parameter and result value types (a reference type with a heap type
+# after it as a (type, heap type) pair), so that two types compare equal when they are.
+FunctionType = tuple[tuple[object, ...], tuple[object, ...]]
+
+
+@dataclass
+class Module:
+    """What the analyses read off a module's sections."""
+
+    types: list[FunctionType] = field(default_factory=list)
+    function_types: list[int] = field(default_factory=list)  # type of each function, imports first
+    imports: list[tuple[str, str]] = field(default_factory=list)  # (module, name) of each function import
+    exports: dict[str, int] = field(default_factory=dict)  # exported function -> its index
+    export_names: list[str] = field(default_factory=list)  # every export, of any kind
+    exported_tables: list[str] = field(default_factory=list)  # JS may put any exported function in these
+    names: dict[int, str] = field(default_factory=dict)  # the name section's function names
+    bodies: list[bytes] = field(default_factory=list)  # the code of each defined function
+    table: dict[int, int] = field(default_factory=dict)  # slot -> function, as instantiation fills table 0
+    # Every function some element segment names, of any table and mode: the functions a table may
+    # hold. False when a segment could not be read (then any function may be in a table).
+    elements: set[int] = field(default_factory=set)
+    elements_known: bool = True
+    segments: list[tuple[int | None, bytes]] = field(default_factory=list)  # data: (active offset, bytes)
+    tags: int = 0  # exception tags, imported and defined: without one, nothing can throw
+    memory: MemoryImport | None = None  # None when the module defines its own memory
+    # The producers section's `processed-by` tools and versions: wasm-bindgen writes its own there.
+    processed_by: dict[str, str] = field(default_factory=dict)
+    decodable: bool = True  # False when a section had a form this reader does not know
+
+    def function_name(self, index: int) -> str:
+        """The name section's name of a function, or the import's, or its index."""
+        if index < len(self.imports):
+            return self.names.get(index) or f"{self.imports[index][0]}.{self.imports[index][1]}"
+        return self.names.get(index) or f"function {index}"
+
+
+class _Reader(Reader):
+    def __init__(self, data: bytes, path: Path) -> None:
+        super().__init__(data, lambda: InputError("the wasm module ends early (truncated?)", path))
+        self.path = path
+
+    def limits(self) -> tuple[int, int | None, bool]:
+        flags = self.byte()
+        initial = self.uleb()
+        maximum = self.uleb() if flags & 0x01 else None
+        return initial, maximum, bool(flags & 0x02)
+
+    def valtype(self) -> object:
+        kind = self.byte()
+        return (kind, self.sleb()) if kind in REFTYPE_WITH_HEAP else kind
+
+    def skip_import_desc(self, kind: int) -> None:
+        if kind == 1:  # table: reftype + limits
+            self.valtype()
+            self.limits()
+        elif kind == 3:  # global: valtype + mutability
+            self.valtype()
+            self.byte()
+        elif kind == _TAG_IMPORT:  # tag: attribute + type index
+            self.byte()
+            self.uleb()
+        else:
+            raise UnsupportedGlueError(f"unknown import kind {kind} in the wasm module", self.path)
+
+    def offset(self) -> int | None:
+        """A segment's offset: `i32.const N; end`, as wasm-ld writes it for a module
+        that is not position-independent (the only kind wasm-bindgen takes); None
+        for another constant expression."""
+        if self.byte() != 0x41:
+            self.constant_expression_rest()
+            return None
+        offset = self.sleb()
+        if self.byte() != 0x0B:
+            raise UnknownOpcode("a segment offset other than a constant")
+        return offset
+
+    def constant_expression_rest(self) -> None:
+        """Skips a constant expression whose first opcode was read: only global.get
+        (a position-independent module's base) is expected there."""
+        self.pos -= 1
+        if self.byte() != 0x23:
+            raise UnknownOpcode("a constant expression other than i32.const or global.get")
+        self.uleb()
+        if self.byte() != 0x0B:
+            raise UnknownOpcode("a constant expression of more than one instruction")
+
+    def element_function(self) -> int | None:
+        """An element expression's function: `ref.func F; end` gives F, `ref.null t; end` none."""
+        op = self.byte()
+        if op == 0xD2:
+            function = self.uleb()
+        elif op == 0xD0:
+            self.valtype()
+            function = None
+        else:
+            raise UnknownOpcode("an element expression other than ref.func or ref.null")
+        if self.byte() != 0x0B:
+            raise UnknownOpcode("an element expression of more than one instruction")
+        return function
+
+
+def _types(r: _Reader, module: Module) -> None:
+    for _ in range(r.uleb()):
+        if r.byte() != 0x60:  # a GC type (rec, sub): not a module Rust emits
+            raise UnknownOpcode("a type other than a function type")
+        parameters = tuple(r.valtype() for _ in range(r.uleb()))
+        results = tuple(r.valtype() for _ in range(r.uleb()))
+        module.types.append((parameters, results))
+
+
+def _elements(r: _Reader, module: Module) -> None:
+    """Every element segment, in each of its eight forms: the functions it names
+    (any of them may be called through a table), and for the segments that fill
+    table 0 at instantiation, where (the vtables of hooks.py point there)."""
+    for _ in range(r.uleb()):
+        flags = r.uleb()
+        table = r.uleb() if flags in (2, 6) else 0
+        active = flags in (0, 2, 4, 6)
+        offset = r.offset() if active else None
+        expressions = flags >= 4
+        if flags in (1, 2, 3):
+            r.byte()  # the element kind: funcref
+        elif flags in (5, 6, 7):
+            r.valtype()
+        functions = [r.element_function() if expressions else r.uleb() for _ in range(r.uleb())]
+        module.elements.update(f for f in functions if f is not None)
+        if active and table == 0 and offset is not None:
+            module.table.update((offset + i, f) for i, f in enumerate(functions) if f is not None)
+
+
+def _data(r: _Reader, module: Module) -> None:
+    for _ in range(r.uleb()):
+        flags = r.uleb()
+        if flags == 2:
+            r.uleb()  # memory index
+        offset = None if flags == 1 else r.offset()
+        length = r.uleb()
+        module.segments.append((offset, r.data[r.pos : r.pos + length]))
+        r.skip(length)
+
+
+def _function_names(r: _Reader, end: int, module: Module) -> None:
+    while r.pos < end:
+        subsection, size = r.byte(), r.uleb()
+        after = r.pos + size
+        if subsection == 1:
+            for _ in range(r.uleb()):
+                index = r.uleb()
+                module.names[index] = r.name()
+        r.pos = after
+
+
+def _processed_by(r: _Reader) -> dict[str, str]:
+    tools = {}
+    for _ in range(r.uleb()):
+        field_name = r.name()
+        for _ in range(r.uleb()):
+            tool, version = r.name(), r.name()
+            if field_name == "processed-by":
+                tools[tool] = version
+    return tools
+
+
+def _section(r: _Reader, section: int, end: int, module: Module) -> None:
+    if section == _IMPORT_SECTION:
+        for _ in range(r.uleb()):
+            mod, name, kind = r.name(), r.name(), r.byte()
+            if kind == 2:
+                module.memory = MemoryImport(mod, name, *r.limits())
+            elif kind == _FUNCTION_KIND:
+                module.imports.append((mod, name))
+                module.function_types.append(r.uleb())
+            else:
+                module.tags += kind == _TAG_IMPORT
+                r.skip_import_desc(kind)
+    elif section == _EXPORT_SECTION:
+        for _ in range(r.uleb()):
+            name, kind, index = r.name(), r.byte(), r.uleb()
+            module.export_names.append(name)
+            if kind == _FUNCTION_KIND:
+                module.exports[name] = index
+            elif kind == _TABLE_KIND:
+                module.exported_tables.append(name)
+    elif section == _TYPE_SECTION:
+        _types(r, module)
+    elif section == _FUNCTION_SECTION:
+        module.function_types += [r.uleb() for _ in range(r.uleb())]
+    elif section == _ELEMENT_SECTION:
+        try:
+            _elements(r, module)
+        except UnknownOpcode:
+            module.elements_known = False
+            raise
+    elif section == _DATA_SECTION:
+        _data(r, module)
+    elif section == _TAG_SECTION:
+        module.tags += r.uleb()
+    elif section == _CODE_SECTION:
+        for _ in range(r.uleb()):
+            size = r.uleb()
+            module.bodies.append(r.data[r.pos : r.pos + size])
+            r.skip(size)
+    elif section == _CUSTOM_SECTION:
+        name = r.name()
+        if name == "name":
+            _function_names(r, end, module)
+        elif name == "producers":
+            module.processed_by = _processed_by(r)
+
+
+def read_module(path: Path) -> Module:
+    """The module's sections; raises InputError for a file that is not a whole
+    wasm module. A section in a form this reader does not know leaves
+    `decodable` False (and the analyses then answer "unknown")."""
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise InputError(f"cannot read the wasm module: {e.strerror}", path) from e
+    if not data.startswith(MAGIC):
+        raise InputError("is not a WebAssembly module (bad magic number)", path)
+    r = _Reader(data, path)
+    r.pos = len(MAGIC)
+    module = Module()
+    while r.pos < len(data):
+        section, size = r.byte(), r.uleb()
+        end = r.pos + size
+        if end > len(data):
+            raise InputError("the wasm module ends inside a section (truncated?)", path)
+        try:
+            _section(r, section, end, module)
+        except UnknownOpcode:
+            module.decodable = False
+        r.pos = end
+    return module
