@@ -190,6 +190,25 @@ async function proxyCost() {
   await manager.close();
 }
 
+// Calls outside execute() on a wasm-bindgen-rayon crate (route.cjs), free and pinned:
+// a small export that cannot wait, with no pool up and with the pool up (it stays
+// on the main thread: the same cost), and a parallel one with the pool up (it goes
+// to the pool's host: the same cost as inside execute()).
+function outsideCalls() {
+  for (const mode of MODES) {
+    const { name, where } = mode;
+    progress(`calls outside execute(), no pool up and pool up, ${where}`);
+    const { smallNoPool, smallPoolUp, parallelPoolUp, inside } = inChild(mode, 'outside.cjs');
+    const before = record(`outside_${name}_small_no_pool_us`, `byte_sum(32 bytes) outside execute(), no pool up, ${where}`, smallNoPool, 'µs', 'the main thread');
+    const after = record(`outside_${name}_small_pool_up_us`, `byte_sum(32 bytes) outside execute(), pool up, ${where}`, smallPoolUp, 'µs', 'cannot wait: stays on the main thread');
+    ratio(`outside_${name}_small_ratio`, `byte_sum outside execute(), pool up / no pool up, ${where}`, after.median / before.median, 'goal <= 1.05');
+    record(`outside_${name}_small_inside_us`, `byte_sum(32 bytes) inside execute(), ${where}`, inside.small, 'µs', 'every call crosses to the host');
+    const routed = record(`outside_${name}_parallel_pool_up_us`, `sum_of_squares(1000) outside execute(), pool up, ${where}`, parallelPoolUp, 'µs', 'can wait: routed to the host');
+    const proxied = record(`outside_${name}_parallel_inside_us`, `sum_of_squares(1000) inside execute(), ${where}`, inside.parallel, 'µs');
+    ratio(`outside_${name}_parallel_ratio`, `sum_of_squares routed outside / inside execute(), ${where}`, routed.median / proxied.median, 'goal <= 1.1');
+  }
+}
+
 // The glue's check on every use of an object's address (stale after a memory
 // reset): a method call on the patched glue against the same glue without the
 // check, and against the unpatched glue, alternating batches so drift hits all.
@@ -352,6 +371,7 @@ function printTable() {
   roundTrips();
   await eventLoop();
   await proxyCost();
+  outsideCalls();
   staleCheckCost();
   panics();
   unwindBuilds();

@@ -88,7 +88,10 @@ class Engine {
   startPool() {
     const { numThreads } = this.options;
     return new Pool(this.binding, this.options, {
-      onStarted: (startMs) => this.metrics.poolStarted(numThreads, startMs),
+      onStarted: (startMs) => {
+        this.metrics.poolStarted(numThreads, startMs);
+        this.routeOutsideCalls(this.pool);
+      },
       onLog: (message) => deliverLog(this.options.onLog, message),
       onFailed: (pool, error) => this.poolFailed(pool, error),
       onDetachedPanic: (error) => this.metrics.detachedPanic(error),
@@ -129,9 +132,18 @@ class Engine {
     }
   }
 
+  // While `pool` is up, calls outside execute() of exports that can wait go to it
+  // (route.cjs), under the contracts whose pool the main thread's calls would join.
+  routeOutsideCalls(pool) {
+    if (pool !== null && !pool.adapter.mainThreadJoins) return;
+    const { callTimeoutMs } = this.options;
+    this.binding.handle.setOutsideRouter(pool === null ? null : () => pool.routeOutside(callTimeoutMs));
+  }
+
   stopPool(reason) {
     const pool = this.pool;
     this.pool = null;
+    this.routeOutsideCalls(null);
     this.metrics.poolStopped(reason);
     this.stopping = (async () => {
       try {
@@ -155,10 +167,14 @@ class Engine {
   }
 
   poolFailed(pool, error) {
-    if (this.pool === pool) this.pool = null;
+    if (this.pool === pool) {
+      this.pool = null;
+      this.routeOutsideCalls(null);
+    }
     this.metrics.poolFailed(pool.isReady, this.closed ? 'close' : 'failure', error);
     if (this.pool !== null || error === this.localTrap) return;
-    resetAfterFailure(this.binding, error, { active: this.active, closed: this.closed, restarts: pool.adapter.startCuredByFreshMemory(error) });
+    const restarts = pool.adapter.startCuredByFreshMemory(error);
+    resetAfterFailure(this.binding, error, { active: this.active, closed: this.closed, restarts, outside: pool.failedOutsideCall() });
   }
 
   /** Stops the pool and refuses further work; running calls reject with PoolClosedError. */
@@ -167,6 +183,7 @@ class Engine {
     if (openEngine === this) {
       openEngine = null;
       this.binding.handle.onLocalTrap(null);
+      this.routeOutsideCalls(null);
     }
     this.idle.cancel();
     const pool = this.pool;

@@ -14,7 +14,8 @@ const { postRequest } = require('./signal.cjs');
 const { Waiter } = require('./waiter.cjs');
 const { writeOutput } = require('./output.cjs');
 const { Liveness } = require('./liveness.cjs');
-const { makeProxy } = require('./proxy.cjs');
+const { makeProxy, executeProxy } = require('./proxy.cjs');
+const { session } = require('./session.cjs');
 const { adapterFor } = require('./contracts/index.cjs');
 const { reportsPanic } = require('./unwind.cjs');
 const errors = require('./errors.cjs');
@@ -81,6 +82,7 @@ class Pool {
     this.adapter = adapterFor(binding.contract.kind);
     this.createdAt = performance.now();
     this.failure = null;
+    this.failedCall = null; // the call that was waiting for an answer when the pool failed
     this.closing = false;
     this.exited = false;
     this.isReady = false;
@@ -90,6 +92,8 @@ class Pool {
     this.eventsSeen = 0;
     this.pendingWasmRequests = new Map(); // call id -> export name, while the host has it
     this.call = null; // the execute() call whose wasm call is on its way (see proxy.cjs)
+    this.answering = null; // the call whose request waits for its answer (null: the runtime's own)
+    this.outsideCall = undefined; // the latest call outside execute() routed here (route.cjs)
     // The execute() calls running on this pool: a failure rejects each at once. (One
     // promise per call, not one per pool: a pending promise keeps every call that
     // raced it, and so their results, alive as long as the pool.)
@@ -123,7 +127,8 @@ class Pool {
       port.on('message', (message) => this.onEvent(message));
       port.unref();
     }
-    this.proxy = makeProxy(this);
+    this.proxy = executeProxy(this);
+    this.outsideProxy = makeProxy(this, () => this.outsideCall);
     this.waiter = new Waiter();
   }
 
@@ -206,6 +211,7 @@ class Pool {
       error = this.isReady ? new PoolClosedError(`a pool thread failed: ${text}`, { cause: error }) : new PoolStartError(text, { cause: error });
     }
     this.failure = error;
+    this.failedCall = this.answering;
     this.closing = true;
     clearTimeout(this.startTimer);
     for (const call of this.calls) call.reject(error);
@@ -254,11 +260,27 @@ class Pool {
       );
     }
     this.pendingWasmRequests.set(id, name);
+    this.answering = call;
     try {
       return this.awaitAnswer(id, name, call, since);
     } finally {
       this.pendingWasmRequests.delete(id);
+      this.answering = null;
     }
+  }
+
+  // The `wasm` of one call outside execute() of an export that can wait, routed
+  // here (route.cjs), with its own deadline; null, to run it on the main thread's
+  // instance: inside execute() (its proxy has the call), or while this pool cannot serve it.
+  routeOutside(timeoutMs) {
+    if (!this.isReady || this.closing || session.getStore() !== undefined) return null;
+    this.outsideCall = { pool: this, timeoutMs, deadline: performance.now() + timeoutMs, failure: null };
+    return this.outsideProxy;
+  }
+
+  // Whether the failure of this pool was thrown to a call outside execute() (its caller heard of it).
+  failedOutsideCall() {
+    return this.failedCall !== null && this.failedCall === this.outsideCall;
   }
 
   awaitAnswer(id, name, call, since) {

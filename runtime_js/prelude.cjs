@@ -23,6 +23,7 @@ const { WbgPoolError, StaleObjectError, ForeignJsValueError, deserialize } = req
 const { guardedExports } = require('./local.cjs');
 const { unwindMembers } = require('./unwind.cjs');
 const { currentPool, finalizeIn } = require('./session.cjs');
+const { routeMembers } = require('./route.cjs');
 
 /**
  * @typedef {'INIT_SYNC' | 'EXPLICIT_INIT' | 'ON_LOAD' | 'LOAD_TIME' | 'LEGACY_ENV'} Generation
@@ -60,9 +61,15 @@ const { currentPool, finalizeIn } = require('./session.cjs');
  * @property {string} version
  * @property {number} staleFinalizations finalizers skipped: their object was made before a reset
  * @property {ExternrefRanges | null} externrefs
- * @property {() => object | undefined} localExports the local instance's exports as calls outside execute() get them
- * @property {() => object} wasm what the glue reads as `wasm`: the pool's proxy inside execute(), else the local
- *   exports (on the main thread guarded: see local.cjs)
+ * @property {() => object | undefined} outsideExports what calls outside execute() get: the route of the running
+ *   wrapper (route.cjs), else the local instance's exports
+ * @property {() => object} wasm what the glue reads as `wasm`: the pool's proxy inside execute(), else
+ *   outsideExports() (the local exports on the main thread are guarded: see local.cjs)
+ * @property {(router: ((name: string) => object | null) | null) => void} setOutsideRouter
+ *   the engine's choice of route for a call outside execute() of an export that can wait (route.cjs)
+ * @property {(name: string) => object | null} enter first in a wrapper of export `name`, which can wait:
+ *   chooses its route, returns the one it replaced
+ * @property {(previous: object | null) => void} leave last in that wrapper: gives the route back
  * @property {() => WebAssembly.Memory} memory the memory the glue imports: the pool's on a pool thread, else a fresh one
  * @property {(compile: () => WebAssembly.Module) => WebAssembly.Module} poolModule the pool's module on a pool thread, else `compile()`
  * @property {(url: URL) => WebAssembly.Module} moduleAt the same, compiling the file at `url`
@@ -372,7 +379,8 @@ function attach(options, bindings) {
   const generation = GENERATIONS[options.generation];
   if (generation === undefined) throw new Error(`wbg-patch: unknown glue generation ${options.generation}; re-run wbg-patch`);
   // The pool's proxy while execute() calls run; the memory epoch, and why it last began.
-  const state = { proxy: undefined, epoch: 0, resetReason: null };
+  // The route of the wrapper running outside execute(), if any (route.cjs).
+  const state = { proxy: undefined, epoch: 0, resetReason: null, route: null };
   const onPoolThread = givenByPool('__wbgPoolThread') !== undefined;
   const local = localExports(bindings, onPoolThread);
   const hooks = panicHooks(options.panicHookExports);
@@ -381,10 +389,11 @@ function attach(options, bindings) {
     staleFinalizations: 0,
     wasm() {
       if (local.broken !== null) throw local.broken;
-      return state.proxy === undefined ? local.exports() : state.proxy;
+      return state.proxy ?? state.route ?? local.exports();
     },
-    // The main thread's own exports as calls outside execute() get them, also while a proxy is installed.
-    localExports: () => local.exports(),
+    // What calls outside execute() get, also while a proxy is installed.
+    outsideExports: () => state.route ?? local.exports(),
+    ...routeMembers(state),
     memory() {
       const given = givenByPool('__wbgPoolMemory');
       return given instanceof WebAssembly.Memory ? given : new WebAssembly.Memory(options.memory);
@@ -420,9 +429,10 @@ function attach(options, bindings) {
     // start again: nothing may run on memory a crashed thread left behind.
     reset(reason) {
       state.resetReason = reason;
-      // Instantiation runs on the local instance whatever the manager has installed.
-      const installed = state.proxy;
-      state.proxy = undefined;
+      // Instantiation runs on the local instance whatever the manager has installed,
+      // or a routed call that failed the pool (and so the memory) has taken.
+      const [installed, route] = [state.proxy, state.route];
+      [state.proxy, state.route] = [undefined, null];
       try {
         state.epoch++;
         [local.table, local.broken] = [null, null];
@@ -432,7 +442,7 @@ function attach(options, bindings) {
       } catch (error) {
         throw (local.broken = resetFailed(reason, error, options.generation));
       } finally {
-        state.proxy = installed;
+        [state.proxy, state.route] = [installed, route];
       }
     },
   };

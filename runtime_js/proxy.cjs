@@ -1,5 +1,6 @@
 'use strict';
-// The object the glue sees as `wasm` inside execute(): raw exports that run on
+// The object the glue sees as `wasm` inside execute(), and in a wrapper that a
+// call outside execute() routes to the pool (route.cjs): raw exports that run on
 // the pool's host, which has the pool. Memory is shared, so it is used directly.
 const { MessageType } = require('./protocol.cjs');
 const { PoolClosedError } = require('./errors.cjs');
@@ -44,7 +45,9 @@ function remote(pool, name, kind) {
   }
 }
 
-function makeProxy(pool) {
+// The `wasm` of the calls `currentCall()` names ({ pool, timeoutMs, deadline,
+// failure }; undefined for calls outside execute() that were not routed).
+function makeProxy(pool, currentCall) {
   const handle = pool.binding.handle;
   const kinds = new Map(WebAssembly.Module.exports(handle.module()).map((e) => [e.name, e.kind]));
   const cache = new Map();
@@ -52,9 +55,9 @@ function makeProxy(pool) {
   // may not report other values for a frozen target's properties.
   return new Proxy(Object.create(null), {
     get: (_, name) => {
-      const call = session.getStore();
-      // Calls made outside execute() (a timer, a finalizer, onLog) stay on the local instance.
-      if (call === undefined) return handle.localExports()[name];
+      const call = currentCall();
+      // Calls made outside execute() (a timer, a finalizer, onLog) run as such calls do.
+      if (call === undefined) return handle.outsideExports()[name];
       if (call.pool !== pool || call.failure !== null) {
         // fn of an execute() that failed, timed out, or whose pool was replaced: never run it elsewhere.
         throw call.failure ?? call.pool.failure ?? new PoolClosedError('the pool of this execute() call is gone');
@@ -68,4 +71,7 @@ function makeProxy(pool) {
   });
 }
 
-module.exports = { makeProxy };
+// The proxy of execute() calls: the call is the running code's session.
+const executeProxy = (pool) => makeProxy(pool, () => session.getStore());
+
+module.exports = { makeProxy, executeProxy };

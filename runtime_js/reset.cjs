@@ -10,10 +10,12 @@
 const { warn } = require('./errors.cjs');
 
 // After pool failure `error`; `active` calls were running, `closed`: close() ended them,
-// `restarts`: the calls are not rejected, a pool starts again for them on the fresh memory.
-function resetAfterFailure(binding, error, { active, closed, restarts }) {
+// `restarts`: the calls are not rejected, a pool starts again for them on the fresh memory,
+// `outside`: a call outside execute() routed to the pool (route.cjs) threw it.
+function resetAfterFailure(binding, error, { active, closed, restarts, outside }) {
   let why = null;
   if (restarts) why = error.message;
+  else if (outside) why = `a call outside execute(), which ran in the pool, failed: ${error.message}`;
   else if (active === 0) why = `the pool failed while no execute() was running: ${error.message}`;
   else if (closed) why = 'close() was called during an execute(), which was rejected; its pool was terminated';
   resetMemory(binding, why, error.message);

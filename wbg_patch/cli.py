@@ -14,6 +14,7 @@ from . import __version__, contract, doctor as setup, emit, locate, panics, pars
 from .config import DEFAULTS, LIMITS, RuntimeConfig
 from .errors import EXIT_CODES, InputError, InternalError, NotGlueError, PatchError, SetupError
 from .marker import edited_after_patch
+from .wasm import ModuleInterface
 
 EXIT_HELP = "Exit codes: " + "; ".join(f"{code} {text}" for code, text in EXIT_CODES.items()) + "."
 
@@ -134,7 +135,10 @@ def patch(
 
 @app.command(cls=_UnixUsage)
 @_reports_errors
-def inspect(path: Path = typer.Argument(..., help="A wasm-bindgen output directory or glue file.")) -> None:
+def inspect(
+    path: Path = typer.Argument(..., help="A wasm-bindgen output directory or glue file."),
+    exports: bool = typer.Option(False, "--exports", help="List every export of the module: whether it can wait for another thread, and why."),
+) -> None:
     """Print what wbg-patch finds in the glue: the first thing to run when a patch is refused."""
     for file in pipeline.find_glue(path):
         model = parse.read(file)
@@ -164,11 +168,14 @@ def inspect(path: Path = typer.Argument(..., help="A wasm-bindgen output directo
             typer.echo(f"  memory site: line {model.line(model.memory_site)}: {model.text(model.memory_site)}")
         config = RuntimeConfig.resolve({}, model.patch_config)
         refused = None
+        kind = None
         try:
-            typer.echo(f"  pool contract: {contract.DESCRIPTION[pipeline.contract_of(model, config).kind]}")
+            kind = pipeline.contract_of(model, config).kind
+            typer.echo(f"  pool contract: {contract.DESCRIPTION[kind]}")
         except PatchError as e:
             refused = e
             typer.echo(f"  pool contract: refused: {e}")
+        _print_waits(locate.read_module(model), kind, exports)
         if model.panics is not None:
             typer.echo(f"  panics: {model.panics} — {panics.MEANING[model.panics]}")
         if model.panics_reason is not None:
@@ -178,6 +185,29 @@ def inspect(path: Path = typer.Argument(..., help="A wasm-bindgen output directo
         typer.echo(f"  exports ({len(model.exports)}): {', '.join(model.exports)}")
         if refused is not None:
             raise typer.Exit(refused.exit_code)
+
+
+def _print_waits(module: ModuleInterface | None, kind: contract.Kind | None, each: bool) -> None:
+    """Which exports can wait for another thread, and what that means for calls
+    outside execute() under this contract (runtime_js/route.cjs)."""
+    waits = module.waits if module is not None else None
+    if waits is None:
+        what = "no module beside the glue" if module is None else "the module's code could not be decoded"
+        typer.echo(f"  can wait: unknown ({what}): every export counts as one that can")
+        return
+    local, total = len(waits.local), len(waits.exports)
+    typer.echo(f"  can wait: {total - local} of {total} exported functions can wait for another thread; {local} cannot")
+    if kind in contract.MAIN_THREAD_JOINS:
+        typer.echo("  outside execute(): the main thread's calls would join the pool while it is up; those that can wait go to it then")
+    elif kind is not None:
+        typer.echo("  outside execute(): calls run on the main thread's own instance (the pool is entered only on its host)")
+    if waits.cut:
+        typer.echo(f"  can wait, not counted: the code that runs only once a panic or a failed allocation began ({', '.join(waits.cut)})")
+    else:
+        typer.echo("  can wait, not counted: nothing (std's panic machinery not found by name: a stripped module?)")
+    if each:
+        for name, reason in waits.exports.items():
+            typer.echo(f"    {name}: {'cannot wait' if reason is None else reason}")
 
 
 @app.command(

@@ -47,6 +47,11 @@ DESCRIPTION = {
     Kind.POOLBUILDER_GLOBAL: "PoolBuilder-global (PoolBuilder, initThreadPool(n, workerSource), global startWorkers/terminateWorkers)",
 }
 BUILDER_METHODS = ("numThreads", "receiver", "build")
+# The contracts whose pool the main thread's own calls join once it is up: Rayon's global pool
+# (wasm-bindgen-rayon) and a pool kept in a static (PoolBuilder-global) live in the memory every
+# instance shares, so a parallel export called outside execute() runs its jobs on the pool's
+# threads and waits for them. (wbg-pool's run_in_pool enters its pool only on the host.)
+MAIN_THREAD_JOINS = {Kind.WASM_BINDGEN_RAYON, Kind.POOLBUILDER_GLOBAL}
 SNIPPET_MARK = "wasm-bindgen-rayon"
 
 

@@ -17,7 +17,7 @@ from tree_sitter import Node
 from . import panics
 from .errors import InputError, NotGlueError, UnsupportedGlueError
 from .marker import read_marker
-from .model import Generation, Glue
+from .model import Generation, Glue, Wrapper
 from .syntax import function_name, is_ident, is_member, is_new, top_level_declarators, walk
 from .target import (
     WITH_THREADS,
@@ -31,7 +31,7 @@ from .target import (
     refuse_hand_rewrite,
     refuse_targets_not_for_node,
 )
-from .wasm import MemoryImport, read_interface
+from .wasm import MemoryImport, ModuleInterface, read_interface
 
 
 def locate(glue: Glue) -> Glue:
@@ -69,6 +69,7 @@ def locate(glue: Glue) -> Glue:
     glue.wasm_file = _find_wasm_file(glue)
     glue.memory = _memory_limits(glue)
     panics.locate(glue)
+    glue.wrappers = _locate_wrappers(glue)
     return glue
 
 
@@ -121,6 +122,38 @@ def _locate_wasm_binding(glue: Glue) -> None:
     ]
     if not glue.wasm_assignments:
         raise NotGlueError("never assigns the `wasm` binding: not wasm-bindgen glue", glue.path)
+
+
+# Functions whose body is their own scope: a wrapper's `wasm.<x>` reads belong to the innermost one.
+_FUNCTIONS = ("function_declaration", "function_expression", "function", "arrow_function", "method_definition",
+              "generator_function_declaration", "generator_function")  # fmt: skip
+# wasm-bindgen's own exports (allocator, JS value slots, start): the glue's helpers read them
+# for whichever call is running; they are not the call.
+_WASM_BINDGEN_EXPORTS = ("__wbindgen_", "__externref_")
+
+
+def _locate_wrappers(glue: Glue) -> list[Wrapper]:
+    """The glue functions that read exports which can wait for another thread
+    (wasm/waits.py; every export, when the module's code could not be read),
+    each with those exports. Async functions and generators are left out: their
+    body runs across awaits, where a route would outlive the call (wasm-bindgen
+    writes none around an export)."""
+    assert glue.module_interface is not None
+    waits = glue.module_interface.waits
+    found: dict[int, tuple[Node, list[str]]] = {}
+    for read in glue.wasm_member_reads:
+        name = read.parent.child_by_field_name("property").text.decode()
+        if name.startswith(_WASM_BINDGEN_EXPORTS) or (waits is not None and waits.exports.get(name, "not a function") is None):
+            continue
+        if waits is not None and name not in waits.exports:
+            continue  # the memory, a table, a global
+        function = read.parent
+        while function is not None and function.type not in _FUNCTIONS:
+            function = function.parent
+        if function is None or function.type.startswith("generator") or function.child(0).type == "async":
+            continue
+        found.setdefault(function.start_byte, (function, []))[1].append(name)
+    return [Wrapper(f, f.child_by_field_name("body"), tuple(dict.fromkeys(names))) for f, names in found.values()]
 
 
 def _locate_pointers(glue: Glue) -> None:
@@ -202,6 +235,16 @@ def _find_wasm_file(glue: Glue) -> Path | None:
             return candidate
     candidate = glue.path.with_name(glue.path.stem + "_bg.wasm")
     return candidate if candidate.is_file() else None
+
+
+def read_module(glue: Glue) -> ModuleInterface | None:
+    """The module beside a located glue, read (again) if need be: glue patched
+    before is located without it. None when there is no module beside it."""
+    if glue.module_interface is None:
+        glue.wasm_file = glue.wasm_file or _find_wasm_file(glue)
+        if glue.wasm_file is not None:
+            glue.module_interface = read_interface(glue.wasm_file)
+    return glue.module_interface
 
 
 def _memory_limits(glue: Glue) -> MemoryImport:

@@ -59,6 +59,18 @@ class CatchSite:
     call_guard: Node | None  # the statement block of `__wbg_call_guard`, which each wrapper calls first
 
 
+@dataclass(frozen=True)
+class Wrapper:
+    """A glue function that calls exports of the module which can wait for
+    another thread (wasm/waits.py): outside execute(), while a pool that the main
+    thread's calls would reach is up, its whole body runs against the pool's
+    host (runtime_js/route.cjs), its allocations and JS values included."""
+
+    function: Node  # the function, method or arrow function
+    body: Node  # its statement block, or the expression of an arrow function
+    exports: tuple[str, ...]  # the exports that can wait it reads as `wasm.<name>`
+
+
 @dataclass
 class Glue:
     """What the patcher knows about one glue file."""
@@ -81,6 +93,7 @@ class Glue:
     wasm_declaration: Node | None = None
     wasm_assignments: list[Node] = field(default_factory=list)
     wasm_member_reads: list[Node] = field(default_factory=list)
+    wrappers: list[Wrapper] = field(default_factory=list)  # see Wrapper
     memory_site: Node | None = None  # the expression that makes (or fails to make) the memory
     finalization_registries: list[Node] = field(default_factory=list)  # `new FinalizationRegistry(...)`
     # The statement block of `__wbindgen_init_externref_table`, and its table variable (glue whose

@@ -31,6 +31,12 @@ RESERVE_EXTERNREFS = f"{HANDLE}.reserveExternrefs"
 START_WORKERS = f"{HANDLE}.startWorkers"
 # What the glue's wrappers of the pool's init and exit exports call first.
 GUARD_POOL_EXPORT = f"{HANDLE}.guardPoolExport"
+# Around the body of a wrapper of exports that can wait (model.Wrapper): syntax only, so that
+# leave() runs however the body ends; the route itself is enter()'s and leave()'s to decide
+# (runtime_js/route.cjs). `{name}`: the export, as a JSON string.
+ROUTE_BRACKET = (f"const __wbg_route = {HANDLE}.enter({{name}}); try {{{{", f"}}}} finally {{{{ {HANDLE}.leave(__wbg_route); }}}}")
+# The same for an arrow function's expression body: `() => <expression>`, run by routed().
+ROUTED = f"{HANDLE}.routed"
 # What the glue's `__wbg_handle_catch` (unwind glue) calls first with what an export threw.
 HANDLE_CATCH = f"{HANDLE}.handleCatch"
 RUNTIME_MODULE = f"./{RUNTIME_DIR}/prelude.cjs"

@@ -5,7 +5,8 @@ statement, every `wasm.<x>` read routed through the handle, the memory import
 made selectable, the module a pool thread is given used instead of a compile,
 the glue's finalization registries made to skip objects from a discarded
 memory, the wrappers of the pool's init and exit exports guarded (the runtime
-owns the pool), every use of an object's address checked to be from the current
+owns the pool), the wrappers of exports that can wait given the route their
+call takes (contracts whose pool the main thread's calls join), every use of an object's address checked to be from the current
 memory, each instance's JS values kept in a range of its own, the glue's catch
 of a panic at an export handed to the runtime first (panic=unwind glue), and for
 `--target module` the source-phase import of the .wasm, which Node 20 cannot
@@ -22,7 +23,7 @@ from tree_sitter import Node
 
 from . import prelude
 from .config import RuntimeConfig
-from .contract import Contract
+from .contract import MAIN_THREAD_JOINS, Contract
 from .errors import InternalError
 from .marker import comments, config_comment, seal
 from .model import Generation, Glue
@@ -106,6 +107,27 @@ def _guard_edits(contract: Contract) -> list[Edit]:
     ]
 
 
+def _wrapper_edits(glue: Glue, contract: Contract) -> list[Edit]:
+    """Around the body of each wrapper of exports that can wait (model.Wrapper),
+    for a contract whose pool the main thread's calls join: the route its call
+    takes, chosen on entry and given back however it leaves (prelude.ROUTE_BRACKET;
+    an arrow function's expression body runs through prelude.ROUTED)."""
+    if contract.kind not in MAIN_THREAD_JOINS:
+        return []
+    result = []
+    # The pool's init and exit exports run only on the host (their wrappers refuse other callers).
+    owned = {body.start_byte for _, body in contract.owned.values()}
+    for wrapper in (w for w in glue.wrappers if w.body.start_byte not in owned):
+        name = json.dumps(wrapper.exports[0])
+        body = wrapper.body
+        if body.type == "statement_block":
+            opening, closing = (part.format(name=name) for part in prelude.ROUTE_BRACKET)
+            result += [Edit(body.start_byte + 1, body.start_byte + 1, f" {opening}"), Edit(body.end_byte - 1, body.end_byte - 1, f"{closing} ")]
+        else:
+            result += [Edit(body.start_byte, body.start_byte, f"{prelude.ROUTED}({name}, () => "), Edit(body.end_byte, body.end_byte, ")")]
+    return result
+
+
 def _catch_edits(glue: Glue) -> list[Edit]:
     """First in the glue's `__wbg_handle_catch` (unwind glue, or glue whose module
     aborts after all): the runtime's look at what an export threw. The glue's own
@@ -136,6 +158,7 @@ def edits(glue: Glue, config: RuntimeConfig, contract: Contract) -> list[Edit]:
     reads = [n for n in glue.wasm_member_reads if guard is None or not guard.start_byte <= n.start_byte < guard.end_byte]
     result += [Edit(n.start_byte, n.end_byte, prelude.ACCESSOR) for n in reads]
     result += _guard_edits(contract)
+    result += _wrapper_edits(glue, contract)
     result += _catch_edits(glue)
     result += _object_edits(glue)
     result += _instantiation_edits(glue)

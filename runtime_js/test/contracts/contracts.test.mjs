@@ -29,6 +29,7 @@ function inChild(kind, body, { unwind = false } = {}) {
   `;
   return new Promise((resolve, reject) => {
     execFile(process.execPath, ['--input-type=module', '-e', script], { timeout: 30_000 }, (error, stdout, stderr) => {
+      if (error?.killed) return reject(new Error(`child hung: no end within 30 s (${error.signal}): ${stderr}`));
       if (error) return reject(new Error(`child failed (${error.code ?? error.signal}): ${stderr}`));
       resolve({ reports: stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)), stderr });
     });
@@ -106,6 +107,77 @@ for (const { kind, unwind, name } of BUILDS) {
     assert.ok(deadlock.ms < HEARTBEAT_MS + 1000, `took ${deadlock.ms} ms`);
     assert.deepEqual(next, { value: SUM_1000 });
     assert.ok(exit.exitAfterMs < 2000, `the process lingered ${exit.exitAfterMs} ms after its last call`);
+  });
+}
+
+// Issue 26: SDKs call most exports outside execute(). Under these contracts the
+// pool lives in the shared memory, so once it is up a parallel export called
+// there would run its jobs on the pool's threads while the main thread waits in
+// wasm, unwatched: a pool-thread panic hung the process. Such calls (exports
+// that can wait) now go to the pool's host, as inside execute().
+const OUTSIDE = `const outside = (fn) => {
+  const started = performance.now();
+  try { return { value: fn() }; } catch (e) { return { ...describe(e), threadIndex: e.threadIndex, ms: performance.now() - started }; }
+};`;
+
+for (const { kind, unwind, name } of BUILDS) {
+  test(`${name}: outside execute() with the pool up, a parallel export runs in the pool: its result, a panic and a deadlock typed, the next call`, async () => {
+    const { reports } = await inChild(
+      kind,
+      `${OUTSIDE}
+       const manager = new runtime.ThreadPoolManager({ numThreads: 2, heartbeatTimeoutMs: ${HEARTBEAT_MS} });
+       const up = () => manager.execute(() => glue.pool_threads());
+       await up();
+       report(outside(() => [glue.sum_of_squares(1000), glue.pool_threads()]));
+       report(outside(() => glue.panic_in_pool(100)));
+       await up(); // after an abort the pool is a new one
+       report(outside(() => glue.sum_of_squares(1000)));
+       report(outside(() => glue.deadlock()));
+       await up();
+       report(outside(() => glue.sum_of_squares(1000)));
+       report({ poolStarts: manager.stats().poolStarts });
+       await manager.close();`,
+      { unwind },
+    );
+    const [parallel, panic, afterPanic, deadlock, afterDeadlock, { poolStarts }] = reports;
+    assert.deepEqual(parallel, { value: [SUM_1000, 2] }, 'pool_threads() outside execute() ran in the pool');
+    assert.equal(panic.name, 'WasmPanicError', panic.message);
+    assert.ok(panic.ms < HEARTBEAT_MS, `took ${panic.ms} ms`);
+    if (unwind) {
+      assert.equal(panic.unwound, true);
+      assert.equal(panic.panicMessage, 'job 50 of 100 failed');
+    } else {
+      // No hook: the trap names the pool thread and the crate's function.
+      assert.match(panic.message, /^Rust panicked on pool thread \d+ in example_\w+::panic_in_pool/);
+      assert.ok(panic.threadIndex >= 0, `thread ${panic.threadIndex}`);
+    }
+    assert.deepEqual(afterPanic, { value: SUM_1000 });
+    assert.equal(deadlock.name, 'HeartbeatTimeoutError', deadlock.message);
+    assert.ok(deadlock.ms < HEARTBEAT_MS + 1000, `took ${deadlock.ms} ms`);
+    assert.deepEqual(afterDeadlock, { value: SUM_1000 });
+    // An abort ends its pool (a reset), a panic that unwound does not; a deadlock always does.
+    assert.equal(poolStarts, unwind ? 2 : 3);
+  });
+
+  test(`${name}: outside execute() with no pool up, a parallel export runs on the main thread: its result, a panic typed, the next call`, async () => {
+    const { reports } = await inChild(
+      kind,
+      `${OUTSIDE}
+       const manager = new runtime.ThreadPoolManager({ numThreads: 2 });
+       report(outside(() => [glue.sum_of_squares(1000), glue.pool_threads()]));
+       report(outside(() => glue.panic_in_pool(100)));
+       report(outside(() => glue.sum_of_squares(1000)));
+       report({ poolStarts: manager.stats().poolStarts });`,
+      { unwind },
+    );
+    const [parallel, panic, next, { poolStarts }] = reports;
+    assert.deepEqual(parallel, { value: [SUM_1000, 1] }, 'no pool: the main thread alone');
+    assert.equal(panic.name, 'WasmPanicError', panic.message);
+    assert.match(panic.message, /on the main thread/);
+    assert.equal(panic.threadIndex, -2);
+    assert.equal(panic.unwound, unwind);
+    assert.deepEqual(next, { value: SUM_1000 });
+    assert.equal(poolStarts, 0, 'a call outside execute() starts no pool');
   });
 }
 

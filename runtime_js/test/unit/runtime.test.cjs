@@ -16,7 +16,7 @@ const errors = require(path.join(RUNTIME, 'errors.cjs'));
 const DEFAULTS = { numThreads: 0, heartbeatTimeoutMs: 5000, idleShutdownMs: 1000 };
 const CONTRACT = { kind: 'wbg-pool', init: 'initThreadPool', exit: 'exitThreadPool', startWorker: 'wbg_rayon_start_worker' };
 const binding = (handle) => ({ glue: { __wbg_pool: handle }, gluePath: '/pkg/sdk.js', format: 'commonjs', contract: CONTRACT, defaults: DEFAULTS });
-const handle = (version = RUNTIME_VERSION) => ({ version, raw: () => undefined, module: () => undefined, onLocalTrap() {}, checkUsable() {} });
+const handle = (version = RUNTIME_VERSION) => ({ version, raw: () => undefined, module: () => undefined, onLocalTrap() {}, checkUsable() {}, setOutsideRouter() {} });
 
 test('ThreadPoolManager loaded without its entry file says how to load it', () => {
   // A fresh process: this one registers a binding in the tests below.
@@ -59,6 +59,38 @@ test('execute() on glue that was never initialised (--target web) says what to c
   const manager = new ThreadPoolManager({ numThreads: 1 });
   await assert.rejects(manager.execute(() => 1), (e) => e instanceof WbgPoolError && e.code === 'ERR_GLUE_NOT_INITIALIZED' && /initSync/.test(e.message));
   await manager.close();
+});
+
+test("a wrapper's route is the router's while it runs, and the one before once it ends, however it ends", () => {
+  const { routeMembers } = require(path.join(RUNTIME, 'route.cjs'));
+  const state = { route: null };
+  const route = routeMembers(state);
+  assert.equal(route.enter('sum'), null);
+  assert.equal(state.route, null, 'no router (no pool up): the main thread');
+  const pool = { pool: true };
+  const asked = [];
+  route.setOutsideRouter((name) => {
+    asked.push(name);
+    return pool;
+  });
+  const before = route.enter('sum');
+  assert.equal(state.route, pool);
+  // A nested wrapper (a user's toString() during an argument's conversion) and an arrow's body.
+  assert.throws(
+    () =>
+      route.routed('free', () => {
+        assert.equal(state.route, pool);
+        throw new Error('boom');
+      }),
+    /boom/,
+  );
+  assert.equal(state.route, pool, "the outer wrapper's route again");
+  route.leave(before);
+  assert.equal(state.route, null);
+  assert.deepEqual(asked, ['sum', 'free']);
+  route.setOutsideRouter(() => null); // a pool that cannot serve (stopping, inside execute())
+  route.leave(route.enter('sum'));
+  assert.equal(route.routed('sum', () => state.route), null);
 });
 
 test('traps are classified from what V8 reports', () => {

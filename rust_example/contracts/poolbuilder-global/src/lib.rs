@@ -115,6 +115,13 @@ pub fn panic_in_pool(n: u32) -> f64 {
     })
 }
 
+/// A small sequential export, as SDKs have many of (a conversion, a checksum):
+/// nothing in it waits for another thread, so it runs on the calling thread.
+#[wasm_bindgen]
+pub fn byte_sum(data: &[u8]) -> u32 {
+    data.iter().fold(0u32, |sum, &b| sum.wrapping_add(u32::from(b)))
+}
+
 /// Installs console_error_panic_hook, as SDKs do at the top of their exports.
 #[wasm_bindgen]
 pub fn install_panic_hook() {

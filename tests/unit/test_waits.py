@@ -1,0 +1,168 @@
+"""Which exports can wait for another thread (wbg_patch/wasm/waits.py): a wait
+reached directly, through an indirect call of the same type, through a JS import;
+the code that only runs once a failure began left out, by std's own names only;
+and the demo and contract crates as they are built."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import BUILD, run_cli, uleb, wasm_bindgen_output
+from wbg_patch import locate, parse
+from wbg_patch.wasm import read_interface
+from wbg_patch.wasm.code import decode_body
+from wbg_patch.wasm.sections import Module
+from wbg_patch.wasm.waits import classify
+
+I32 = 0x7F
+WAIT32 = b"\xfe\x01" + uleb(2) + uleb(0)  # memory.atomic.wait32, align 4, offset 0
+PANIC_WITH_HOOK = "std[fcfb5db6d3ae018]::panicking::panic_with_hook"
+
+
+def body(*instructions: bytes) -> bytes:
+    return uleb(0) + b"".join(instructions) + b"\x0b"
+
+
+def call(index: int) -> bytes:
+    return b"\x10" + uleb(index)
+
+
+def call_indirect(type_index: int) -> bytes:
+    return b"\x11" + uleb(type_index) + uleb(0)
+
+
+def module(bodies: dict[int, bytes], exports: dict[str, int], *, imports=(), types=None, function_types=None, names=None, elements=()) -> Module:
+    """Functions numbered from 0, imports first; every function of type 0 (() -> ()) unless told."""
+    count = len(imports) + len(bodies)
+    return Module(
+        types=types or [((), ())],
+        function_types=function_types or [0] * count,
+        imports=list(imports),
+        exports=exports,
+        names=names or {},
+        bodies=[bodies[i] for i in range(len(imports), count)],
+        elements=set(elements),
+    )
+
+
+def waits_of(m: Module) -> dict[str, str | None]:
+    found = classify(m, [decode_body(b) for b in m.bodies])
+    return {name: None if reason is None else str(reason) for name, reason in found.exports.items()}
+
+
+def test_a_wait_reached_by_direct_calls_is_named_with_its_path():
+    m = module({0: body(call(1)), 1: body(call(2)), 2: body(WAIT32), 3: body()}, {"lock": 0, "noop": 3}, names={1: "outer", 2: "futex_wait"})
+    assert waits_of(m) == {"lock": "waits in futex_wait (memory.atomic.wait) (via outer)", "noop": None}
+
+
+def test_an_indirect_call_reaches_every_table_function_of_its_type_and_no_other():
+    types = [((), ()), ((I32,), ())]
+    # 0 calls indirectly with type 1; 1 (type 1, in a table) waits; 2 (type 0, in a table) waits too.
+    bodies = {0: body(b"\x41\x00", call_indirect(1)), 1: body(WAIT32), 2: body(WAIT32), 3: body(call_indirect(0))}
+    m = module(bodies, {"dyn_call": 0, "other_type": 3}, types=types, function_types=[0, 1, 0, 0], elements={1})
+    assert waits_of(m)["dyn_call"].startswith("waits in function 1")
+    assert waits_of(m)["other_type"] is None  # the only type-0 function that waits is in no table
+    m.elements = {1, 2}
+    assert waits_of(m)["other_type"].startswith("waits in function 2")
+
+
+def test_a_function_taken_by_ref_func_may_be_called_indirectly():
+    bodies = {0: body(b"\xd2" + uleb(1) + b"\x1a"), 1: body(WAIT32), 2: body(call_indirect(0))}
+    assert waits_of(module(bodies, {"dyn_call": 2}))["dyn_call"].startswith("waits in function 1")
+
+
+def test_unreadable_tables_make_every_indirect_call_a_wait():
+    m = module({0: body(call_indirect(0)), 1: body()}, {"dyn_call": 0, "plain": 1})
+    m.elements_known = False
+    assert waits_of(m) == {"dyn_call": "makes an indirect call whose targets could not be bounded, in function 0", "plain": None}
+
+
+def test_js_imports_may_run_any_js_but_wasm_bindgen_intrinsics_do_not():
+    imports = [("./x_bg.js", "__wbg_log_64d315aee645acdf"), ("./x_bg.js", "__wbg___wbindgen_throw_41e9ee4f547fc59a"),
+               ("./x_bg.js", "__wbindgen_string_new"), ("./x_bg.js", "__wbindgen_debug_string")]  # fmt: skip
+    bodies = {4: body(call(0)), 5: body(call(1), call(2)), 6: body(call(3))}
+    found = waits_of(module(bodies, {"logs": 4, "throws": 5, "debug_string": 6}, imports=imports))
+    assert found["logs"] == "calls the JS import ./x_bg.js.__wbg_log_64d315aee645acdf, which may run any JS"
+    assert found["throws"] is None
+    # debug_string calls toString() and JSON.stringify(): user code.
+    assert found["debug_string"].startswith("calls the JS import ./x_bg.js.__wbindgen_debug_string")
+
+
+def test_an_intrinsic_that_copies_a_string_into_wasm_calls_the_allocator_back():
+    imports = [("./x_bg.js", "__wbg___wbindgen_string_get_0380ccaa2f57f0d9")]
+    bodies = {1: body(call(0)), 2: body(WAIT32)}
+    m = module(bodies, {"reads_a_string": 1, "__wbindgen_malloc": 2}, imports=imports)
+    assert waits_of(m)["reads_a_string"].startswith("waits in function 2 (memory.atomic.wait) (via")
+
+
+@pytest.mark.parametrize("name", [PANIC_WITH_HOOK, "std::panicking::rust_panic_with_hook::h0123456789abcdef", "std[1a]::alloc::rust_oom"])
+def test_the_code_that_runs_only_once_a_failure_began_is_not_counted(name: str):
+    bodies = {0: body(call(1)), 1: body(call(2)), 2: body(WAIT32)}
+    m = module(bodies, {"may_panic": 0}, names={1: name})
+    assert waits_of(m) == {"may_panic": None}
+    assert classify(m, [decode_body(b) for b in m.bodies]).cut == (name,)
+
+
+@pytest.mark.parametrize("name", [None, "my_crate::panicking::panic_with_hook", "std::panicking::panic_with_hook_and_more", "panic_in_pool"])
+def test_only_std_s_own_names_are_cut_and_nothing_without_names(name: str | None):
+    bodies = {0: body(call(1)), 1: body(WAIT32)}
+    m = module(bodies, {"may_panic": 0}, names={} if name is None else {1: name})
+    assert waits_of(m)["may_panic"] is not None
+
+
+def test_a_wait_reached_other_than_through_the_failure_path_still_counts():
+    bodies = {0: body(call(1), call(2)), 1: body(call(2)), 2: body(WAIT32)}
+    m = module(bodies, {"locks_too": 0}, names={1: PANIC_WITH_HOOK})
+    assert waits_of(m)["locks_too"].startswith("waits in function 2")
+
+
+def test_the_demo_s_small_exports_cannot_wait_and_its_parallel_ones_can():
+    waits = read_interface(next(wasm_bindgen_output().glob("*_bg.wasm"))).waits
+    local = set(waits.local)
+    assert {"noop", "histogram_new", "histogram_bucket", "histogram_total", "__wbindgen_malloc"} <= local
+    for name in ("sum_squares", "collatz_sum", "deadlock", "panic_at", "bump_shared_state", "shout"):
+        assert waits.exports[name] is not None, name
+    assert str(waits.exports["busy"]).startswith("calls the JS import")  # Date.now(), through js-sys
+
+
+@pytest.mark.parametrize("package", ["pkg-wasm-bindgen-rayon", "pkg-poolbuilder-global"])
+def test_every_parallel_export_of_the_contract_crates_can_wait(package: str):
+    waits = read_interface(next(wasm_bindgen_output(package).glob("*_bg.wasm"))).waits
+    for name in ("sum_of_squares", "pool_threads", "panic_in_pool", "deadlock"):
+        assert waits.exports[name] is not None, name
+
+
+def test_wrappers_of_exports_that_can_wait_are_bracketed_only_under_contracts_whose_pool_main_joins(tmp_path: Path):
+    rayon = tmp_path / "rayon"
+    shutil.copytree(wasm_bindgen_output("pkg-wasm-bindgen-rayon"), rayon)
+    assert run_cli("patch", rayon).returncode == 0
+    glue = next(rayon.glob("*.js")).read_text()
+    model = locate.locate(parse.read(next(wasm_bindgen_output("pkg-wasm-bindgen-rayon").glob("example_*.js"))))
+    wrapped = {w.exports[0] for w in model.wrappers}
+    assert {"sum_of_squares", "panic_in_pool", "deadlock", "pool_threads", "initThreadPool"} <= wrapped
+    assert not {"wbg_rayon_poolbuilder_numThreads", "byte_sum"} & wrapped  # cannot wait
+    # The pool's init export runs only on the host: its wrapper keeps only its guard.
+    assert '__wbg_pool.enter("initThreadPool")' not in glue
+    wrapped.remove("initThreadPool")
+    for name in wrapped:
+        assert f'__wbg_pool.enter("{name}"); try {{' in glue
+    assert glue.count("__wbg_pool.leave(__wbg_route)") == len(wrapped)
+    demo = tmp_path / "demo"
+    shutil.copytree(wasm_bindgen_output(), demo)
+    assert run_cli("patch", demo).returncode == 0
+    assert "__wbg_pool.enter(" not in next(demo.glob("*.js")).read_text()  # wbg-pool: calls stay local
+
+
+def test_inspect_lists_every_export_with_its_reason():
+    result = run_cli("inspect", "--exports", BUILD / "pkg-wasm-bindgen-rayon")
+    assert result.returncode == 0, result.stderr
+    assert "outside execute(): the main thread's calls would join the pool while it is up" in result.stdout
+    assert "    wbg_rayon_poolbuilder_numThreads: cannot wait" in result.stdout
+    assert "    sum_of_squares: waits in " in result.stdout
+    demo = run_cli("inspect", BUILD / "pkg")
+    assert "outside execute(): calls run on the main thread's own instance" in demo.stdout
+    assert "    noop: cannot wait" not in demo.stdout  # one line per export only with --exports
+
