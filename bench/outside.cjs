@@ -6,27 +6,17 @@
 // as without; a parallel one goes to the pool's host then, as inside execute().
 // run.cjs starts it free and pinned to one core. Prints JSON on stdout.
 const path = require('path');
+const { perCall } = require('./timing.cjs');
 
 const PKG = path.join(__dirname, '../build/pkg-wasm-bindgen-rayon');
 const { ThreadPoolManager } = require(path.join(PKG, 'wbg-pool-manager.cjs'));
 const glue = require(path.join(PKG, 'example_wasm_bindgen_rayon.js'));
 const BYTES = new Uint8Array(32).fill(3);
 
-// Per-call µs of `call`, in batches (the timer's cost stays out), after a warm-up.
-function perCall(call, batches, batch) {
-  for (let i = 0; i < batch; i++) call();
-  const out = [];
-  for (let b = 0; b < batches; b++) {
-    const t = performance.now();
-    for (let i = 0; i < batch; i++) call();
-    out.push(((performance.now() - t) * 1000) / batch);
-  }
-  return out;
-}
-
 (async () => {
   // No pool up (no execute() yet): the sequential export only, since a parallel one would
   // build Rayon's global pool on this thread (and the first execute() would reset the memory).
+  perCall(() => glue.byte_sum(BYTES), 1, 2000); // warm-up
   const smallNoPool = perCall(() => glue.byte_sum(BYTES), 50, 2000);
   const manager = new ThreadPoolManager({ numThreads: 2 });
   const inside = await manager.execute(() => ({

@@ -9,6 +9,7 @@ const os = require('os');
 const path = require('path');
 const { execFileSync, spawnSync } = require('child_process');
 const { growNames } = require('./names.cjs');
+const { perCall } = require('./timing.cjs');
 
 const ROOT = path.join(__dirname, '..');
 const PKG = path.join(ROOT, 'build/pkg');
@@ -43,17 +44,6 @@ function ratio(key, label, value, note = '') {
 
 function progress(what) {
   process.stderr.write(`bench: ${what}\n`);
-}
-
-// Per-call times of `call` in µs, timed in batches so timer cost stays out.
-function perCall(call, batches, batch) {
-  const out = [];
-  for (let b = 0; b < batches; b++) {
-    const t = performance.now();
-    for (let i = 0; i < batch; i++) call();
-    out.push(((performance.now() - t) * 1000) / batch);
-  }
-  return out;
 }
 
 // Where a child process of the bench runs: with free cores, and pinned to one
