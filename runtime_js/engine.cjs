@@ -133,9 +133,9 @@ class Engine {
   }
 
   // While `pool` is up, calls outside execute() of exports that can wait go to it
-  // (route.cjs), under the contracts whose pool the main thread's calls would join.
+  // (route.cjs). The patch marks those calls only under the contracts whose pool
+  // the main thread's calls would join (wbg_patch/contract.py, MAIN_THREAD_JOINS).
   routeOutsideCalls(pool) {
-    if (pool !== null && !pool.adapter.mainThreadJoins) return;
     const { callTimeoutMs } = this.options;
     this.binding.handle.setOutsideRouter(pool === null ? null : () => pool.routeOutside(callTimeoutMs));
   }

@@ -11,9 +11,6 @@
 //                whatever hook the crate adds. Without it the runtime says when
 //                a worker starts and reads the report a crate's own hook prints.
 //   canStop      whether the pool can exit and start again on the same memory
-//   mainThreadJoins  whether the main thread's own calls join the pool once it
-//                is up (it lives in the shared memory): those that can wait
-//                then go to the host instead (route.cjs)
 //   startCuredByFreshMemory(error)  on the main thread: whether a pool that
 //                failed to start with `error` can start once the memory is reset
 //   hostHooks(spawnWorkers, kept)  what the glue calls on the host besides the
@@ -24,7 +21,6 @@
 const DEFAULTS = {
   rustReports: false,
   canStop: true,
-  mainThreadJoins: false,
   startCuredByFreshMemory: () => false,
   hostHooks() {
     return { hooks: {}, globals: {} };

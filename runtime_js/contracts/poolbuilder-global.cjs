@@ -7,8 +7,6 @@
 const { startWorkersWith } = require('./builder.cjs');
 
 module.exports = {
-  // The static is in the memory: the main thread's run_in_pool finds the pool too.
-  mainThreadJoins: true,
   hostHooks(spawnWorkers, kept) {
     return {
       hooks: {},

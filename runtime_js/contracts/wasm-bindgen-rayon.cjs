@@ -28,8 +28,6 @@ function globalPoolTaken(error) {
 
 module.exports = {
   canStop: false,
-  // Rayon's global registry is in the memory: the main thread's parallel calls use it too.
-  mainThreadJoins: true,
   hostHooks(spawnWorkers, kept) {
     return { hooks: { [START_WORKERS_HOOK]: startWorkersWith(spawnWorkers, kept, globalPoolTaken) }, globals: {} };
   },

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BUILD, run_cli, uleb, wasm_bindgen_output
+from conftest import BUILD, run_cli, snapshot, uleb, wasm_bindgen_output
 from wbg_patch import locate, parse
 from wbg_patch.wasm import read_interface
 from wbg_patch.wasm.code import decode_body
@@ -166,3 +166,22 @@ def test_inspect_lists_every_export_with_its_reason():
     assert "outside execute(): calls run on the main thread's own instance" in demo.stdout
     assert "    noop: cannot wait" not in demo.stdout  # one line per export only with --exports
 
+
+
+def test_inspect_exports_on_bad_input_says_what_is_wrong_and_changes_nothing(tmp_path: Path):
+    not_glue = tmp_path / "notes.js"
+    not_glue.write_text("console.log('hello');\n")
+    result = run_cli("inspect", "--exports", not_glue)
+    assert result.returncode != 0 and "not wasm-bindgen glue" in result.stdout + result.stderr
+    assert not_glue.read_text() == "console.log('hello');\n"
+    missing = run_cli("inspect", "--exports", tmp_path / "nowhere")
+    assert missing.returncode != 0 and "no such file or directory" in missing.stderr
+    # Patched glue whose module is gone: nothing to classify, so every export counts as one that can wait.
+    pkg = tmp_path / "pkg"
+    shutil.copytree(wasm_bindgen_output(), pkg)
+    assert run_cli("patch", pkg).returncode == 0
+    next(pkg.glob("*_bg.wasm")).unlink()
+    before = snapshot(pkg)
+    shown = run_cli("inspect", "--exports", pkg / "wbg_demo.js")
+    assert "can wait: unknown (no module beside the glue): every export counts as one that can" in shown.stdout
+    assert snapshot(pkg) == before
