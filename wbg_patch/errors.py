@@ -41,6 +41,14 @@ class UnsupportedGlueError(PatchError):
     exit_code = 5
 
 
+class UndecodableModuleError(UnsupportedGlueError):
+    """The module's code has an instruction (or a section has a form) this version cannot
+    decode, and what the patch could not find there would be lost without a word: the
+    exports that install a panic hook."""
+
+    code = "undecodable-module"
+
+
 class AlreadyPatchedError(PatchError):
     """Patched by another version of wbg-patch, or rewritten by hand."""
 
@@ -82,7 +90,7 @@ EXIT_CODES = {
     2: "usage: an unknown command or option, or a missing or invalid argument",
     InputError.exit_code: "bad input: missing, unreadable, read-only, empty or binary file",
     NotGlueError.exit_code: "not wasm-bindgen glue",
-    UnsupportedGlueError.exit_code: "wasm-bindgen glue of an unsupported target or generation",
+    UnsupportedGlueError.exit_code: "wasm-bindgen glue of an unsupported target or generation, or a module whose code it cannot decode",
     AlreadyPatchedError.exit_code: "patched by another wbg-patch version, or rewritten by hand",
     ContractError.exit_code: "no thread pool contract wbg-patch can drive (unknown, incomplete or mixed)",
     SetupError.exit_code: "doctor: the setup would make a build fail or silently degrade (each problem printed with its fix)",

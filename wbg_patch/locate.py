@@ -18,7 +18,7 @@ from . import panics
 from .errors import InputError, NotGlueError, UnsupportedGlueError
 from .marker import read_marker
 from .model import Generation, Glue, Wrapper
-from .syntax import function_name, is_ident, is_member, is_new, top_level_declarators, walk
+from .syntax import BINDERS, bound_identifiers, function_name, is_ident, is_member, is_new, top_level_declarators, walk
 from .target import (
     WITH_THREADS,
     find_generation,
@@ -101,14 +101,14 @@ def _locate_wasm_binding(glue: Glue) -> None:
             "(pass the <name>.js that wasm-bindgen wrote beside <name>_bg.wasm)",
             glue.path,
         )
-    for node in glue.nodes("variable_declarator"):
-        if node.parent != glue.wasm_declaration and is_ident(node.child_by_field_name("name"), "wasm"):
-            raise UnsupportedGlueError(
-                f"declares another `wasm` at line {glue.line(node)}; the rewrite cannot tell the two apart", glue.path
-            )
-    for node in glue.nodes("formal_parameters"):
-        if any(is_ident(p, "wasm") for p in node.named_children):
-            raise UnsupportedGlueError(f"has a parameter named `wasm` at line {glue.line(node)}", glue.path)
+    # A scope with a `wasm` of its own (a variable, a parameter, a function or class of that name):
+    # its `wasm.x` is not the module's. wasm-bindgen writes none, so rather than follow scopes, refuse.
+    for binder in glue.nodes(*BINDERS):
+        for name in bound_identifiers(binder):
+            if name.text == b"wasm" and binder.parent != glue.wasm_declaration:
+                raise UnsupportedGlueError(
+                    f"declares another `wasm` at line {glue.line(name)}; the rewrite cannot tell the two apart", glue.path
+                )
     glue.wasm_assignments = [
         n for n in glue.nodes("assignment_expression") if is_ident(n.child_by_field_name("left"), "wasm")
     ] + [

@@ -105,6 +105,50 @@ def function_name(fn: Node) -> str | None:
     return name.text.decode() if name is not None else None
 
 
+# The nodes that bind names, and the field holding what each binds (formal_parameters: every
+# child). Imports are left out: they bind at the top level only, where a second binding of a
+# name is a SyntaxError.
+BINDERS = {
+    "variable_declarator": "name",
+    "formal_parameters": None,
+    "arrow_function": "parameter",  # `x => …`; `(x) => …` has formal_parameters
+    "catch_clause": "parameter",
+    "for_in_statement": "left",  # with `var`, `let` or `const` only: else it assigns
+    "function_declaration": "name",
+    "function_expression": "name",  # bound inside the function itself
+    "generator_function_declaration": "name",
+    "generator_function": "name",
+    "class_declaration": "name",
+    "class": "name",
+}
+# Destructuring: where in each pattern the names it binds are (None: every child).
+_PATTERNS = {
+    "object_pattern": None,
+    "array_pattern": None,
+    "rest_pattern": None,
+    "pair_pattern": "value",
+    "assignment_pattern": "left",
+    "object_assignment_pattern": "left",
+}
+
+
+def bound_identifiers(binder: Node) -> Iterator[Node]:
+    """The identifiers a node of BINDERS binds, destructuring patterns followed."""
+    field_name = BINDERS[binder.type]
+    if binder.type == "for_in_statement" and binder.child_by_field_name("kind") is None:
+        return
+    todo = binder.named_children if field_name is None else [binder.child_by_field_name(field_name)]
+    while todo:
+        node = todo.pop()
+        if node is None:
+            continue
+        if node.type in ("identifier", "shorthand_property_identifier_pattern"):
+            yield node
+        elif node.type in _PATTERNS:
+            inner = _PATTERNS[node.type]
+            todo += node.named_children if inner is None else [node.child_by_field_name(inner)]
+
+
 def top_level_declarators(tree: Tree) -> dict[str, Node]:
     """Variables declared at the top level of the file, by name."""
     found = {}

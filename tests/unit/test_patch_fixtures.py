@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from conftest import run_cli, snapshot, uleb
+from test_wasm_code import sleb
 
 from wbg_patch import __version__, locate, marker, parse, pipeline, prelude, rewrite, syntax
 from wbg_patch.config import RuntimeConfig
@@ -19,43 +21,71 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 VERSIONS = sorted(p.name for p in FIXTURES.iterdir() if (p / "memory.json").is_file())
 
 
-def _name(s: str) -> bytes:
+def wasm_string(s: str) -> bytes:
+    """A name or string, as wasm binaries write them: its length, then its UTF-8."""
     return uleb(len(s)) + s.encode()
+
+
+def section(sid: int, entries: list[bytes]) -> bytes:
+    """A wasm section: its id, size, entry count and entries."""
+    body = uleb(len(entries)) + b"".join(entries)
+    return bytes([sid]) + uleb(len(body)) + body
 
 
 # What the demo module exports that the patch checks: its pool contract.
 CONTRACT_EXPORTS = ("initThreadPool", "exitThreadPool", "wbg_rayon_start_worker")
+# panic_unwind's exception class, `u64::from_ne_bytes(*b"MOZ\0RUST")`, as `i64.const` writes it.
+RUST_EXCEPTION_CLASS = b"\x42" + sleb(int.from_bytes(b"MOZ\0RUST", "little"))
+EXTERNREF = 0x6F
 
 
-def interface_only_module(
-    module: str, name: str, initial: int, maximum: int | None, shared: bool, throws: bool | None = None
-) -> bytes:
+@dataclass(frozen=True)
+class Throws:
+    """Exception handling in a stand-in module: its tags (None: one the module defines, with an i32
+    as C's and Rust's tags have; else the name wasm-bindgen imports one under from the glue, with an
+    externref; imported ones first, as the tag index space has them), and the tags it throws, each
+    by a function of its own (`local.get 0; throw T`) that the first export calls inside a `try`.
+    With `rust`, that export holds panic_unwind's exception class before it calls the first one, as
+    Rust's `__rust_start_panic` does before it calls `_Unwind_RaiseException`: a Rust panic raised."""
+
+    tags: tuple[str | None, ...] = (None,)
+    thrown: tuple[int, ...] = (0,)
+    rust: bool = True
+
+
+RUST_PANICS = Throws()  # -C panic=unwind took effect
+NOTHING_THROWN = Throws(thrown=(), rust=False)  # std built for panic=unwind, a crate whose profile says abort
+
+
+def interface_only_module(module: str, name: str, initial: int, maximum: int | None, shared: bool, throws: Throws | None = None) -> bytes:
     """A valid wasm binary with the demo's memory import and pool-contract
     exports (empty functions) and nothing else: the old fixtures keep their
-    memory import in memory.json instead of a 400 KB module. With `throws` not
-    None, exception handling as a panic=unwind std compiles it in (a tag, a
-    `try` in one export), and with True a `throw` of it too: how panic_unwind
-    raises a panic."""
-
-    def section(sid: int, entries: list[bytes]) -> bytes:
-        body = uleb(len(entries)) + b"".join(entries)
-        return bytes([sid]) + uleb(len(body)) + body
-
+    memory import in memory.json instead of a 400 KB module; with `throws`,
+    the exception handling it describes (see Throws)."""
     flags = (1 if maximum is not None else 0) | (2 if shared else 0)
     limits = bytes([flags]) + uleb(initial) + (uleb(maximum) if maximum is not None else b"")
-    functions = range(len(CONTRACT_EXPORTS))
-    bodies = [b"\x00\x0b" for _ in functions]  # no locals, end
+    tags = throws.tags if throws is not None else ()
+    imported = [n for n in tags if n is not None]
+    thrown = throws.thrown if throws is not None else ()
+    # Types: 0 () -> (), 1 (i32) -> (), 2 (externref) -> (): the exports, and each tag and its thrower.
+    takes = [2 if tags[t] is not None else 1 for t in thrown]
+    bodies = [b"\x00\x0b" for _ in CONTRACT_EXPORTS]  # no locals, end
+    bodies += [b"\x00\x20\x00\x08" + uleb(t) + b"\x0b" for t in thrown]  # local.get 0; throw t
     if throws is not None:
-        # try; i32.const 0; throw 0 (or nop); catch_all; end
-        bodies[0] = b"\x00\x06\x40" + (b"\x41\x00\x08\x00" if throws else b"\x01") + b"\x19\x0b\x0b"
+        calls = b"".join(
+            (b"\x41\x00" if kind == 1 else b"\xd0" + bytes([EXTERNREF])) + b"\x10" + uleb(len(CONTRACT_EXPORTS) + i)
+            for i, kind in enumerate(takes)
+        )
+        raised = RUST_EXCEPTION_CLASS + b"\x1a" if throws.rust else b""  # i64.const class; drop
+        bodies[0] = b"\x00\x06\x40" + (raised + calls or b"\x01") + b"\x19\x0b\x0b"  # try; …; catch_all; end
     return b"".join(
         [
             b"\0asm\x01\0\0\0",
-            section(1, [b"\x60\x00\x00", b"\x60\x01\x7f\x00"]),  # types: () -> (), (i32) -> () for the tag
-            section(2, [_name(module) + _name(name) + b"\x02" + limits]),
-            section(3, [b"\x00" for _ in functions]),
-            section(13, [b"\x00\x01"]) if throws is not None else b"",  # a tag of type 1
-            section(7, [_name(n) + b"\x00" + uleb(i) for i, n in enumerate(CONTRACT_EXPORTS)]),
+            section(1, [b"\x60\x00\x00", b"\x60\x01\x7f\x00", b"\x60\x01\x6f\x00"]),
+            section(2, [wasm_string(module) + wasm_string(name) + b"\x02" + limits] + [wasm_string("./wbg_demo_bg.js") + wasm_string(n) + b"\x04\x00\x02" for n in imported]),
+            section(3, [b"\x00" for _ in CONTRACT_EXPORTS] + [uleb(k) for k in takes]),
+            section(13, [b"\x00\x01" for n in tags if n is None]) if tags else b"",
+            section(7, [wasm_string(n) + b"\x00" + uleb(i) for i, n in enumerate(CONTRACT_EXPORTS)]),
             section(10, [uleb(len(b)) + b for b in bodies]),
         ]
     )
@@ -65,7 +95,7 @@ def minor(version: str) -> int:
     return int(version.split(".")[2])
 
 
-def target_fixture(version: str, target: str, tmp_path: Path, root: Path = FIXTURES, throws: bool | None = None) -> Path:
+def target_fixture(version: str, target: str, tmp_path: Path, root: Path = FIXTURES, throws: Throws | None = None) -> Path:
     """The fixture's glue in a temp dir, beside a module with its memory import
     (and the exception handling `throws` asks for: see interface_only_module)."""
     meta = json.loads((root / version / "memory.json").read_text())

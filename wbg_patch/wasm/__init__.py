@@ -3,8 +3,8 @@
 - ``sections`` reads the binary into a ``Module`` (types, imports, exports,
   tables' elements, data, code bodies, names);
 - ``code`` decodes a function body into what the analyses ask of it;
-- ``hooks`` finds the exports that install a panic hook, and whether the
-  module raises wasm exceptions (a panic=unwind build);
+- ``hooks`` finds the exports that install a panic hook, and the exception
+  tag the module raises its panics with (a panic=unwind build);
 - ``waits`` finds the exports that can wait for another thread.
 
 The pool's shared memory must be created with the limits the module declares,
@@ -18,8 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import UndecodableModuleError
 from . import hooks
-from .code import UnknownOpcode, decode_body
+from .code import BodyFacts, UnknownOpcode, decode_body
 from .sections import MemoryImport, Module, read_module
 from .waits import Reason, Waits, classify
 
@@ -35,11 +36,13 @@ class ModuleInterface:
     # the runtime runs them again on each fresh memory if they ran on the one before.
     panic_hook_exports: tuple[str, ...] = ()
     # Exception tags, imported or defined: exception handling is compiled in (std built for
-    # panic=unwind, or wasm-bindgen's glue passing its own tags).
+    # panic=unwind, C/C++ code built with it, or wasm-bindgen's glue passing its own tags).
     tags: int = 0
-    # A `throw` in the code: the crate raises panics as wasm exceptions (-C panic=unwind took
-    # effect); None when the code could not be decoded.
+    # Rust's panics are thrown as wasm exceptions (-C panic=unwind took effect: hooks.panic_tags);
+    # None when the code could not be decoded.
     throws: bool | None = False
+    # Something else throws (C/C++ exceptions, setjmp/longjmp): hooks.other_throws.
+    other_throws: bool = False
     # The producers section's `processed-by` tools and versions: wasm-bindgen writes its own
     # there (`wbg-patch doctor` reports which wasm-bindgen made a package).
     processed_by: dict[str, str] = field(default_factory=dict)
@@ -50,20 +53,52 @@ class ModuleInterface:
 
 def read_interface(path: Path) -> ModuleInterface:
     """The module's imported memory, the names of its function imports and
-    exports, and what the analyses find in its code (every body decoded once)."""
+    exports, and what the analyses find in its code (every body decoded once).
+
+    Code this version cannot decode leaves the analyses "unknown": no panic
+    raised as an exception (throws None: the patch treats panics as aborts), and
+    every export one that can wait. But the exports that install a panic hook
+    cannot be told then, and the runtime runs them again on each fresh memory:
+    without them every panic after a reset would lose its message, so a module
+    that has std's set_hook is refused instead (UndecodableModuleError)."""
     module = read_module(path)
-    facts = None
-    if module.decodable:
+    try:
+        facts = _decoded(module)
+    except UnknownOpcode as e:
+        if hooks.set_hook_functions(module):
+            raise UndecodableModuleError(
+                f"has code this version cannot decode ({e}), so it cannot tell which exports install a panic hook "
+                "(std's set_hook is in the module): the runtime runs them again after each reset of the memory, "
+                "and without them every later panic would lose its message; report it with the module",
+                path,
+            ) from None
+        facts = None
+    found = {"throws": None} if facts is None else _found(module, facts)
+    return ModuleInterface(
+        module.memory, [name for _, name in module.imports], module.export_names, tags=len(module.tags),
+        processed_by=module.processed_by, **found,
+    )
+
+
+def _decoded(module: Module) -> list[BodyFacts]:
+    """Every function body decoded; raises UnknownOpcode naming where the decoding stopped."""
+    if module.undecodable is not None:
+        raise UnknownOpcode(module.undecodable)
+    first = len(module.function_types) - len(module.bodies)
+    facts = []
+    for index, body in enumerate(module.bodies, first):
         try:
-            facts = [decode_body(body) for body in module.bodies]
-        except UnknownOpcode:
-            facts = None
-    found = {} if facts is None else {
+            facts.append(decode_body(body))
+        except UnknownOpcode as e:
+            raise UnknownOpcode(f"{e}, in {module.function_name(index)}") from None
+    return facts
+
+
+def _found(module: Module, facts: list[BodyFacts]) -> dict[str, object]:
+    panics = hooks.panic_tags(module, facts)
+    return {
         "panic_hook_exports": hooks.panic_hook_exports(module, facts),
-        "throws": hooks.throws(facts),
+        "throws": bool(panics),
+        "other_throws": hooks.other_throws(module, facts, panics),
         "waits": classify(module, facts),
     }
-    return ModuleInterface(
-        module.memory, [name for _, name in module.imports], module.export_names, tags=module.tags,
-        processed_by=module.processed_by, **({"throws": None} | found),
-    )

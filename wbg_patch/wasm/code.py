@@ -1,8 +1,9 @@
 """The instructions of a wasm function body, decoded only as far as the
 analyses need: which functions it calls (directly, and by type through a table
 or a reference), which functions it takes references of, the i32 constants it
-uses, where ``memory.init`` puts data, whether it throws and whether it waits
-(``memory.atomic.wait32/64``).
+uses, where ``memory.init`` puts data, which exception tags it throws, whether
+it holds Rust's exception class (Rust raises its panics there) and whether it
+waits (``memory.atomic.wait32/64``).
 
 An instruction's length is known only from its opcode's immediates, so every
 immediate of every opcode Rust and LLVM emit is read (block types, memory
@@ -36,11 +37,19 @@ class BodyFacts:
     # Passive data segment -> the address a `memory.init` with constant operands
     # copies it to: where a shared memory's data lives (LLVM's __wasm_init_memory).
     placed: dict[int, int] = field(default_factory=dict)
-    # A `throw` instruction (0x08, in legacy and new exception handling alike): panic_unwind raises
-    # every panic with one, and nothing in a panic=abort crate does (hooks.py).
-    throws: bool = False
+    # The tags of its `throw` instructions (0x08, in legacy and new exception handling alike):
+    # Rust's panics, C++ exceptions, longjmp and wasm-bindgen's JS exceptions each have a throw
+    # (hooks.panic_tags tells Rust's apart).
+    throws: set[int] = field(default_factory=set)
+    # An `i64.const` of Rust's exception class: panic_unwind writes it into every panic it raises.
+    rust_exception_class: bool = False
     waits: bool = False  # memory.atomic.wait32 or wait64: the thread may sleep until another wakes it
 
+
+# panic_unwind's exception class, `u64::from_ne_bytes(*b"MOZ\0RUST")` (library/panic_unwind/src/gcc.rs),
+# which it writes into each panic's exception before `_Unwind_RaiseException` throws it: little-endian
+# on wasm. C++ writes its own ("CLNGC++\0"), longjmp none.
+RUST_EXCEPTION_CLASS = int.from_bytes(b"MOZ\0RUST", "little")
 
 # Value types a block type may be written as (one byte each); anything else is a
 # type index (s33) or, with GC, a reference type with a heap type after it.
@@ -232,7 +241,9 @@ def _rare(data: bytes, pos: int, op: int, shape: int | None, facts: BodyFacts, r
     if shape is BLOCK or shape is HEAP:
         return _block_type(data, pos)
     if shape is I64:
-        return _skip_uleb(data, pos)
+        value, pos = _sleb(data, pos)
+        facts.rust_exception_class |= (value & 0xFFFF_FFFF_FFFF_FFFF) == RUST_EXCEPTION_CLASS
+        return pos
     if shape is F32 or shape is F64:
         return pos + (4 if shape is F32 else 8)
     if shape is INDIRECT or shape is CALL_REF:
@@ -242,8 +253,9 @@ def _rare(data: bytes, pos: int, op: int, shape: int | None, facts: BodyFacts, r
     if shape is MEMORY:
         return _skip_uleb(data, pos)
     if shape is THROW:
-        facts.throws = True
-        return _skip_uleb(data, pos)
+        tag, pos = _uleb(data, pos)
+        facts.throws.add(tag)
+        return pos
     if shape is REF_FUNC:
         function, pos = _uleb(data, pos)
         facts.references.add(function)

@@ -1,6 +1,6 @@
-"""Which exports install a panic hook, and whether the module raises wasm
-exceptions (how a crate built with ``-C panic=unwind`` raises a panic): read off
-the decoded code (``code``) and the sections (``sections``).
+"""Which exports install a panic hook, and with which wasm exception tag the
+module raises its panics (how a crate built with ``-C panic=unwind`` raises
+one): read off the decoded code (``code``) and the sections (``sections``).
 """
 
 from __future__ import annotations
@@ -52,10 +52,40 @@ def set_hook_functions(module: Module) -> list[int]:
     return [i for i, name in module.names.items() if _SET_HOOK.match(name)]
 
 
-def throws(facts: list[BodyFacts]) -> bool:
-    """Whether some function throws a wasm exception: a crate built with
-    -C panic=unwind raises its panics so."""
-    return any(f.throws for f in facts)
+# The tags wasm-bindgen imports from the glue: a JS exception crossing wasm frames (its catch
+# wrappers throw one on under the wrapped tag), never a panic.
+_JS_TAGS = {"__wbindgen_jstag", "__wbindgen_wrapped_jstag"}
+
+
+def panic_tags(module: Module, facts: list[BodyFacts]) -> set[int]:
+    """The tags Rust's panics are thrown with: empty for a crate whose panics abort.
+
+    A tag alone cannot tell them: Rust's panic=unwind on wasm "pretends to be C++"
+    and throws the C++ ABI's `__cpp_exception`, the
+    tag C/C++ code built with -fwasm-exceptions throws too, and the module names
+    no tag it defines (`__c_longjmp`, setjmp/longjmp's, is one of the same type).
+    What tells a Rust panic is where it is thrown: panic_unwind's start of a panic
+    writes Rust's exception class (code.RUST_EXCEPTION_CLASS) into the exception,
+    then calls `_Unwind_RaiseException`, whose `throw` raises it. So the tags
+    counted are those thrown by a function holding that class or one it calls
+    directly (found by the code, not by a name: a stripped module has none).
+
+    Note: Rust's tag, https://github.com/rust-lang/rust/blob/master/library/unwind/src/wasm.rs;
+    its exception class, library/panic_unwind/src/gcc.rs there; a panic=abort crate with C++
+    exception handling (embind, libc++), which wasm-bindgen meets too:
+    https://github.com/wasm-bindgen/wasm-bindgen/blob/main/crates/cli-support/src/transforms/catch_handler.rs"""
+    first = len(module.function_types) - len(module.bodies)
+    raisers = [f for f in facts if f.rust_exception_class]
+    sites = raisers + [facts[c - first] for f in raisers for c in f.calls if first <= c < first + len(facts)]
+    return set().union(*(f.throws for f in sites))
+
+
+def other_throws(module: Module, facts: list[BodyFacts], panics: set[int]) -> bool:
+    """Whether the module throws a tag that is neither the panics' (`panics`) nor
+    one of wasm-bindgen's: C/C++ exceptions or setjmp/longjmp, which a crate built
+    with panic=abort may have."""
+    js = {index for index, name in enumerate(module.tags) if name in _JS_TAGS}
+    return any(f.throws - panics - js for f in facts)
 
 
 def panic_hook_exports(module: Module, facts: list[BodyFacts]) -> tuple[str, ...]:

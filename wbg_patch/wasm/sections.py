@@ -68,11 +68,13 @@ class Module:
     elements: set[int] = field(default_factory=set)
     elements_known: bool = True
     segments: list[tuple[int | None, bytes]] = field(default_factory=list)  # data: (active offset, bytes)
-    tags: int = 0  # exception tags, imported and defined: without one, nothing can throw
+    # Each exception tag, imports first as the tag index space has them: the name it is imported
+    # under, None for one the module defines. Without one, nothing can throw.
+    tags: list[str | None] = field(default_factory=list)
     memory: MemoryImport | None = None  # None when the module defines its own memory
     # The producers section's `processed-by` tools and versions: wasm-bindgen writes its own there.
     processed_by: dict[str, str] = field(default_factory=dict)
-    decodable: bool = True  # False when a section had a form this reader does not know
+    undecodable: str | None = None  # why, when a section had a form this reader does not know
 
     def function_name(self, index: int) -> str:
         """The name section's name of a function, or the import's, or its index."""
@@ -218,7 +220,8 @@ def _section(r: _Reader, section: int, end: int, module: Module) -> None:
                 module.imports.append((mod, name))
                 module.function_types.append(r.uleb())
             else:
-                module.tags += kind == _TAG_IMPORT
+                if kind == _TAG_IMPORT:
+                    module.tags.append(name)
                 r.skip_import_desc(kind)
     elif section == _EXPORT_SECTION:
         for _ in range(r.uleb()):
@@ -241,7 +244,9 @@ def _section(r: _Reader, section: int, end: int, module: Module) -> None:
     elif section == _DATA_SECTION:
         _data(r, module)
     elif section == _TAG_SECTION:
-        module.tags += r.uleb()
+        for _ in range(r.uleb()):
+            r.skip_import_desc(_TAG_IMPORT)  # a defined tag is written as an imported one is
+            module.tags.append(None)
     elif section == _CODE_SECTION:
         for _ in range(r.uleb()):
             size = r.uleb()
@@ -257,8 +262,8 @@ def _section(r: _Reader, section: int, end: int, module: Module) -> None:
 
 def read_module(path: Path) -> Module:
     """The module's sections; raises InputError for a file that is not a whole
-    wasm module. A section in a form this reader does not know leaves
-    `decodable` False (and the analyses then answer "unknown")."""
+    wasm module. A section in a form this reader does not know is noted in
+    `undecodable` (see read_interface)."""
     try:
         data = path.read_bytes()
     except OSError as e:
@@ -275,7 +280,7 @@ def read_module(path: Path) -> Module:
             raise InputError("the wasm module ends inside a section (truncated?)", path)
         try:
             _section(r, section, end, module)
-        except UnknownOpcode:
-            module.decodable = False
+        except UnknownOpcode as e:
+            module.undecodable = str(e)
         r.pos = end
     return module
