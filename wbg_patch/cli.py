@@ -212,15 +212,26 @@ def _print_waits(module: ModuleInterface | None, kind: contract.Kind | None, eac
 
 @app.command(
     epilog=f"Exit codes: 0 every check ok (warnings are harmless); {SetupError.exit_code} a build would fail or silently "
-    f"degrade; {InputError.exit_code} no crate or glue at PATH, or an unreadable Cargo.toml."
+    f"degrade; {InputError.exit_code} no crate or glue at PATH, an unreadable Cargo.toml or cargo config, or a --config cargo "
+    "would refuse."
 )
 @_reports_errors
 def doctor(
     path: Path = typer.Argument(Path("."), help="A crate directory (with Cargo.toml), or a wasm-pack pkg/ or glue (then also the crate above it)."),
+    config: Optional[list[str]] = typer.Option(
+        None, "--config", metavar="KEY=VALUE|PATH",
+        help="A --config the build passes to cargo, as cargo takes it (repeatable): "
+        "--config 'profile.release.panic=\"unwind\"', or a TOML file.",
+    ),
+    check_unwind: bool = typer.Option(
+        False, "--check-unwind",
+        help="Also compile the crate for panic=unwind (cargo check: a minute or two the first time, seconds after): "
+        "each type an unwind build rejects at an export, one line with its fix.",
+    ),
 ) -> None:
     """Check a crate's setup before a build: wasm-bindgen lock vs CLI, thread flags, panic strategy, pool
     contract, run_in_pool, Node, toolchain. One line per check, the fix for each problem; builds nothing."""
-    subject, findings = setup.diagnose(path)
+    subject, findings = setup.diagnose(path, config=config or (), check_unwind=check_unwind)
     for line in setup.render(subject, findings):
         typer.echo(line)
     failed = [f.check for f in findings if f.level == setup.ERROR]

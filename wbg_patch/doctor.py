@@ -2,37 +2,35 @@
 see it, and says check by check what a build would get and the exact fix.
 
 It builds nothing and uses no network: it reads Cargo.toml, Cargo.lock, cargo's
-config files, the sources and the environment, and asks the tools on PATH their
-versions. Every check is a function returning one Finding; the CLI prints them
-and exits non-zero when a build would fail or silently degrade (a CLI that does
-not match the lock makes wasm-pack compile its own for 15+ minutes without a
-word; a missing link arg gives a module without threads; a parallel job outside
-`run_in_pool` runs on one thread).
+configuration as cargo resolves it (wbg_patch/cargo/: its files, `--config` and
+the environment, each value with its source) and the sources, and asks the tools
+on PATH their versions (and the toolchain's rustc the target's cfg, as cargo
+does, when a `[target.'cfg(…)']` table has rustflags). Every check is a function
+returning one Finding; the CLI prints them and exits non-zero when a build would
+fail or silently degrade (a CLI that does not match the lock makes wasm-pack
+compile its own for 15+ minutes without a word; a missing link arg gives a module
+without threads; a parallel job outside `run_in_pool` runs on one thread).
 """
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import re
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10: the same parser, from PyPI
-    import tomli as tomllib
+from typing import Sequence
 
 from . import locate, panics, parse, pipeline
+from .cargo.config import (
+    CLI, ENV, TARGET_TABLE, TRIPLE, CargoConfig, Flag, Rustflags, Setting, read_toml, release_panic, rustc_cfg, rustflags_in_effect,
+    workspace_root,
+)
 from .errors import InputError, PatchError
 from .wasm import read_module
 
 OK, WARN, ERROR = "ok", "warn", "error"
-TRIPLE = "wasm32-unknown-unknown"
-TARGET_TABLE = f"target.{TRIPLE}"
-TARGET_ENV = "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS"
 # What threads need (README "Your own crate", step 2): the target features, and since
 # rust-lang/rust#147225 a shared imported memory and the TLS exports wasm-bindgen's thread
 # transform uses. --max-memory stands for any value: the crate decides how much.
@@ -61,20 +59,6 @@ class Finding:
     details: tuple[str, ...] = ()  # where things come from, and the fix
 
 
-@dataclass(frozen=True)
-class Flag:
-    text: str
-    origin: str  # a config file, or an environment variable
-    table: str = ""  # the config table it sits in: TARGET_TABLE, a cfg target, or "build"
-
-
-def _read_toml(path: Path) -> dict:
-    try:
-        return tomllib.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
-        raise InputError(f"cannot read it as TOML: {e}", path) from e
-
-
 def _tool(*args: str) -> tuple[str, str] | None:
     """(where the tool is, what it printed) for a tool on PATH that ran, else None."""
     where = shutil.which(args[0])
@@ -101,16 +85,11 @@ class Crate:
 
     @classmethod
     def read(cls, directory: Path) -> Crate:
-        manifest = _read_toml(directory / "Cargo.toml")
+        manifest = read_toml(directory / "Cargo.toml")
         if "package" not in manifest:
             raise InputError("is a workspace root (no [package]): run `wbg-patch doctor` on the member that builds the .wasm", directory)
-        root = directory
-        explicit = manifest["package"].get("workspace")
-        if explicit is not None:
-            root = (directory / explicit).resolve()
-        elif "workspace" not in manifest:
-            root = next((p for p in directory.parents if _lists_member(p, directory)), directory)
-        return cls(directory, manifest, root, manifest if root == directory else _read_toml(root / "Cargo.toml"))
+        root = workspace_root(directory, manifest)
+        return cls(directory, manifest, root, manifest if root == directory else read_toml(root / "Cargo.toml"))
 
     def dependencies(self) -> dict[str, object]:
         """Every dependency by its package name (a renamed one too), target-specific ones included."""
@@ -125,7 +104,7 @@ class Crate:
 
     def locked(self, name: str) -> list[str]:
         lock = self.root / "Cargo.lock"
-        packages = _read_toml(lock).get("package", []) if lock.is_file() else []
+        packages = read_toml(lock).get("package", []) if lock.is_file() else []
         return [p["version"] for p in packages if p.get("name") == name]
 
     def shown(self, path: Path | str) -> str:
@@ -142,18 +121,6 @@ class Crate:
 
 def _blank(match: re.Match) -> str:
     return re.sub(r"[^\n]", " ", match.group(0))
-
-
-def _lists_member(parent: Path, directory: Path) -> bool:
-    manifest = parent / "Cargo.toml"
-    if not manifest.is_file():
-        return False
-    workspace = _read_toml(manifest).get("workspace")
-    if workspace is None:
-        return False
-    member = directory.relative_to(parent).as_posix()
-    members, excluded = ([p.rstrip("/") for p in workspace.get(key, [])] for key in ("members", "exclude"))
-    return any(fnmatch.fnmatch(member, p) for p in members) and member not in excluded
 
 
 def check_wasm_bindgen(crate: Crate) -> Finding:
@@ -184,54 +151,6 @@ def check_wasm_bindgen(crate: Crate) -> Finding:
     if have != want:
         return Finding(ERROR, "wasm-bindgen", f"{said}, but the CLI on PATH is {have} ({cli[0]})", (install, *pin))
     return Finding(WARN if pin else OK, "wasm-bindgen", f"{said} = the CLI on PATH ({cli[0]})", pin)
-
-
-def config_files(directory: Path, env: dict[str, str]) -> list[Path]:
-    """Cargo's config files for a build run in `directory` (wasm-pack runs cargo
-    there), lowest precedence first: $CARGO_HOME's, then each .cargo/ from / down."""
-    home = Path(env.get("CARGO_HOME") or Path.home() / ".cargo")
-    found: list[Path] = []
-    for folder in [home, *(d / ".cargo" for d in reversed([directory, *directory.parents]))]:
-        # Cargo reads `config` (the old name) when both exist.
-        file = next((folder / n for n in ("config", "config.toml") if (folder / n).is_file()), None)
-        if file is not None and file.resolve() not in (f.resolve() for f in found):
-            found.append(file)
-    return found
-
-
-def _cfg_applies(key: str) -> bool:
-    # A heuristic: cargo evaluates the cfg; these are the forms that name wasm32.
-    return key.startswith("cfg(") and ("wasm32" in key or '"wasm"' in key) and "not(" not in key
-
-
-def _flag_list(value: object) -> list[str]:
-    return value.split() if isinstance(value, str) else list(value or [])
-
-
-def rustflags_in_effect(directory: Path, env: dict[str, str]) -> tuple[list[Flag], list[str]]:
-    """The rustflags cargo passes for wasm32-unknown-unknown, each with its origin,
-    and notes on flags that lose. Cargo takes the first set of: CARGO_ENCODED_RUSTFLAGS,
-    RUSTFLAGS, target rustflags (every config file's and CARGO_TARGET_…_RUSTFLAGS,
-    merged), build.rustflags; it never merges two of these."""
-    target: list[Flag] = []
-    build: list[Flag] = []
-    for file in config_files(directory, env):
-        config = _read_toml(file)
-        for key, table in config.get("target", {}).items():
-            if key == TRIPLE or _cfg_applies(key):
-                target += [Flag(f, str(file), f"target.{key}") for f in _flag_list(table.get("rustflags"))]
-        build += [Flag(f, str(file), "build") for f in _flag_list(config.get("build", {}).get("rustflags"))]
-    # Unlike RUSTFLAGS, this variable is merged after the config files' target rustflags
-    # (measured with cargo 1.9x: both reach rustc).
-    target += [Flag(f, TARGET_ENV) for f in env.get(TARGET_ENV, "").split()]
-    configured = target or build
-    notes = [f"build.rustflags of {', '.join(sorted({f.origin for f in build}))} are ignored: target rustflags win"] if target and build else []
-    for name, split in (("CARGO_ENCODED_RUSTFLAGS", lambda v: v.split("\x1f")), ("RUSTFLAGS", str.split)):
-        if name in env:
-            lost = sorted({f.origin for f in configured})
-            replaced = [f"{name} is set: it replaces the rustflags of {', '.join(lost)} entirely"] if lost else []
-            return [Flag(f, name) for f in split(env[name]) if f], replaced
-    return configured, notes
 
 
 def codegen_options(flags: list[Flag]) -> list[tuple[str, str, Flag]]:
@@ -272,27 +191,36 @@ def _fix_lines(missing: list[str], env_name: str | None) -> list[str]:
     args = [a if a != "--max-memory" else f"--max-memory={MAX_MEMORY}" for a in missing if a not in FEATURES]
     options = ([f"target-feature={','.join(features)}"] if features else []) + [f"link-args={a}" for a in args]
     if env_name is not None:
-        return [" ".join(f"-C {o}" for o in options)]
+        # Cargo splits CARGO_ENCODED_RUSTFLAGS at the unit separator, and nowhere else.
+        return [("\\x1f" if env_name == "CARGO_ENCODED_RUSTFLAGS" else " ").join(w for o in options for w in ("-C", o))]
     return [f'  "-C", "{o}",' for o in options]
 
 
-def check_build_flags(crate: Crate, flags: list[Flag], notes: list[str]) -> Finding:
+def check_build_flags(crate: Crate, rustflags: Rustflags) -> Finding:
+    flags = rustflags.flags
     found = thread_flags(codegen_options(flags))
     missing = [name for name in FEATURES + LINK_ARGS if name not in found]
     origins: dict[str, list[str]] = {}
     for written, flag in (found[name] for name in FEATURES + LINK_ARGS if name in found):
-        origins.setdefault(flag.origin, []).append(written)
-    details = [f"from {crate.shown(o)}: {' '.join(w)}" for o, w in origins.items()] + notes
+        table = f" [{flag.table}]" if flag.kind != ENV and flag.table not in ("", TARGET_TABLE) else ""
+        origins.setdefault(crate.shown(flag.origin) + table, []).append(written)
+    details = [f"from {o}: {' '.join(w)}" for o, w in origins.items()] + rustflags.notes
     if not missing:
         size = int(found["--max-memory"][0].partition("=")[2] or 0)
         gib = f" = {size / (1 << 30):g} GiB" if size else ""
         return Finding(OK, "build flags", f"the thread flags are in effect for {TRIPLE} (max memory {size}{gib})", tuple(details))
-    env_name = flags[0].origin if flags and flags[0].origin in ("RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS") else None
-    configured = [f for f in flags if f.table]
+    env_name = rustflags.env
+    configured = [f for f in flags if f.kind != ENV]
+    variables = [f.origin for f in flags if f.kind == ENV]
     if env_name is not None:
-        where = f"fix: add to {env_name} (it replaces every config file's rustflags), or unset it:"
+        where = (f"fix: add to {env_name} (it replaces every config file's rustflags), or unset it:" if flags else
+                 f"fix: unset {env_name} (set, even empty, it replaces every config file's rustflags), or add to it:")
     elif configured:
-        where = f"fix: add these lines to `rustflags` under [{configured[-1].table}] in {crate.shown(configured[-1].origin)}, keeping your own:"
+        place = "your --config argument" if configured[-1].origin == CLI else crate.shown(configured[-1].origin)
+        where = f"fix: add these lines to `rustflags` under [{configured[-1].table}] in {place}, keeping your own:"
+    elif variables:
+        env_name = variables[-1]
+        where = f"fix: add to {env_name}:"
     else:
         where = f"fix: add to .cargo/config.toml (create it), under [{TARGET_TABLE}]: rustflags = ["
     lines = _fix_lines(missing, env_name) + (["]"] if env_name is None and not configured else [])
@@ -300,29 +228,45 @@ def check_build_flags(crate: Crate, flags: list[Flag], notes: list[str]) -> Find
     return Finding(ERROR, "build flags", f"missing for {TRIPLE}: {', '.join(missing)}", tuple(details + [where, *lines] + ([hint] if hint else [])))
 
 
-def check_panics(crate: Crate, flags: list[Flag]) -> Finding:
+def _said(crate: Crate, profile: Setting | None) -> str:
+    """Where the release profile's panic strategy comes from, as the user would write it there."""
+    if profile is None:
+        return f"no [profile.release] panic in {crate.shown(crate.root / 'Cargo.toml')} or cargo's config"
+    if profile.kind == ENV:
+        return f"{profile.origin}={profile.text}"
+    if profile.origin == CLI:
+        return f'--config \'profile.release.panic="{profile.text}"\''
+    return f'[profile.release] panic = "{profile.text}" in {crate.shown(profile.origin)}'
+
+
+def _set_panic(crate: Crate, profile: Setting | None, value: str) -> str:
+    """How to make the release profile's panic strategy `value` where it is set now (or in the workspace root)."""
+    return _said(crate, Setting(value, profile.origin, profile.kind) if profile else Setting(value, str(crate.root / "Cargo.toml")))
+
+
+def check_panics(crate: Crate, flags: list[Flag], profile: Setting | None) -> Finding:
     """What a panic does in the module this crate builds. The wasm32 target aborts
     unless rustc gets `-C panic=unwind`, which wins over a profile's `panic = "abort"`
     (rustflags come last on rustc's command line: measured, the module then throws);
     only the workspace root's profiles count (cargo warns about a member's)."""
     rustflag = next((v for name, v, _ in reversed(codegen_options(flags)) if name == "panic"), None)
-    profile = crate.root_manifest.get("profile", {}).get("release", {}).get("panic")
-    where = crate.shown(crate.root / "Cargo.toml")
+    strategy = profile.text if profile else None
     details = []
     own = crate.manifest.get("profile", {}).get("release", {}).get("panic")
     if crate.root != crate.directory and own is not None:
-        details.append(f'Cargo.toml\'s [profile.release] panic = "{own}" is ignored: cargo reads profiles only from the workspace root, {where}')
-    said = f'[profile.release] panic = "{profile}" in {where}' if profile else f"no [profile.release] panic in {where}"
+        details.append(f'Cargo.toml\'s [profile.release] panic = "{own}" is ignored: cargo reads profiles only from the workspace root, '
+                       f"{crate.shown(crate.root / 'Cargo.toml')}")
+    said = _said(crate, profile)
     guide = 'README "Panics without a reset"'
-    if rustflag == "unwind" and profile == "abort":
+    if rustflag == "unwind" and strategy == "abort":
         return Finding(WARN, "panics", f"unwind — the rustflag -C panic=unwind wins over {said}; build with -Z build-std=panic_unwind,std",
-                       (*details, f"fix: say panic = \"unwind\" in {where} too, or drop the rustflag for abort ({guide})"))
+                       (*details, f"fix: {_set_panic(crate, profile, 'unwind')} too, or drop the rustflag for abort ({guide})"))
     if rustflag == "unwind":
         return Finding(OK, "panics", f"unwind — the pool survives a panic; build with -Z build-std=panic_unwind,std ({said})", tuple(details))
-    if profile == "unwind":
+    if strategy == "unwind":
         return Finding(ERROR, "panics", f"{said}, but no -C panic=unwind in rustflags: the wasm32 target aborts, and "
                        "-Z build-std=panic_unwind,std fails with E0463 (can't find crate for `panic_abort`)",
-                       (*details, f'fix: panic = "abort" in {where} and -Z build-std=panic_abort,std; or for unwinding add '
+                       (*details, f"fix: {_set_panic(crate, profile, 'abort')} and -Z build-std=panic_abort,std; or for unwinding add "
                         f'"-C", "panic=unwind" to rustflags ({guide})'))
     return Finding(OK, "panics", f"abort — {panics.MEANING[panics.ABORT]} ({said}); build with -Z build-std=panic_abort,std", tuple(details))
 
@@ -415,22 +359,26 @@ def check_glue(file: Path) -> Finding:
     return Finding(OK, "glue", f"{file.name}: --target {model.target}, wasm-bindgen {version}; {mode}", (f"generation: {generation}",))
 
 
-def check_crate(crate: Crate, env: dict[str, str]) -> list[Finding]:
-    flags, notes = rustflags_in_effect(crate.directory, env)
+def check_crate(crate: Crate, config: CargoConfig) -> list[Finding]:
+    rustflags = rustflags_in_effect(config, rustc_cfg(TOOLCHAIN, config.env))
     code, code_and_text = crate.sources(literals=False), crate.sources(literals=True)
     return [
         check_wasm_bindgen(crate),
-        check_build_flags(crate, flags, notes),
-        check_panics(crate, flags),
+        check_build_flags(crate, rustflags),
+        check_panics(crate, rustflags.flags, release_panic(config, crate.root, crate.root_manifest)),
         check_contract(crate, code_and_text),
         check_run_in_pool(crate, code),
     ]
 
 
-def diagnose(path: Path, env: dict[str, str] | None = None) -> tuple[Path, list[Finding]]:
+def diagnose(
+    path: Path, env: dict[str, str] | None = None, config: Sequence[str] = (), check_unwind: bool = False
+) -> tuple[Path, list[Finding]]:
     """(the crate or package looked at, every finding). A crate directory gets the
     crate checks; a wasm-pack pkg/ or glue the glue's, and the crate's when a
-    Cargo.toml with a [package] stands above it; both get the tools'."""
+    Cargo.toml with a [package] stands above it; both get the tools'. `config`: the
+    `--config` arguments the build passes to cargo. `check_unwind`: also compile the
+    crate for panic=unwind (cargo check, see cargo/unwind_check.py)."""
     env = dict(os.environ if env is None else env)
     path = path.resolve()
     if not path.exists():
@@ -442,10 +390,18 @@ def diagnose(path: Path, env: dict[str, str] | None = None) -> tuple[Path, list[
             raise InputError("has no Cargo.toml and no wasm-bindgen glue: pass a crate directory or a wasm-pack pkg/", path)
         findings += [check_glue(file) for file in pipeline.find_glue(path)]
         above = next((p for p in path.parents if (p / "Cargo.toml").is_file()), None)
-        if above is not None and "package" in _read_toml(above / "Cargo.toml"):
+        if above is not None and "package" in read_toml(above / "Cargo.toml"):
             crate = above
     if crate is not None:
-        findings += check_crate(Crate.read(crate), env)
+        package = Crate.read(crate)
+        findings += check_crate(package, CargoConfig.read(package.directory, env, config))
+    if check_unwind:
+        # Imported here: the check reads this module's Finding, and it runs only on request.
+        from .cargo import unwind_check
+
+        findings += unwind_check.check_unwind(crate, env) if crate is not None else [
+            Finding(ERROR, unwind_check.CHECK, f"no crate to check for panic=unwind at or above {path}")
+        ]
     return crate or path, findings + [check_node(), check_toolchain(), check_wasm_pack()]
 
 

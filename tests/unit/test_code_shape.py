@@ -97,8 +97,10 @@ def python_strings(tree: ast.AST) -> list[tuple[int, str]]:
 
 
 # wbg_patch/wasm/ reads the .wasm and writes no JS (its strings are symbol patterns and
-# import names, such as wasm-bindgen's `throw` and `typeof` intrinsics).
-WRITES_JS = [p for p in PATCHER if "wasm" not in p.relative_to(ROOT / "wbg_patch").parts[:-1]]
+# import names, such as wasm-bindgen's `throw` and `typeof` intrinsics); wbg_patch/cargo/
+# reads cargo's configuration and messages (its patterns are cfg expressions and rustc's words).
+READS_NO_JS = ("wasm", "cargo")
+WRITES_JS = [p for p in PATCHER if not set(READS_NO_JS) & set(p.relative_to(ROOT / "wbg_patch").parts[:-1])]
 
 
 def test_the_patcher_writes_no_js_logic_only_names_and_values():

@@ -27,17 +27,37 @@ def fake_tool(bin_dir: Path, name: str, prints: str) -> None:
     script.chmod(0o755)
 
 
-def doctor(path: Path, tmp_path: Path, wasm_bindgen: str | None = "0.2.129", **env: str) -> subprocess.CompletedProcess[str]:
-    """`wbg-patch doctor path` with a fake wasm-bindgen of that version (None: none
-    on PATH), node and rustup as installed, and no cargo config of the user's."""
+def doctor(path: Path, tmp_path: Path, wasm_bindgen: str | None = "0.2.129", options: tuple[str, ...] = (), **env: str) -> subprocess.CompletedProcess[str]:
+    """`wbg-patch doctor [options] path` with a fake wasm-bindgen of that version (None:
+    none on PATH), node and rustup as installed, and no cargo config of the user's."""
     bin_dir = tmp_path / "bin"
     if wasm_bindgen is not None:
         fake_tool(bin_dir, "wasm-bindgen", f"wasm-bindgen {wasm_bindgen}")
     bin_dir.mkdir(exist_ok=True)
     (tmp_path / "cargo-home").mkdir(exist_ok=True)
-    clean = {k: v for k, v in os.environ.items() if "RUSTFLAGS" not in k and k not in ("CARGO_HOME", "PATH")}
+    clean = {k: v for k, v in os.environ.items() if "RUSTFLAGS" not in k and not k.startswith("CARGO_") and k != "PATH"}
     full = {**clean, "CARGO_HOME": str(tmp_path / "cargo-home"), "PATH": os.pathsep.join([str(bin_dir), *SYSTEM_PATH]), **env}
-    return subprocess.run([str(WBG_PATCH), "doctor", str(path)], capture_output=True, text=True, env=full, timeout=60)
+    return subprocess.run([str(WBG_PATCH), "doctor", *options, str(path)], capture_output=True, text=True, env=full, timeout=60)
+
+
+THREAD_FLAGS = ('"-C", "target-feature=+atomics,+bulk-memory,+mutable-globals", "-C", "link-args=--shared-memory", '
+                '"-C", "link-args=--import-memory", "-C", "link-args=--max-memory=1073741824", "-C", "link-args=--export=__wasm_init_tls", '
+                '"-C", "link-args=--export=__tls_size", "-C", "link-args=--export=__tls_align", "-C", "link-args=--export=__tls_base"')
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def small_crate(directory: Path, config: str | None = None, manifest: str = "[workspace]\n") -> Path:
+    """A crate of its own (a [workspace] unless `manifest` says otherwise), with that .cargo/config.toml."""
+    write(directory / "Cargo.toml", f'[package]\nname = "small"\nversion = "0.1.0"\n[dependencies]\nwasm-bindgen = "=0.2.129"\n{manifest}')
+    write(directory / "src/lib.rs", "")
+    if config is not None:
+        write(directory / ".cargo/config.toml", config)
+    return directory
 
 
 def test_the_quickstart_with_the_repos_tools_is_clean(tmp_path: Path):
@@ -160,3 +180,99 @@ def test_a_directory_with_neither_crate_nor_glue_is_bad_input(tmp_path: Path):
     result = doctor(tmp_path, tmp_path)
     assert result.returncode == 3
     assert "has no Cargo.toml and no wasm-bindgen glue" in result.stderr
+
+
+# Cargo's configuration as cargo resolves it (wbg_patch/cargo/config.py; each rule in
+# test_cargo_config.py): what of it doctor's lines show.
+
+def test_a_cfg_table_that_holds_carries_the_thread_flags_and_build_rustflags_lose(tmp_path: Path):
+    crate = small_crate(tmp_path / "crate", f"""
+[target.'cfg(all(target_arch = "wasm32", not(target_os = "wasi")))']
+rustflags = [{THREAD_FLAGS}]
+[build]
+rustflags = ["-C", "opt-level=2"]
+""")
+    result = doctor(crate, tmp_path)
+    assert "ok     build flags: the thread flags are in effect for wasm32-unknown-unknown (max memory 1073741824 = 1 GiB)" in result.stdout
+    assert ("""         from .cargo/config.toml [target.'cfg(all(target_arch = "wasm32", not(target_os = "wasi")))']: +atomics +bulk-memory """
+            "+mutable-globals --shared-memory") in result.stdout
+    assert f"         build.rustflags of {crate / '.cargo/config.toml'} are ignored: target rustflags win" in result.stdout
+
+
+def test_an_emscripten_cfg_table_is_not_counted(tmp_path: Path):
+    crate = small_crate(tmp_path / "crate", f"""[target.'cfg(all(target_arch = "wasm32", target_os = "emscripten"))']\nrustflags = [{THREAD_FLAGS}]\n""")
+    result = doctor(crate, tmp_path)
+    assert result.returncode == SetupError.exit_code
+    assert "error  build flags: missing for wasm32-unknown-unknown: +atomics, +bulk-memory, +mutable-globals," in result.stdout
+    assert (f"""         [target.'cfg(all(target_arch = "wasm32", target_os = "emscripten"))'] of {crate / '.cargo/config.toml'} does not apply """
+            "to wasm32-unknown-unknown") in result.stdout
+
+
+def test_a_member_written_dot_slash_has_the_roots_lock_and_profile(tmp_path: Path):
+    root = tmp_path / "ws"
+    write(root / "Cargo.toml", '[workspace]\nmembers = ["./crates/x"]\n[profile.release]\npanic = "abort"\n')
+    write(root / "Cargo.lock", 'version = 3\n[[package]]\nname = "wasm-bindgen"\nversion = "0.2.129"\n')
+    member = small_crate(root / "crates/x", manifest='[profile.release]\npanic = "unwind"\n')
+    result = doctor(member, tmp_path)
+    assert f"ok     wasm-bindgen: 0.2.129 in {root / 'Cargo.lock'} = the CLI on PATH" in result.stdout
+    assert f'ok     panics: abort — a panic resets the memory ([profile.release] panic = "abort" in {root / "Cargo.toml"})' in result.stdout
+    assert f"Cargo.toml's [profile.release] panic = \"unwind\" is ignored: cargo reads profiles only from the workspace root, {root / 'Cargo.toml'}" in result.stdout
+
+
+def test_an_excluded_directory_holds_the_packages_below_it(tmp_path: Path):
+    root = tmp_path / "ws"
+    write(root / "Cargo.toml", '[workspace]\nmembers = ["crates/*"]\nexclude = ["crates"]\n')
+    write(root / "Cargo.lock", 'version = 3\n[[package]]\nname = "wasm-bindgen"\nversion = "0.2.128"\n')
+    member = small_crate(root / "crates/x", manifest="")
+    write(member / "Cargo.lock", 'version = 3\n[[package]]\nname = "wasm-bindgen"\nversion = "0.2.129"\n')
+    assert "ok     wasm-bindgen: 0.2.129 in Cargo.lock = the CLI on PATH" in doctor(member, tmp_path).stdout
+
+
+def test_the_readmes_unwind_recipe_is_checked_with_its_config_arguments(tmp_path: Path):
+    recipe = ("--config", 'profile.release.panic="unwind"', "--config", 'target.wasm32-unknown-unknown.rustflags=["-C","panic=unwind"]')
+    result = doctor(QUICKSTART, tmp_path, options=recipe)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert ("ok     panics: unwind — the pool survives a panic; build with -Z build-std=panic_unwind,std "
+            "(--config 'profile.release.panic=\"unwind\"')") in result.stdout
+    assert "ok     build flags: the thread flags are in effect for wasm32-unknown-unknown" in result.stdout
+
+
+def test_cargo_profile_release_panic_is_the_profile(tmp_path: Path):
+    result = doctor(QUICKSTART, tmp_path, CARGO_PROFILE_RELEASE_PANIC="unwind")
+    assert result.returncode == SetupError.exit_code
+    assert "error  panics: CARGO_PROFILE_RELEASE_PANIC=unwind, but no -C panic=unwind in rustflags" in result.stdout
+    assert "         fix: CARGO_PROFILE_RELEASE_PANIC=abort and -Z build-std=panic_abort,std; or for unwinding" in result.stdout
+
+
+def test_cargo_build_rustflags_are_rustflags(tmp_path: Path):
+    flags = " ".join(THREAD_FLAGS.replace('"', "").split(", "))
+    result = doctor(small_crate(tmp_path / "crate"), tmp_path, CARGO_BUILD_RUSTFLAGS=flags)
+    assert "ok     build flags: the thread flags are in effect for wasm32-unknown-unknown (max memory 1073741824 = 1 GiB)" in result.stdout
+    assert "         from CARGO_BUILD_RUSTFLAGS: +atomics +bulk-memory +mutable-globals --shared-memory" in result.stdout
+
+
+@pytest.mark.parametrize("where", ["parent/.cargo/config.toml", "cargo-home/config.toml"])
+def test_a_profile_in_a_parent_directorys_or_cargo_homes_config_counts(tmp_path: Path, where: str):
+    config = write(tmp_path / where, '[profile.release]\npanic = "unwind"\n')
+    result = doctor(small_crate(tmp_path / "parent/crate"), tmp_path)
+    assert f'error  panics: [profile.release] panic = "unwind" in {config}, but no -C panic=unwind in rustflags' in result.stdout
+
+
+def test_an_empty_rustflags_says_unset_it(tmp_path: Path):
+    result = doctor(QUICKSTART, tmp_path, RUSTFLAGS="")
+    lines = result.stdout.splitlines()
+    at = lines.index(f"         RUSTFLAGS is set but empty: it replaces the rustflags of {ROOT / 'rust_example/.cargo/config.toml'}, "
+                     f"{QUICKSTART / '.cargo/config.toml'} entirely, and rustc gets none")
+    assert lines[at + 1 : at + 3] == [
+        "         fix: unset RUSTFLAGS (set, even empty, it replaces every config file's rustflags), or add to it:",
+        "         -C target-feature=+atomics,+bulk-memory,+mutable-globals -C link-args=--shared-memory -C link-args=--import-memory "
+        "-C link-args=--max-memory=1073741824 -C link-args=--export=__wasm_init_tls -C link-args=--export=__tls_size "
+        "-C link-args=--export=__tls_align -C link-args=--export=__tls_base",
+    ]
+
+
+def test_a_config_argument_cargo_refuses_is_bad_input(tmp_path: Path):
+    result = doctor(QUICKSTART, tmp_path, options=("--config", "profile.release.panic=unwind"))
+    assert result.returncode == 3
+    assert result.stderr.startswith("wbg-patch: error[bad-input]: --config `profile.release.panic=unwind`: no such file, and not TOML")
+    assert "Traceback" not in result.stderr

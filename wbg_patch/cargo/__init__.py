@@ -1,0 +1,1 @@
+"""Cargo as a build sees it: its configuration, resolved by cargo's own rules (config.py)."""
