@@ -46,7 +46,7 @@ test-js: build build-versions
 	@failed=""; \
 	run() { name=$$1; shift; echo "==> $$name"; "$$@" || failed="$$failed\n  $$name"; }; \
 	run "runtime unit tests" node --test $(NODE_TEST_FLAGS) runtime_js/test/unit/*.test.cjs; \
-	run "pool contract tests against build/pkg-wasm-bindgen-rayon and build/pkg-poolbuilder-global, abort and unwind builds" \
+	run "pool contract tests against build/pkg-{wasm-bindgen-rayon,poolbuilder-global,sdk-shaped}, abort and unwind builds" \
 	  node --test $(NODE_TEST_FLAGS) runtime_js/test/contracts/*.test.mjs; \
 	for pkg in $(PACKAGES) $(VERSION_PACKAGES); do \
 	  run "runtime behaviour tests against $$pkg" env WBG_PKG=$$pkg node --test $(NODE_TEST_FLAGS) runtime_js/test/*.test.mjs; \

@@ -7,10 +7,15 @@
 #                                         the runtime tests run against each of them too
 #   build/pkg-wasm-bindgen-rayon          rust_example/contracts/wasm-bindgen-rayon (--target nodejs):
 #                                         a crate on wasm-bindgen-rayon, the pool contract tests use it
+#   build/pkg-sdk-shaped                  rust_example/contracts/sdk-shaped: a proof SDK's shape (its own
+#                                         PoolBuilder-global contract on spmc, objects with caches)
 # and the same built with panic=unwind (a panic rejects its call, the pool and memory stay):
 #   build/pkg-unwind                      the demo, --target nodejs (build/pkg-unwind-unpatched before wbg-patch)
 #   build/pkg-unwind-module               the demo, --target module (ES modules)
 #   build/pkg-wasm-bindgen-rayon-unwind   rust_example/contracts/wasm-bindgen-rayon
+#   build/pkg-sdk-shaped-unwind           rust_example/contracts/sdk-shaped after the README's smallest
+#                                         changes (its unwind.patch), in build/pinned/: as committed it
+#                                         fails there with E0277, as the SDK it stands for did
 #
 # `scripts/build.sh versions` builds instead the demo as apps that pin their own
 # versions would (scripts/build-pinned.sh), proving wbg-pool's version ranges
@@ -66,16 +71,18 @@ cargo_unwind() {
   echo "==> cargo build $dir with panic=unwind${*:+ $*}" >&2
   (cd "$dir" && RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=$unwind_target cargo +debian-web build --quiet --release \
     --target wasm32-unknown-unknown -Z build-std=panic_unwind,std --config 'profile.release.panic="unwind"' \
-    --config 'target.wasm32-unknown-unknown.rustflags=["-C","panic=unwind"]' "$@")
+    --config 'target.wasm32-unknown-unknown.rustflags=["-C","panic=unwind"]' "$@") || exit 1 # see contract()
   echo "$unwind_target/wasm32-unknown-unknown/release"
 }
 
 # contract CRATE: builds rust_example/contracts/CRATE (a crate of its own, with
 # its own lock) into the target dir the contract crates share; prints the .wasm.
+# Run as $(contract …), where bash drops `set -e`: a failed build must exit itself,
+# or the last good .wasm would be packaged as if it were this one.
 contract() {
   echo "==> cargo build rust_example/contracts/$1 (a crate with its own pool contract)" >&2
   (cd "rust_example/contracts/$1" && RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=../target cargo +debian-web build --quiet \
-    --release --target wasm32-unknown-unknown -Z build-std=panic_abort,std)
+    --release --target wasm32-unknown-unknown -Z build-std=panic_abort,std) || exit 1
   echo "rust_example/contracts/target/wasm32-unknown-unknown/release/example_${1//-/_}.wasm"
 }
 
@@ -96,6 +103,24 @@ poolbuilder_unwind() {
     exit 1
   }
   echo "$out/example_poolbuilder_global.wasm"
+}
+
+# sdk_shaped_unwind: rust_example/contracts/sdk-shaped built with panic=unwind
+# after the changes the README shows (unwind.patch, applied as its app would
+# make them), in a copy: the crate stays as found, so that `wbg-patch doctor
+# --check-unwind` and the tests see its E0277s. Prints the .wasm. (Run as
+# $(sdk_shaped_unwind), without `set -e`: each step that fails exits.)
+sdk_shaped_unwind() {
+  local crate=rust_example/contracts/sdk-shaped ws=build/pinned/sdk-shaped-unwind
+  rm -rf "$ws" && mkdir -p "$ws" && cp -rp rust_example/.cargo "$crate"/{Cargo.toml,Cargo.lock,src} "$ws" || exit 1
+  # git apply, not patch(1): git is here anyway, patch is not on every machine.
+  git apply --directory="$ws" "$crate/unwind.patch" || {
+    echo "build: $crate/unwind.patch no longer applies to $crate/src: remake it (README \"Panics without a reset\")" >&2
+    exit 1
+  }
+  local out
+  out=$(cargo_unwind "$ws" --locked) || exit 1
+  echo "$out/example_sdk_shaped.wasm"
 }
 
 # cli_of VERSION [HOW]: the wasm-bindgen CLI of VERSION; HOW installs it when missing.
@@ -147,11 +172,16 @@ done
 wasm=$(contract wasm-bindgen-rayon)
 rayon_cli=$(cli_of "$(locked_wasm_bindgen rust_example/contracts/wasm-bindgen-rayon/Cargo.lock)")
 package nodejs build/pkg-wasm-bindgen-rayon "$wasm" "$rayon_cli"
+wasm=$(contract sdk-shaped)
+sdk_cli=$(cli_of "$(locked_wasm_bindgen rust_example/contracts/sdk-shaped/Cargo.lock)")
+package nodejs build/pkg-sdk-shaped "$wasm" "$sdk_cli"
 
 wasm=$(cargo_unwind rust_example -p wbg-demo)/wbg_demo.wasm
 package nodejs build/pkg-unwind "$wasm" "$cli"
 package module build/pkg-unwind-module "$wasm" "$cli"
 wasm=$(cargo_unwind rust_example/contracts/wasm-bindgen-rayon)/example_wasm_bindgen_rayon.wasm
 package nodejs build/pkg-wasm-bindgen-rayon-unwind "$wasm" "$rayon_cli"
-echo "==> built build/pkg, build/pkg-{experimental-nodejs-module,module,web}, build/pkg-wasm-bindgen-rayon" \
-  "and build/pkg-{unwind,unwind-module,wasm-bindgen-rayon-unwind}"
+wasm=$(sdk_shaped_unwind)
+package nodejs build/pkg-sdk-shaped-unwind "$wasm" "$sdk_cli"
+echo "==> built build/pkg, build/pkg-{experimental-nodejs-module,module,web}, build/pkg-{wasm-bindgen-rayon,sdk-shaped}" \
+  "and build/pkg-{unwind,unwind-module,wasm-bindgen-rayon-unwind,sdk-shaped-unwind}"
