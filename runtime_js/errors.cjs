@@ -3,11 +3,12 @@
 // Errors cross threads as plain data ({ name, ...fields }) and are rebuilt here
 // as the right class on the main thread.
 
-const { MAIN_THREAD } = require('./protocol.cjs');
+const { MAIN_THREAD, UNKNOWN_THREAD } = require('./protocol.cjs');
 
 // How a thread is named in messages: null (or the host's -1) is the host.
 function threadLabel(threadIndex) {
   if (threadIndex === MAIN_THREAD) return 'the main thread';
+  if (threadIndex === UNKNOWN_THREAD) return 'an unknown thread';
   return threadIndex === null || threadIndex === undefined || threadIndex < 0 ? 'the pool host' : `pool thread ${threadIndex}`;
 }
 
@@ -30,17 +31,23 @@ class WbgPoolError extends Error {
  * this call failed; else the memory was reset (objects made before are stale).
  */
 class WasmPanicError extends WbgPoolError {
-  constructor({ message, file, line, column, threadIndex, stack, inFunction, unwound = false }) {
+  constructor({ message, file, line, column, threadIndex, stack, inFunction, unwound = false, candidates }) {
     // Without Rust's location, the crate's function that panicked (crateFrame) says where.
-    const where = file ? ` at ${file}:${line}:${column}` : inFunction ? ` in ${inFunction}` : '';
-    super(`Rust panicked on ${threadLabel(threadIndex)}${where}: ${message}`, 'ERR_WASM_PANIC');
+    const where = file ? ` at ${file}:${line}:${column}` : inFunction ? ` in ${inFunction}` : candidates ? ` (location ambiguous: ${candidates.map(candidateText).join('; ')})` : '';
+    super(`Rust panicked on ${threadLabel(threadIndex)}${where}: ${message}${threadIndex === UNKNOWN_THREAD && !candidates ? UNKNOWN_THREAD_HINT : ''}`, 'ERR_WASM_PANIC');
     this.panicMessage = message;
     this.location = file ? { file, line, column } : null;
     this.threadIndex = threadIndex ?? null;
     this.unwound = unwound;
+    // Panics with this message that threads reported during the call, when they differ in
+    // thread or location: one of them unwound to the call, which one no report says.
+    if (candidates) this.candidates = candidates;
     if (stack) this.wasmStack = stack;
   }
 }
+
+const candidateText = ({ threadIndex, file, line, column }) => `${threadLabel(threadIndex)} at ${file ? `${file}:${line}:${column}` : 'an unknown location'}`;
+const UNKNOWN_THREAD_HINT = ' (no panic hook reported it: call wbg_pool::set_panic_hook() or install console_error_panic_hook to get its thread and location)';
 
 const TRAP_TEXT = {
   out_of_memory: 'ran out of memory (an allocation went past the memory maximum)',
@@ -239,6 +246,12 @@ function unwoundPanicData(panic) {
   return { name: 'WasmPanicError', message: String(panic.message) };
 }
 
+// A panic abandoned mid-unwinding on thread `threadIndex` (a destructor panicked while it
+// unwound, past destructors that may have held locks), as serialize() gives errors.
+function abandonedPanicData(threadIndex) {
+  return { name: 'WasmTrapError', kind: 'panic_while_panicking', message: 'a panic was abandoned mid-unwinding', threadIndex };
+}
+
 // A value that could not be posted to the main thread, as serialize() gives errors.
 function notTransferable(message) {
   return { name: 'NotTransferableError', message };
@@ -289,6 +302,7 @@ module.exports = {
   trapKind,
   serialize,
   unwoundPanicData,
+  abandonedPanicData,
   notTransferable,
   deserialize,
   crateFrame,

@@ -18,6 +18,7 @@ const { joinPool, attachGlue, releaseThread } = require('./thread.cjs');
 const { kernelThreadId } = require('./threads.cjs');
 const errors = require('./errors.cjs');
 const { callExport, thrownAtTheBoundary } = require('./boundary.cjs');
+const { abandonedPanic } = require('./unwind.cjs');
 const { limits } = require('./defaults.json');
 
 const { requests, responses, workerPorts, numThreads, contract } = workerData;
@@ -131,10 +132,11 @@ function handle({ glue, raw }, { type, id, name, args }) {
 }
 
 // What the main thread is told of a request that threw `error` (errors.serialize).
-function failureOf({ glue }, request, error) {
-  // A panic that unwound to the export (panic=unwind builds): only this call failed.
+function failureOf({ glue, raw }, request, error) {
+  // A panic that unwound to the export (panic=unwind builds): only this call failed, unless
+  // this thread abandoned a panic on the way.
   const unwound = glue.__wbg_pool.unwound(error);
-  if (unwound?.panic) return errors.unwoundPanicData(unwound.payload);
+  if (unwound?.panic) return abandonedPanic(raw) ? errors.abandonedPanicData(null) : errors.unwoundPanicData(unwound.payload);
   // Past the argument conversion, a raw export throws only from inside wasm: a
   // JS exception an import threw through its frames (wrapped by the glue's tag
   // or not) skipped Rust's destructors, so it is a trap like any other.
@@ -151,7 +153,7 @@ const taskModules = new Map(); // filename -> Promise of the module
 // Runs export `name` of the task module `filename` here, next to the glue and
 // the pool, and reports how it settled. A trap (out of wasm) ends the service
 // of this host; the task's own exception is only that task's failure.
-async function runTask({ id, filename, name, args }, { glue }) {
+async function runTask({ id, filename, name, args }, { glue, raw }) {
   let message;
   try {
     if (!taskModules.has(filename)) {
@@ -168,7 +170,9 @@ async function runTask({ id, filename, name, args }, { glue }) {
     message = { type: MessageType.TASK_DONE, id, value: await fn(...args) };
   } catch (error) {
     // The glue's wrappers unwrap a panic that unwound to the export into its PanicError.
-    message = { type: MessageType.TASK_DONE, id, error: glue.__wbg_pool.isPanic(error) ? errors.unwoundPanicData(error) : errors.serialize(error, null) };
+    const panic = glue.__wbg_pool.isPanic(error);
+    message = { type: MessageType.TASK_DONE, id, error: panic ? errors.unwoundPanicData(error) : errors.serialize(error, null) };
+    if (panic && abandonedPanic(raw)) message.error = errors.abandonedPanicData(null);
   }
   // A JS exception that came back through Rust frames (panic=unwind glue) left this instance
   // mid-way even when the task caught it: the task fails with the trap, and the host stops.

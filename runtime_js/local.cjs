@@ -9,9 +9,9 @@
 // and so does a panic that unwound to the export in a panic=unwind build
 // (unwind.cjs): only that call fails.
 const { MAIN_THREAD, HOOKS_GLOBAL, Hook } = require('./protocol.cjs');
-const { thrownBy } = require('./boundary.cjs');
+const { callExport, thrownAtTheBoundary } = require('./boundary.cjs');
 const { watchPanicReports } = require('./reports.cjs');
-const { reportsPanic } = require('./unwind.cjs');
+const { PanicReports, abandonedPanic } = require('./unwind.cjs');
 const errors = require('./errors.cjs');
 
 // How often (in calls) the JS values are checked against their range: reading
@@ -21,41 +21,33 @@ const errors = require('./errors.cjs');
 const CHECK_EVERY = 64;
 
 // The main thread's hooks, one object per process (every package's copy of
-// this file shares it): `reported` holds the panic reported during the current
-// outermost call, until its trap comes (Rust calls the hook first, then
-// panic=abort traps). wbg-pool crates report through the panic hook; a crate's
-// own console_error_panic_hook prints its report with console.error, which is
-// read (and still printed) here.
+// this file shares it): `reports` holds the panics reported on this thread
+// (Rust calls the hook first; then the panic unwinds, or panic=abort traps).
+// wbg-pool crates report through the panic hook; a crate's own
+// console_error_panic_hook prints its report with console.error, which is read
+// (and still printed) here.
 function mainThreadHooks() {
   if (globalThis[HOOKS_GLOBAL] === undefined) {
+    const reports = new PanicReports();
+    const report = (found) => reports.add({ ...found, thread: MAIN_THREAD });
     const hooks = {
-      reported: null,
+      reports,
       [Hook.PANIC](message, file, line, column) {
-        hooks.reported = { message, file, line, column };
+        report({ message, file, line, column });
       },
     };
-    watchPanicReports((found) => (hooks.reported = found), { keepPrinting: true });
+    watchPanicReports(report, { keepPrinting: true });
     globalThis[HOOKS_GLOBAL] = hooks;
   }
   return globalThis[HOOKS_GLOBAL];
 }
 
-// The typed error of `error`, which left the main thread's instance through wasm frames.
-function typedFailure(error, hooks) {
-  const typed = errors.deserialize(errors.serialize(error, MAIN_THREAD, true));
-  const report = hooks.reported;
-  hooks.reported = null;
-  if (report === null || !(typed instanceof errors.WasmPanicError || typed.kind === 'abort')) return typed;
-  return new errors.WasmPanicError({ ...report, threadIndex: MAIN_THREAD, stack: report.stack ?? typed.wasmStack });
-}
-
-// The error of a panic that unwound to the export (`panic`: the glue's PanicError), with
-// the location its report gave (not that of a panic the call caught earlier: a panic
-// Rust resumes, say after a job of Rayon's fallback pool, calls no hook again).
-function unwoundPanicError(panic, hooks) {
-  const report = hooks.reported !== null && reportsPanic(hooks.reported, panic.message) ? hooks.reported : { message: panic.message };
-  hooks.reported = null;
-  return new errors.WasmPanicError({ ...report, threadIndex: MAIN_THREAD, unwound: true });
+// The typed error of `error`, which left the main thread's instance through wasm frames
+// during a call begun at mark `since`, with the panic this thread reported since then.
+function typedFailure(error, hooks, since) {
+  const trap = errors.serialize(error, MAIN_THREAD, true);
+  if (trap.kind !== 'panic' && trap.kind !== 'abort') return errors.deserialize(trap);
+  return hooks.reports.explainTrap(trap, since);
 }
 
 /**
@@ -72,6 +64,7 @@ function unwoundPanicError(panic, hooks) {
 function guardedExports(raw, instance) {
   const hooks = mainThreadHooks();
   let depth = 0;
+  let since = 0; // the panic reports' mark when the outermost call began
   let calls = 0;
   let failure = null;
   // Wrong arguments of nested calls (wasm → import → export): rethrown as the
@@ -83,22 +76,26 @@ function guardedExports(raw, instance) {
     return function guarded(...args) {
       // A nested call after a trap would run on the trapped instance (a lock it held, say).
       if (failure !== null) throw failure;
-      if (depth++ === 0) hooks.reported = null;
+      if (depth++ === 0) since = hooks.reports.mark();
       try {
-        const result = fn(...args);
+        const result = callExport(fn, args);
         if (++calls % CHECK_EVERY === 0) failure ??= instance.overflowed();
         if (remembered) instance.ran(name);
         return result;
       } catch (error) {
-        // Thrown by this very frame: V8's conversion of an argument, before wasm ran.
-        if (failure === null && !nestedWrongArguments.has(error) && thrownBy(error, guarded, __filename)) {
+        // Thrown by the call itself: V8's conversion of an argument, before wasm ran.
+        if (failure === null && !nestedWrongArguments.has(error) && thrownAtTheBoundary(error)) {
           if (depth > 1) nestedWrongArguments.add(error);
           throw error;
         }
         const unwound = instance.unwound(error);
-        if (failure === null && unwound?.panic) throw unwoundPanicError(unwound.payload, hooks);
+        if (failure === null && unwound?.panic) {
+          // A panic that unwound to the export: every panic on this instance is this thread's.
+          if (!abandonedPanic(raw)) throw hooks.reports.unwound(unwound.payload.message, since, MAIN_THREAD);
+          failure = hooks.reports.explainTrap(errors.abandonedPanicData(MAIN_THREAD), since);
+        }
         // A JS value thrown through wasm frames (unwound or not) skipped Rust's destructors: a trap.
-        failure ??= typedFailure(unwound === null ? error : unwound.payload, hooks);
+        failure ??= typedFailure(unwound === null ? error : unwound.payload, hooks, since);
       } finally {
         if (--depth === 0 && failure !== null) {
           const error = failure;

@@ -143,8 +143,16 @@ export class WasmPanicError extends WbgPoolError {
   readonly code: 'ERR_WASM_PANIC';
   readonly panicMessage: string;
   readonly location: { file: string; line: number; column: number } | null;
-  /** The Rayon thread index; null for the pool host, -2 for the main thread's own instance (outside execute()). */
+  /**
+   * The Rayon thread index; null for the pool host, -2 for the main thread's own instance (outside execute()),
+   * -3 for an unknown thread (a panic that unwound and that no panic hook reported, or several did: see candidates).
+   */
   readonly threadIndex: number | null;
+  /**
+   * Set when threads reported more than one panic with this message during the call, at different threads or
+   * locations: one of them unwound to the call (Rayon passes one on), and none of their reports says which.
+   */
+  readonly candidates?: { threadIndex: number | null; file: string | null; line: number; column: number }[];
   /** The stack the crate's own panic hook printed, or the trap's when no hook reported the panic. */
   readonly wasmStack?: string;
   /**

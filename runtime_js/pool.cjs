@@ -9,7 +9,7 @@
 // engine) what happens through the callbacks it is given; it never reaches up.
 const path = require('path');
 const { Worker, MessageChannel, receiveMessageOnPort } = require('worker_threads');
-const { MessageType, Slot, HOST_THREAD, MAIN_THREAD } = require('./protocol.cjs');
+const { MessageType, Slot, HOST_THREAD, MAIN_THREAD, UNKNOWN_THREAD } = require('./protocol.cjs');
 const { postRequest } = require('./signal.cjs');
 const { Waiter } = require('./waiter.cjs');
 const { writeOutput } = require('./output.cjs');
@@ -17,7 +17,7 @@ const { Liveness } = require('./liveness.cjs');
 const { makeProxy, executeProxy } = require('./proxy.cjs');
 const { session } = require('./session.cjs');
 const { adapterFor } = require('./contracts/index.cjs');
-const { reportsPanic } = require('./unwind.cjs');
+const { PanicReports } = require('./unwind.cjs');
 const errors = require('./errors.cjs');
 const { WbgPoolError, WasmPanicError, CallTimeoutError, PoolClosedError, PoolStartError, NotTransferableError, threadLabel } = errors;
 
@@ -63,10 +63,8 @@ function spawnHost(binding, { numThreads, heartbeatTimeoutMs }) {
   };
 }
 
-// The error of a panic that thread `report.thread` reported.
-function reportedPanic(report, unwound) {
-  return new WasmPanicError({ ...report, threadIndex: report.thread === HOST_THREAD ? null : report.thread, unwound });
-}
+// Reports name the host by its index; errors, by null.
+const threadOf = (thread) => (thread === HOST_THREAD ? null : thread);
 
 class Pool {
   /**
@@ -103,11 +101,10 @@ class Pool {
     this.started = new Set(); // thread indexes that reported READY
     // panic=unwind builds (unwind.cjs): a panic fails only the call it unwinds to. Its
     // report (message, location) comes first, from the thread that panicked, and is
-    // kept here until its panic arrives at the call's answer.
+    // kept here until the failure it explains arrives.
     this.unwinds = binding.handle.unwinds;
-    // (A report of a panic that the call caught itself stays until its thread's next one.)
-    this.panicReports = new Map(); // thread -> its latest report (numbered by `seq`), oldest first
-    this.reportSeq = 0;
+    this.panicReports = new PanicReports();
+    this.settledAt = 0; // the reports' mark when the latest call settled (see openSince)
     this.ready = new Promise((resolve, reject) => {
       this.resolveReady = resolve;
       this.rejectReady = reject;
@@ -165,17 +162,16 @@ class Pool {
         break;
       case MessageType.PANIC:
         if (!this.unwinds) {
-          this.fail(reportedPanic(message, false));
+          this.fail(new WasmPanicError({ ...message, threadIndex: threadOf(message.thread) }));
           break;
         }
-        this.panicReports.delete(message.thread); // the newest report goes last
-        this.panicReports.set(message.thread, { ...message, seq: ++this.reportSeq });
+        this.panicReports.add({ ...message, thread: threadOf(message.thread) });
         break;
       case MessageType.DETACHED_PANIC:
-        this.owner.onDetachedPanic(this.reportedUnwoundPanic(message.message, { thread: message.thread }));
+        this.owner.onDetachedPanic(this.panicReports.detached(message.message, threadOf(message.thread)));
         break;
       case MessageType.CRASH:
-        this.fail(errors.deserialize(this.withLatestPanic(message.error)));
+        this.fail(this.panicReports.explainTrap(message.error, this.openSince()));
         break;
       case MessageType.TASK_DONE:
         this.taskDone(message);
@@ -249,7 +245,7 @@ class Pool {
     const call = this.call;
     this.call = null;
     const id = ++this.nextId;
-    const since = this.reportSeq; // panic reports after this one may be this call's
+    const since = this.panicReports.mark(); // panic reports after this one may be this call's
     try {
       postRequest(this.requests, this.control, { type, id, name, args });
     } catch (error) {
@@ -261,12 +257,23 @@ class Pool {
     }
     this.pendingWasmRequests.set(id, name);
     this.answering = call;
+    this.answeringSince = since;
     try {
       return this.awaitAnswer(id, name, call, since);
     } finally {
       this.pendingWasmRequests.delete(id);
       this.answering = null;
+      this.settledAt = this.panicReports.mark();
     }
+  }
+
+  // The mark of the oldest call still open (a request waiting for its answer, a run() task):
+  // a thread's trap is explained by a panic it reported since then. With none open (a detached
+  // job's abort), by one it reported since the latest call settled.
+  openSince() {
+    const open = [...this.tasks.values()].map((task) => task.since);
+    if (this.pendingWasmRequests.size > 0) open.push(this.answeringSince);
+    return open.length === 0 ? this.settledAt : Math.min(...open);
   }
 
   // The `wasm` of one call outside execute() of an export that can wait, routed
@@ -303,7 +310,7 @@ class Pool {
         this.drainNew();
         if (this.failure !== null) throw this.failure;
         if (error === undefined) return value;
-        throw this.failIfTrap(errors.deserialize(error), since);
+        throw this.failIfTrap(error, since);
       }
       this.checkCall(call, `${name}()`, performance.now());
       this.checkLiveness(watch, `${name}()`, performance.now());
@@ -313,38 +320,18 @@ class Pool {
   }
 
   // A trap or panic report from the host ends the pool; other errors (and a panic
-  // that unwound) are the call's own.
-  failIfTrap(thrown, since) {
-    if (thrown instanceof WasmPanicError && thrown.unwound) {
+  // that unwound) are the call's own. `error` as errors.serialize gives it.
+  failIfTrap(error, since) {
+    if (error.name === 'WasmPanicError') {
       this.drain(); // the report of the thread that panicked came before the answer
-      return this.reportedUnwoundPanic(thrown.panicMessage, { since });
+      return this.panicReports.unwound(error.message, since, UNKNOWN_THREAD);
     }
-    if (thrown instanceof errors.WasmTrapError || thrown instanceof WasmPanicError) {
+    if (error.name === 'WasmTrapError') {
       this.drain(); // a panic report explains the trap better than the trap itself
-      this.fail(thrown);
+      this.fail(this.panicReports.explainTrap(error, since));
       return this.failure;
     }
-    return thrown;
-  }
-
-  // The error of a panic with `message` that unwound, with the location its thread
-  // reported: to a call whose request came after report `since` (the newest report
-  // since then of that panic, as Rayon carries one panic of a call's jobs), or to
-  // Rayon's handler of a detached job on `thread` (that thread's latest report).
-  reportedUnwoundPanic(message, { since = 0, thread }) {
-    const found =
-      thread === undefined ? [...this.panicReports.values()].findLast((r) => r.seq > since && reportsPanic(r, message)) : this.panicReports.get(thread);
-    if (found === undefined) return new WasmPanicError({ message, threadIndex: thread ?? null, unwound: true });
-    this.panicReports.delete(found.thread);
-    return reportedPanic(found, true);
-  }
-
-  // A panic abandoned mid-unwinding (`error` as errors.serialize gives it) names the
-  // latest panic its thread reported: the one a destructor raised.
-  withLatestPanic(error) {
-    const report = error.kind === 'panic_while_panicking' ? this.panicReports.get(error.threadIndex) : undefined;
-    if (report === undefined) return error;
-    return { ...error, message: `${error.message} (the latest panic of that thread: ${JSON.stringify(report.message)} at ${report.file}:${report.line}:${report.column})` };
+    return errors.deserialize(error);
   }
 
   // Throws when `call` (of execute() or run()) is past its deadline while the
@@ -383,7 +370,7 @@ class Pool {
     if (this.closing) return Promise.reject(new PoolClosedError(`task ${name} was started while its pool was shutting down`));
     const id = ++this.nextId;
     const label = `task ${name} of ${path.basename(filename)}`;
-    const since = this.reportSeq;
+    const since = this.panicReports.mark();
     try {
       postRequest(this.requests, this.control, { type: MessageType.RUN, id, filename, name, args });
     } catch (error) {
@@ -419,9 +406,10 @@ class Pool {
     const task = this.tasks.get(id);
     if (task === undefined) return;
     this.tasks.delete(id);
+    this.settledAt = this.panicReports.mark();
     if (this.tasks.size === 0) this.stopWatchdog();
     if (error === undefined) task.resolve(value);
-    else task.reject(this.failIfTrap(errors.deserialize(error), task.since));
+    else task.reject(this.failIfTrap(error, task.since));
   }
 
   // Calls an allocator export on the local instance (see proxy.cjs). A trap

@@ -48,6 +48,8 @@ const Slot = Object.freeze({
 const HOST_THREAD = -1;
 // The main thread's own instance, in reports of a trap there (see Pool.callLocal).
 const MAIN_THREAD = -2;
+// A panic that unwound to a call and that no thread reported: any thread of the call may have raised it.
+const UNKNOWN_THREAD = -3;
 
 // What Rust calls on the JS of its thread: `globalThis[HOOKS_GLOBAL][name]`.
 // The wbg-pool crate's list (rust_example/pool/src/js.rs, `hooks::ALL`) must be
@@ -66,4 +68,4 @@ const Hook = Object.freeze({
 // patched glue takes from the host instead of the crate's browser snippet.
 const START_WORKERS_HOOK = 'startWorkers';
 
-module.exports = { RUNTIME_VERSION, MessageType, Slot, HOST_THREAD, MAIN_THREAD, HOOKS_GLOBAL, Hook, START_WORKERS_HOOK };
+module.exports = { RUNTIME_VERSION, MessageType, Slot, HOST_THREAD, MAIN_THREAD, UNKNOWN_THREAD, HOOKS_GLOBAL, Hook, START_WORKERS_HOOK };

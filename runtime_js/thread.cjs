@@ -8,7 +8,7 @@ const { MessageType, HOOKS_GLOBAL, Hook } = require('./protocol.cjs');
 const { postEvent } = require('./signal.cjs');
 const { forwardOutput } = require('./output.cjs');
 const { watchPanicReports } = require('./reports.cjs');
-const { WASM_STACK_FRAMES } = require('./errors.cjs');
+const { WASM_STACK_FRAMES, abandonedPanicData } = require('./errors.cjs');
 const { adapterFor } = require('./contracts/index.cjs');
 
 // `index()` is the thread's index in reports, at the time of reporting (a
@@ -34,8 +34,7 @@ function joinPool({ events, control: buffer, contract }, index) {
     // `reported` still counts as panicking between jobs, so a panic was abandoned
     // mid-unwinding, past destructors that may have held locks.
     [Hook.ABANDONED_PANIC](reported) {
-      const error = { name: 'WasmTrapError', kind: 'panic_while_panicking', message: 'a panic was abandoned mid-unwinding', threadIndex: reported };
-      send({ type: MessageType.CRASH, thread: reported, error });
+      send({ type: MessageType.CRASH, thread: reported, error: abandonedPanicData(reported) });
     },
     // panic=unwind builds: a detached job's panic reached Rayon's handler; its report came before.
     [Hook.DETACHED_PANIC](message, reported) {

@@ -26,6 +26,99 @@ function reportsPanic(report, message) {
   return report.message === message || (message === NO_MESSAGE.glue && report.message === NO_MESSAGE.report);
 }
 
+// How many reports are kept: a report is consumed by the failure it explains, so only panics
+// that a crate caught itself (catch_unwind) stay; these must not grow without bound.
+const REPORTS_KEPT = 256;
+
+/**
+ * The panic reports of a pool's threads or of the main thread (each { thread, message,
+ * file, line, column, stack? }), in the order their threads' panic hooks sent them, and the
+ * failure each explains. A hook reports a panic as it begins; what the panic then does
+ * arrives later and elsewhere: a PanicError at the export it unwound to (which names no
+ * thread or location), Rayon's handler of a detached job, or a trap when it could not
+ * unwind. A call marks where it began (`mark()`): only a report made since then explains
+ * its failure, never one of a panic an earlier call caught.
+ */
+class PanicReports {
+  constructor() {
+    this.reports = [];
+    this.seq = 0;
+  }
+
+  // The mark of a call that begins now.
+  mark() {
+    return this.seq;
+  }
+
+  add(report) {
+    this.reports.push({ ...report, seq: ++this.seq });
+    if (this.reports.length > REPORTS_KEPT) this.reports.shift();
+  }
+
+  take(found) {
+    this.reports = this.reports.filter((report) => !found.includes(report));
+  }
+
+  /**
+   * The error of a panic with `message` that unwound to a call begun at mark `since`. Rayon
+   * passes on one panic of a call's jobs: each report since then with the same message may be
+   * it. Candidates that differ in thread or location are not guessed between: the error says
+   * the location is ambiguous and lists them. No report (the crate installs no hook): the
+   * thread is unknown, not the one the PanicError arrived on.
+   * @param {string} message the PanicError's message
+   * @param {number} since
+   * @param {number} unknownThread the thread index of "an unknown thread", or where the panic must have been
+   */
+  unwound(message, since, unknownThread) {
+    const found = this.reports.filter((report) => report.seq > since && reportsPanic(report, message));
+    this.take(found);
+    const distinct = [...new Map(found.map((report) => [`${report.thread} ${report.file}:${report.line}:${report.column}`, report])).values()];
+    if (distinct.length === 0) return new errors.WasmPanicError({ message, threadIndex: unknownThread, unwound: true });
+    if (distinct.length === 1) return new errors.WasmPanicError({ ...distinct[0], threadIndex: distinct[0].thread, unwound: true });
+    return new errors.WasmPanicError({ message, threadIndex: unknownThread, unwound: true, candidates: distinct.map(candidate) });
+  }
+
+  // The error of a detached job's panic with `message` that Rayon's handler took on `thread`.
+  detached(message, thread) {
+    const found = this.reports.findLast((report) => report.thread === thread && reportsPanic(report, message));
+    if (found === undefined) return new errors.WasmPanicError({ message, threadIndex: thread, unwound: true });
+    this.take([found]);
+    return new errors.WasmPanicError({ ...found, threadIndex: thread, unwound: true });
+  }
+
+  /**
+   * The error of `trap` (errors.serialize) of thread `trap.threadIndex`, with the panic that thread reported
+   * since mark `since`, if any: a panic that could not unwind (a panic in a function that cannot
+   * unwind, in a destructor during cleanup, a detached job's panic Rayon aborts on) traps after
+   * its report. The first report is the panic; later ones are what it set off. A trap after a
+   * panic abandoned mid-unwinding names that thread's latest panic: the one a destructor raised.
+   */
+  explainTrap(trap, since) {
+    if (trap.kind === 'panic_while_panicking') {
+      const latest = this.reports.findLast((report) => report.thread === trap.threadIndex);
+      if (latest === undefined) return errors.deserialize(trap);
+      return errors.deserialize({ ...trap, message: `${trap.message} (the latest panic of that thread: ${JSON.stringify(latest.message)} at ${where(latest)})` });
+    }
+    const found = this.reports.filter((report) => report.seq > since && report.thread === trap.threadIndex);
+    if (found.length === 0) return errors.deserialize(trap);
+    this.take(found);
+    const [first, ...then] = found;
+    const after = then.length === 0 ? '' : ` (then: ${then.map((report) => `${JSON.stringify(report.message)} at ${where(report)}`).join('; ')})`;
+    return new errors.WasmPanicError({ ...first, message: `${first.message}${after}`, threadIndex: trap.threadIndex, stack: first.stack ?? trap.stack });
+  }
+}
+
+const where = (report) => (report.file ? `${report.file}:${report.line}:${report.column}` : 'an unknown location');
+const candidate = (report) => ({ threadIndex: report.thread, file: report.file || null, line: report.line, column: report.column });
+
+// Whether the calling thread still counts as panicking once a panic unwound to an export of
+// `raw` on it: a panic was abandoned mid-unwinding there (rustc 1.96 on wasm unwinds a
+// destructor's panic during unwinding on, rust-lang/rust#151771), past destructors that may
+// have held locks, so the instance cannot go on. wbg-pool crates can be asked; others cannot.
+function abandonedPanic(raw) {
+  return typeof raw.wbg_pool_thread_panicking === 'function' && raw.wbg_pool_thread_panicking() !== 0;
+}
+
 /**
  * The handle's members for the glue's panic strategy.
  * @param {{panics?: 'unwind' | 'abort'}} options
@@ -72,4 +165,4 @@ function unwindMembers(options, bindings, onPoolThread) {
   };
 }
 
-module.exports = { unwindMembers, reportsPanic };
+module.exports = { unwindMembers, PanicReports, abandonedPanic };

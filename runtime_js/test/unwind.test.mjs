@@ -6,7 +6,9 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import diagnostics from 'node:diagnostics_channel';
-import { runtime, demo, UNWINDS, managerPerTest, exposedGc, waitFor, warningsDuring, DEMO_TASKS as TASKS } from './helpers.mjs';
+import fs from 'node:fs';
+import path from 'node:path';
+import { runtime, demo, PKG, UNWINDS, managerPerTest, exposedGc, waitFor, warningsDuring, DEMO_TASKS as TASKS } from './helpers.mjs';
 
 const skip = !UNWINDS && 'a panic=abort build: every panic resets (failures.test.mjs)';
 const newManager = managerPerTest({ numThreads: 2, onLog() {} });
@@ -112,10 +114,10 @@ test('a panic while a Mutex is held poisons it: a call that locks it then goes o
 });
 
 // What the reset machinery still handles in a panic=unwind build.
-async function expectReset(manager, call, check) {
+async function expectReset(manager, call, check, errorClass = runtime.WasmTrapError) {
   const { object } = await poolWithObject(manager);
   await assert.rejects(manager.execute(call), (e) => {
-    assert.ok(e instanceof runtime.WasmTrapError, `got ${e && e.name}: ${e && e.message}`);
+    assert.ok(e instanceof errorClass, `got ${e && e.name}: ${e && e.message}`);
     check(e);
     return true;
   });
@@ -219,16 +221,73 @@ test('a run() task that catches a JS exception thrown through Rust frames still 
   assert.equal(await manager.run(TASKS, 'sharedStatePoisoned'), false);
 });
 
-// Rust aborts there; rustc 1.96 on wasm (rust-lang/rust#151771) unwinds the Drop's panic on
-// instead, past the destructors left (the shared lock stays held), and abandons the first
-// panic: before run_in_pool passes a panic on, every pool thread says whether it still counts
-// as panicking, and wbg-pool aborts when one does.
-test('a panic while panicking (in a Drop during the unwinding) is an abort: WasmTrapError and a reset', { skip }, async () => {
+// Rust aborts there; rustc up to 1.96 on wasm (rust-lang/rust#151771, fixed by #155249)
+// unwinds the Drop's panic on instead, past the destructors left (the shared lock stays held),
+// and abandons the first panic: before run_in_pool passes a panic on, each pool thread that
+// panicked says whether it still counts as panicking, and wbg-pool aborts when one does. The
+// rustc that built the module (its producers section) says which of the two happens.
+const RUSTC = (() => {
+  const wasm = fs.readdirSync(PKG).find((name) => name.endsWith('_bg.wasm'));
+  const [producers] = WebAssembly.Module.customSections(new WebAssembly.Module(fs.readFileSync(path.join(PKG, wasm))), 'producers');
+  const [, major, minor] = new TextDecoder('latin1').decode(producers).match(/rustc.(\d+)\.(\d+)/) ?? [];
+  return { major: Number(major), minor: Number(minor) };
+})();
+const ABANDONS_PANICS = RUSTC.major === 1 && RUSTC.minor <= 96;
+const DROP_PANIC = /"panic inside Drop" at demo\/src\/lib\.rs:\d+:\d+/;
+
+// The error of a panic in a Drop during the unwinding of another, on thread `thread`.
+function panicWhilePanicking(e, thread) {
+  if (ABANDONS_PANICS) {
+    assert.ok(e instanceof runtime.WasmTrapError, `got ${e && e.name}: ${e && e.message}`);
+    assert.equal(e.kind, 'panic_while_panicking', e.message);
+    assert.match(e.message, new RegExp(`the latest panic of that thread: ${DROP_PANIC.source}`));
+  } else {
+    // A fixed rustc aborts: the trap is the panic its thread reported first (issue 27, point 1).
+    assert.ok(e instanceof runtime.WasmPanicError, `got ${e && e.name}: ${e && e.message}`);
+    assert.equal(e.panicMessage.startsWith('panic with a value whose Drop panics'), true, e.message);
+    assert.match(e.message, DROP_PANIC);
+  }
+  if (thread !== undefined) assert.equal(e.threadIndex, thread);
+  return true;
+}
+
+test('a panic while panicking (in a Drop during the unwinding) is an abort: typed, and a reset', { skip }, async () => {
   const manager = newManager();
-  await expectReset(manager, () => demo.panic_in_drop_while_unwinding(), (e) => {
-    assert.ok(['abort', 'panic_while_panicking'].includes(e.kind), e.message);
-    if (e.kind === 'panic_while_panicking') assert.match(e.message, /the latest panic of that thread: "panic inside Drop" at demo\/src\/lib\.rs:\d+:\d+/);
-  });
+  await expectReset(manager, () => demo.panic_in_drop_while_unwinding(), (e) => panicWhilePanicking(e), Error);
   // The fresh memory has the lock free, and unpoisoned.
   assert.equal(await manager.execute(() => demo.shared_state_poisoned()), false);
+});
+
+// Issue 27, point 7: outside run_in_pool nothing checked the thread. The runtime asks
+// (wbg-pool's wbg_pool_thread_panicking) after each panic that unwound to an export.
+test('a panic while panicking on the host (no run_in_pool) is an abort too: typed, a reset, the lock it held blocks nothing', { skip }, async () => {
+  const manager = newManager();
+  await expectReset(manager, () => demo.panic_in_drop_while_unwinding_here(), (e) => panicWhilePanicking(e, null), Error);
+  assert.equal(await manager.execute(() => demo.shared_state_poisoned()), false);
+});
+
+test('a panic while panicking on the main thread outside execute(): typed there, the memory reset, the next call does not hang', { skip }, async () => {
+  const manager = newManager();
+  const object = new demo.Histogram(4);
+  assert.throws(() => demo.panic_in_drop_while_unwinding_here(), (e) => panicWhilePanicking(e, MAIN_THREAD));
+  assert.throws(() => object.total, runtime.StaleObjectError);
+  // On the kept memory the lock would still be held: this call would wait for it forever.
+  assert.equal(demo.shared_state_poisoned(), false);
+  assert.equal(await manager.execute(() => demo.collatz_sum(1000)), 59542);
+});
+
+// Issue 27, point 1: a panic that cannot unwind aborts after its hook reported it; the
+// trap that follows is that panic, with what the report said, not "no panic hook reported it".
+test('a panic that cannot unwind (an extern "C" fn) is that panic: message, location, pool thread, and a reset', { skip }, async () => {
+  await expectReset(
+    newManager(),
+    () => demo.panic_that_cannot_unwind(),
+    (e) => {
+      assert.equal(e.unwound, false);
+      assert.ok(e.panicMessage.startsWith('panic in a function that must not unwind'), e.message);
+      assert.match(e.location?.file ?? '', /demo\/src\/lib\.rs$/);
+      assert.ok(e.threadIndex >= 0, `thread ${e.threadIndex}`);
+    },
+    runtime.WasmPanicError,
+  );
 });

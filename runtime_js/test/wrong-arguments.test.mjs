@@ -91,3 +91,30 @@ test('a wrong argument rejects execute() with the error a local call throws', as
   assert.equal(await manager.execute(() => demo.sum_squares(4n)), 14n);
   assert.deepEqual(manager.stats().failures, { TypeError: 1, SyntaxError: 1 });
 });
+
+// Issue 27, point 6: SDKs and APM agents set Error.stackTraceLimit = 0, or a
+// prepareStackTrace of their own format. A wrong argument is still the caller's
+// TypeError then: no trap, no reset, objects made before keep working.
+for (const [setting, apply] of [
+  ['Error.stackTraceLimit = 0', () => (Error.stackTraceLimit = 0)],
+  ['a custom Error.prepareStackTrace', () => (Error.prepareStackTrace = (error, frames) => `custom: ${frames.length} frames`)],
+]) {
+  test(`with ${setting}, a wrong argument is the caller's TypeError outside and inside execute(), and resets nothing`, async () => {
+    const before = new demo.Histogram(2);
+    const made = await manager.execute(() => new demo.Histogram(2));
+    const failures = { ...manager.stats().failures };
+    const { stackTraceLimit, prepareStackTrace } = Error;
+    apply();
+    try {
+      assert.throws(() => demo.sum_squares(5), (e) => e.constructor === TypeError && e.message === 'Cannot convert 5 to a BigInt');
+      await assert.rejects(manager.execute(() => demo.sum_squares(5)), (e) => e.constructor === TypeError);
+      assert.equal(demo.sum_squares(4n), 14n);
+    } finally {
+      Error.stackTraceLimit = stackTraceLimit;
+      Error.prepareStackTrace = prepareStackTrace;
+    }
+    assert.equal(before.total, 0);
+    assert.equal(await manager.execute(() => made.total), 0);
+    assert.deepEqual(manager.stats().failures, { ...failures, TypeError: (failures.TypeError ?? 0) + 1 });
+  });
+}

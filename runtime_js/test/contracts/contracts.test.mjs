@@ -24,7 +24,7 @@ function inChild(kind, body, { unwind = false } = {}) {
     const report = (value) => process.stdout.write(JSON.stringify(value) + '\\n');
     // Polls until done() (every 10 ms, at most 5 s); the caller then checks what it waited for.
     const until = async (done) => { for (const end = Date.now() + 5000; !done() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 10)); };
-    const describe = (e) => ({ name: e.name, code: e.code, message: e.message, location: e.location, panicMessage: e.panicMessage, unwound: e.unwound, wasmStack: e.wasmStack, timeoutMs: e.timeoutMs });
+    const describe = (e) => ({ name: e.name, code: e.code, message: e.message, location: e.location, panicMessage: e.panicMessage, unwound: e.unwound, wasmStack: e.wasmStack, timeoutMs: e.timeoutMs, threadIndex: e.threadIndex });
     ${body}
   `;
   return new Promise((resolve, reject) => {
@@ -84,8 +84,12 @@ for (const { kind, unwind, name } of BUILDS) {
     assert.equal(noHook.name, 'WasmPanicError', noHook.message);
     assert.equal(noHook.code, 'ERR_WASM_PANIC');
     if (unwind) {
-      // The panic unwound to the export, which carries Rust's message.
+      // The panic unwound to the export, which carries Rust's message; no hook said which
+      // thread raised it, and it is not the host the error arrived from (issue 27, point 4).
       assert.equal(noHook.panicMessage, 'job 50 of 100 failed');
+      assert.equal(noHook.threadIndex, -3);
+      assert.match(noHook.message, /^Rust panicked on an unknown thread: job 50 of 100 failed \(no panic hook reported it: /);
+      assert.ok(hooked.threadIndex >= 0, `the hook's report names the pool thread: ${hooked.threadIndex}`);
     } else {
       // No hook: Rust's message is lost, but the trap's stack shows it was a panic, and
       // where: past std's panic machinery and Rayon's frames (V8 keeps 10 by default), the crate's.

@@ -191,3 +191,74 @@ test('with one core to run on, a waiter never spins', () => {
   missedWaits(waiter, new Int32Array(new SharedArrayBuffer(4)), 1000);
   assert.equal(waiter.spins, 0);
 });
+
+// The panic reports of a pool's threads against the failures they explain (unwind.cjs).
+const { PanicReports } = require(path.join(RUNTIME, 'unwind.cjs'));
+const { UNKNOWN_THREAD } = require(path.join(RUNTIME, 'protocol.cjs'));
+const at = (thread, message, line) => ({ thread, message, file: 'src/lib.rs', line, column: 5 });
+
+test('an unwound panic takes the location its thread reported since the call began, not an earlier call\'s', () => {
+  const reports = new PanicReports();
+  reports.add(at(0, 'boom', 1)); // a panic an earlier call caught itself
+  const since = reports.mark();
+  reports.add(at(1, 'other', 2));
+  reports.add(at(1, 'boom', 3));
+  const error = reports.unwound('boom', since, UNKNOWN_THREAD);
+  assert.deepEqual([error.threadIndex, error.location, error.unwound], [1, { file: 'src/lib.rs', line: 3, column: 5 }, true]);
+  // Consumed: the same message unwinding again without a new report has no location.
+  assert.equal(reports.unwound('boom', since, UNKNOWN_THREAD).location, null);
+});
+
+test('two reports of one message at different places make the location ambiguous, every candidate listed', () => {
+  const reports = new PanicReports();
+  const since = reports.mark();
+  reports.add(at(0, 'called `Option::unwrap()` on a `None` value', 10));
+  reports.add(at(1, 'called `Option::unwrap()` on a `None` value', 20));
+  const error = reports.unwound('called `Option::unwrap()` on a `None` value', since, UNKNOWN_THREAD);
+  assert.equal(error.location, null);
+  assert.equal(error.threadIndex, UNKNOWN_THREAD);
+  assert.deepEqual(error.candidates.map((c) => [c.threadIndex, c.line]), [[0, 10], [1, 20]]);
+  assert.match(error.message, /on an unknown thread \(location ambiguous: pool thread 0 at src\/lib\.rs:10:5; pool thread 1 at src\/lib\.rs:20:5\)/);
+  // The same site on one thread twice is one candidate: its location is certain.
+  reports.add(at(0, 'same', 7));
+  reports.add(at(0, 'same', 7));
+  assert.deepEqual(reports.unwound('same', since, UNKNOWN_THREAD).location, { file: 'src/lib.rs', line: 7, column: 5 });
+});
+
+test('an unwound panic no hook reported is on an unknown thread, with how to get its thread and location', () => {
+  const error = new PanicReports().unwound('invalid domain size', 0, UNKNOWN_THREAD);
+  assert.equal(error.threadIndex, UNKNOWN_THREAD);
+  assert.match(error.message, /^Rust panicked on an unknown thread: invalid domain size \(no panic hook reported it: .*set_panic_hook/);
+  assert.doesNotMatch(error.message, /pool host/);
+});
+
+test("a trap after a panic that could not unwind is that panic, with the trapping thread's report since the call began", () => {
+  const reports = new PanicReports();
+  reports.add(at(1, 'caught by an earlier call', 1));
+  const since = reports.mark();
+  reports.add(at(0, 'not this thread', 2));
+  reports.add(at(1, 'panic in an extern "C" fn', 3));
+  reports.add(at(1, 'panic in a function that cannot unwind', 4));
+  const trap = { name: 'WasmTrapError', kind: 'abort', message: 'unreachable', stack: 'wasm stack', threadIndex: 1 };
+  const error = reports.explainTrap(trap, since);
+  assert.ok(error instanceof errors.WasmPanicError);
+  assert.deepEqual([error.threadIndex, error.location.line, error.unwound], [1, 3, false]);
+  assert.match(error.message, /extern "C" fn \(then: "panic in a function that cannot unwind" at src\/lib\.rs:4:5\)$/);
+  // Without a report of that thread since then, the trap stays a trap.
+  assert.ok(reports.explainTrap(trap, since) instanceof errors.WasmTrapError);
+  // A panic abandoned mid-unwinding names the thread's latest panic, whenever it came.
+  reports.add(at(2, 'panic inside Drop', 9));
+  const abandoned = reports.explainTrap({ ...trap, kind: 'panic_while_panicking', message: 'abandoned', threadIndex: 2 }, reports.mark());
+  assert.equal(abandoned.kind, 'panic_while_panicking');
+  assert.match(abandoned.message, /the latest panic of that thread: "panic inside Drop" at src\/lib\.rs:9:5/);
+});
+
+test("a detached job's panic takes its thread's report; the reports kept stay bounded", () => {
+  const reports = new PanicReports();
+  reports.add(at(0, 'job failed', 4));
+  reports.add(at(1, 'job failed', 8));
+  assert.equal(reports.detached('job failed', 1).location.line, 8);
+  assert.equal(reports.detached('job failed', 1).location, null);
+  for (let i = 0; i < 10000; i++) reports.add(at(0, `caught ${i}`, i));
+  assert.ok(reports.reports.length <= 256);
+});

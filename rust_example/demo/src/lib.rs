@@ -405,6 +405,31 @@ pub fn panic_in_drop_while_unwinding() {
     });
 }
 
+/// The same on the calling thread, outside the pool (the main thread outside
+/// `execute()`, or the host inside it): no `run_in_pool` checks the threads
+/// afterwards, so the runtime asks this thread whether it still counts as
+/// panicking once the panic reached the export.
+#[wasm_bindgen]
+pub fn panic_in_drop_while_unwinding_here() {
+    let _guard = SHARED_STATE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _drops_while_unwinding = black_box(PanicsOnDrop);
+    panic!("panic with a value whose Drop panics");
+}
+
+/// Panics on a pool thread inside a function that cannot unwind (`extern "C"`):
+/// even a panic=unwind build aborts there, after the panic hook reported the
+/// panic, so the trap that follows is that panic.
+#[wasm_bindgen]
+pub fn panic_that_cannot_unwind() -> u32 {
+    extern "C" fn cannot_unwind(value: u32) -> u32 {
+        if black_box(value) > 0 {
+            panic!("panic in a function that must not unwind");
+        }
+        value
+    }
+    run_in_pool(|| rayon::join(|| cannot_unwind(1), || 1).1)
+}
+
 /// A JS exception thrown into a pool thread (an import that throws), which
 /// ends that thread's worker with an ordinary JS error.
 #[wasm_bindgen]

@@ -110,6 +110,17 @@ pub fn init_thread_pool(num_threads: usize) -> Result<(), JsError> {
     Err(JsError::new(&refused))
 }
 
+/// Whether the calling thread still counts as panicking. The runtime asks after a
+/// panic unwound to an export on its thread: `true` means a panic was abandoned
+/// mid-unwinding there (a destructor panicked while it unwound, on a rustc that
+/// unwinds that second panic instead of aborting, rust-lang/rust#151771), past
+/// destructors that may have held locks, so the instance cannot go on.
+#[doc(hidden)]
+#[wasm_bindgen]
+pub fn wbg_pool_thread_panicking() -> bool {
+    std::thread::panicking()
+}
+
 /// Drops the pool; its workers return from `wbg_rayon_start_worker`.
 #[wasm_bindgen(js_name = exitThreadPool)]
 pub fn exit_thread_pool() -> bool {
@@ -164,6 +175,7 @@ impl Drop for RewrapOnReplace {
 }
 
 fn report_panic(info: &std::panic::PanicHookInfo<'_>) {
+    pool::note_panic();
     let report = PanicReport::new(info.payload(), info.location(), ThreadRole::current());
     call_hook_or_print(
         hooks::PANIC,

@@ -8,7 +8,7 @@ use rayon::{ThreadBuilder, ThreadPool, ThreadPoolBuilder};
 use std::cell::Cell;
 use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{mpsc, Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 /// Why the pool could not be started.
 #[derive(Debug)]
@@ -49,12 +49,36 @@ static POOL: Mutex<Option<Running>> = Mutex::new(None);
 static CHANNEL: Mutex<Option<Arc<Channel>>> = Mutex::new(None);
 static NEXT_HANDLE: AtomicU32 = AtomicU32::new(1);
 static THREAD_START: Mutex<Option<fn(usize)>> = Mutex::new(None);
+// How many panics each pool thread began (by pool index), as the panic hook counts them:
+// after a call's job panicked, only the threads whose count moved can have abandoned a
+// panic (see `abandoned_panics`).
+static PANICS_BEGUN: Mutex<Vec<u64>> = Mutex::new(Vec::new());
 
 thread_local! {
     // Whether this thread started the pool. Other threads (the main thread's own
     // instance, on the same shared memory) must not block inside the pool: they
     // run their work single-threaded, as without a pool.
     static OWNER: Cell<bool> = const { Cell::new(false) };
+    // This thread's index in the pool, when it is one of the pool's threads. Not
+    // `rayon::current_thread_index()`: a thread that ran Rayon without a pool (the
+    // main thread's own instance) is thread 0 of Rayon's single-thread fallback.
+    static INDEX: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+/// The calling thread's index in the pool, or None for a thread outside it.
+pub(crate) fn thread_index() -> Option<usize> {
+    INDEX.with(Cell::get)
+}
+
+/// Counts a panic that begins on the calling thread (the panic hook calls this).
+pub(crate) fn note_panic() {
+    if let Some(index) = thread_index() {
+        let mut begun = lock(&PANICS_BEGUN);
+        if begun.len() <= index {
+            begun.resize(index + 1, 0);
+        }
+        begun[index] += 1;
+    }
 }
 
 // Under panic=abort a poisoned lock means the process is already gone; in the
@@ -130,8 +154,10 @@ pub(crate) fn run_worker(handle: u32, on_start: impl FnOnce(usize)) -> bool {
     let thread = lock(&channel.receiver).recv();
     match thread {
         Ok(thread) => {
+            INDEX.with(|index| index.set(Some(thread.index())));
             on_start(thread.index());
             thread.run();
+            INDEX.with(|index| index.set(None));
             true
         }
         Err(_) => false,
@@ -154,12 +180,14 @@ pub(crate) fn stop() -> bool {
 /// `manager.execute`).
 ///
 /// Under panic=unwind a panic in `op` or its jobs unwinds to the caller, once
-/// every pool thread was checked to have finished unwinding: a destructor that
-/// panics while a panic unwinds must abort, but rustc 1.96 on wasm
-/// (rust-lang/rust#151771) unwinds that second panic on, past the destructors
-/// left (a lock they held stays held), and abandons the first, so its thread
-/// counts as panicking from then on. Then the memory is not fit to go on with:
-/// this aborts instead (a trap: the runtime resets the memory).
+/// every pool thread that panicked meanwhile was checked to have finished
+/// unwinding: a destructor that panics while a panic unwinds must abort, but
+/// rustc 1.96 on wasm (rust-lang/rust#151771) unwinds that second panic on, past
+/// the destructors left (a lock they held stays held), and abandons the first,
+/// so its thread counts as panicking from then on. Then the memory is not fit to
+/// go on with: this aborts instead (a trap: the runtime resets the memory). The
+/// check waits for the job that each such thread runs at that moment (usually
+/// none: the call's jobs are done), never for the other threads'.
 pub fn run_in_pool<OP, R>(op: OP) -> R
 where
     OP: FnOnce() -> R + Send,
@@ -177,11 +205,18 @@ where
 
 #[cfg(panic = "unwind")]
 fn install_checked<OP: FnOnce() -> R + Send, R: Send>(pool: &ThreadPool, op: OP, on_abandoned_panic: fn(&[usize])) -> R {
+    let before = lock(&PANICS_BEGUN).clone();
     let payload = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pool.install(op))) {
         Ok(result) => return result,
         Err(payload) => payload,
     };
-    let abandoned = abandoned_panics(pool);
+    let panicked: Vec<usize> = lock(&PANICS_BEGUN)
+        .iter()
+        .enumerate()
+        .filter(|&(index, &count)| before.get(index).copied().unwrap_or(0) != count)
+        .map(|(index, _)| index)
+        .collect();
+    let abandoned = abandoned_panics(pool, &panicked);
     if !abandoned.is_empty() {
         on_abandoned_panic(&abandoned);
         std::process::abort();
@@ -194,12 +229,35 @@ fn install_checked<OP: FnOnce() -> R + Send, R: Send>(pool: &ThreadPool, op: OP,
     pool.install(op)
 }
 
-/// The pool threads that count as panicking between jobs (all of them take part, so
-/// this waits for the jobs that run now).
+/// Those of pool threads `threads` that count as panicking between jobs. Each is
+/// asked when it next looks for work (a broadcast: the others answer nothing and
+/// are not waited for), so this waits only for the job each of them runs now.
+/// The calling thread, when it is one of them (a `run_in_pool` nested in the
+/// pool), answers for itself: it could not look for work while it waits.
 #[cfg_attr(not(panic = "unwind"), allow(dead_code))]
-fn abandoned_panics(pool: &ThreadPool) -> Vec<usize> {
-    let panicking = pool.broadcast(|_| std::thread::panicking());
-    panicking.iter().enumerate().filter(|(_, &p)| p).map(|(index, _)| index).collect()
+fn abandoned_panics(pool: &ThreadPool, threads: &[usize]) -> Vec<usize> {
+    let here = pool.current_thread_index();
+    let mut abandoned: Vec<usize> = here.filter(|index| threads.contains(index) && std::thread::panicking()).into_iter().collect();
+    let threads: Vec<usize> = threads.iter().copied().filter(|&index| Some(index) != here).collect();
+    if threads.is_empty() {
+        return abandoned;
+    }
+    let answers = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
+    let (asked, told) = (Arc::new(threads.clone()), answers.clone());
+    pool.spawn_broadcast(move |context| {
+        if asked.contains(&context.index()) {
+            let (found, answered) = &*told;
+            lock(found).push((context.index(), std::thread::panicking()));
+            answered.notify_all();
+        }
+    });
+    let (found, answered) = &*answers;
+    let mut found = lock(found);
+    while found.len() < threads.len() {
+        found = answered.wait(found).unwrap_or_else(PoisonError::into_inner);
+    }
+    abandoned.extend(found.iter().filter(|(_, panicking)| *panicking).map(|&(index, _)| index));
+    abandoned
 }
 
 #[cfg(test)]
@@ -245,6 +303,11 @@ mod tests {
         assert_eq!(sum, 500_500);
         let threads: Vec<Option<usize>> = run_in_pool(|| rayon::broadcast(|_| rayon::current_thread_index()));
         assert_eq!(threads.len(), 3);
+        // Each pool thread knows its index (what reports and logs name it by).
+        let mut indexes = run_in_pool(|| rayon::broadcast(|_| thread_index()));
+        indexes.sort();
+        assert_eq!(indexes, vec![Some(0), Some(1), Some(2)]);
+        assert_eq!(thread_index(), None);
         // A thread that did not start the pool runs its work itself.
         let elsewhere = std::thread::spawn(|| run_in_pool(rayon::current_thread_index)).join().unwrap();
         assert_eq!(elsewhere, None);
@@ -304,8 +367,33 @@ mod tests {
         let payload = caught.expect_err("the job's panic reaches the caller");
         assert_eq!(crate::report::payload_message(&*payload), "in a job");
         // Every pool thread finished unwinding: none counts as panicking.
-        assert_eq!(abandoned_panics(&lock(&POOL).as_ref().unwrap().pool), Vec::<usize>::new());
+        assert_eq!(abandoned_panics(&lock(&POOL).as_ref().unwrap().pool, &[0, 1]), Vec::<usize>::new());
         still_works_then_stop(workers);
+    }
+
+    #[test]
+    fn the_abandoned_panic_check_waits_only_for_the_threads_it_asks() {
+        let _turn = lock(&SERIAL);
+        let workers = Mutex::new(Vec::new());
+        start(2, spawn_std_workers(&workers), |_| {}, |_| {}).unwrap();
+        let pool = lock(&POOL).as_ref().unwrap().pool.clone();
+        // One thread is held in a job until the check is done; the other is asked.
+        let (release, held) = mpsc::channel::<()>();
+        let (started, running) = mpsc::channel();
+        pool.spawn(move || {
+            started.send(pool_index()).unwrap();
+            held.recv().unwrap();
+        });
+        let busy = running.recv().unwrap();
+        assert_eq!(abandoned_panics(&pool, &[1 - busy]), Vec::<usize>::new());
+        assert_eq!(abandoned_panics(&pool, &[]), Vec::<usize>::new());
+        release.send(()).unwrap();
+        drop(pool); // the pool ends (its workers return) with its last handle
+        still_works_then_stop(workers);
+    }
+
+    fn pool_index() -> usize {
+        thread_index().expect("runs on a pool thread")
     }
 
     #[test]
