@@ -192,6 +192,15 @@ const waiter = new Waiter(); // what it learns of the main thread outlives each 
 function serve(instance) {
   let served = false; // the main thread's calls come in bursts: right after one, the next is likely
   for (;;) {
+    // A task's code ran since the last look (a turn of the event loop): a trap it caught (and
+    // awaits past) left this instance half-way, and no request may run on it. The pool fails
+    // now, with the trap, not when that task settles (or at a held lock, as a timeout).
+    const caught = instance.glue.__wbg_pool.takeTrap();
+    if (caught !== null) {
+      trapped = true;
+      send({ type: MessageType.CRASH, thread: HOST_THREAD, error: caught });
+      return 'trap';
+    }
     const seen = Atomics.load(control, Slot.REQUEST);
     let received;
     while ((received = receiveMessageOnPort(requests)) !== undefined) {
@@ -211,6 +220,10 @@ function serve(instance) {
         // JS values past this instance's range would share slots with another's: that fails like a trap.
         const overflow = instance.glue.__wbg_pool.externrefsOverflow();
         if (overflow !== null) message = { type: MessageType.RESULT, id: request.id, error: overflow };
+        // A trap that the call's own Rust code caught (an import's JS exception through a nested
+        // export's frames) left the instance half-way all the same: the call fails with it.
+        const caught = instance.glue.__wbg_pool.takeTrap();
+        if (caught !== null) message = { type: MessageType.RESULT, id: request.id, error: caught };
       } catch (error) {
         message = { type: MessageType.RESULT, id: request.id, error: failureOf(instance, request, error) };
       }

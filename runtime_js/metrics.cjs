@@ -4,6 +4,7 @@
 // where APM tools subscribe. Publishing costs nothing while nobody subscribes.
 const diagnostics = require('diagnostics_channel');
 const { warn } = require('./errors.cjs');
+const { session } = require('./session.cjs');
 
 const CHANNELS = Object.freeze({
   callStart: 'wbg-pool:call:start', // { id, kind, task, glue }
@@ -21,8 +22,11 @@ const channel = Object.fromEntries(Object.entries(CHANNELS).map(([key, name]) =>
 // that moves with the load, bounded for a process that runs for months.
 const DURATIONS_KEPT = 1024;
 
+// Subscribers run outside any execute() session, as onLog does (logs.cjs): a failure or a
+// detached panic is often published while a call waits for the pool, and a subscriber's own
+// wasm call would otherwise be taken for that call's (ERR_REENTRANT_CALL, or its pool's failure).
 function publish(which, message) {
-  if (channel[which].hasSubscribers) channel[which].publish(message);
+  if (channel[which].hasSubscribers) session.exit(() => channel[which].publish(message));
 }
 
 class Metrics {

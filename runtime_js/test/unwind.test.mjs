@@ -208,6 +208,25 @@ test('a run() task whose wasm call panics rejects with WasmPanicError (unwound);
   assert.equal(manager.engine.pool, pool);
 });
 
+// Issue 27, point 5: the host acts on such a trap before it serves anything else. A task
+// that catches it and awaits let execute() calls run on the half-way instance, where the lock
+// the trap left held turned the next one into a heartbeat timeout.
+test('a run() task that catches a JS exception thrown through Rust frames and awaits: the next execute() fails with that trap, not on the half-way instance', { skip }, async () => {
+  const manager = newManager();
+  await poolWithObject(manager);
+  const gate = new Int32Array(new SharedArrayBuffer(8));
+  const task = manager.run(TASKS, 'catchesJsThroughRustThenWaits', [gate]);
+  task.catch(() => {});
+  await waitFor(() => Atomics.load(gate, 1) === 1, 30000, 'the task caught the exception');
+  const trap = (e) => e instanceof runtime.WasmTrapError && e.kind === 'js_exception';
+  await assert.rejects(manager.execute(() => demo.bump_shared_state()), (e) => assert.ok(trap(e), `got ${e && e.name}: ${e && e.message}`) ?? true);
+  await assert.rejects(task, (e) => assert.ok(trap(e), `the task: ${e && e.name}: ${e && e.message}`) ?? true);
+  Atomics.store(gate, 0, 1);
+  Atomics.notify(gate, 0);
+  // A fresh memory: the lock is free.
+  assert.equal(await manager.execute(() => demo.bump_shared_state()), 1);
+});
+
 test('a run() task that catches a JS exception thrown through Rust frames still fails with the trap, and the memory is reset', { skip }, async () => {
   const manager = newManager();
   const { object } = await poolWithObject(manager);
@@ -290,4 +309,43 @@ test('a panic that cannot unwind (an extern "C" fn) is that panic: message, loca
     },
     runtime.WasmPanicError,
   );
+});
+
+// Issue 27, point 2: before a panic is passed on, the threads that panicked are asked
+// whether they finished unwinding. Asking every pool thread waited for each one's job of
+// the moment: a long detached job held the rejection for its whole run (one blocked outside
+// Rayon, for ever). The rejection comes while that job still runs.
+test("a panic's rejection does not wait for a long detached job on another pool thread", { skip }, async () => {
+  const manager = newManager();
+  const done = await manager.execute(() => demo.detached_jobs_done());
+  await manager.execute(() => demo.spawn_detached_busy(5000)); // one of the two pool threads, for 5 s
+  await assert.rejects(manager.execute(() => demo.panic_at(1000, 500)), (e) => unwound(e, 'demo panic at index 500'));
+  assert.equal(await manager.execute(() => demo.detached_jobs_done()), done, 'the rejection came while the detached job ran');
+});
+
+// Issue 27, point 8: a diagnostics subscriber runs outside the execute() call that was waiting
+// when the event came (as onLog does): its own wasm call runs on the main thread's instance,
+// instead of being taken for the waiting call's (ERR_REENTRANT_CALL, thrown into the subscriber).
+test('a detachedPanic subscriber that calls wasm while an execute() call waits gets its result', { skip }, async () => {
+  const manager = newManager();
+  await poolWithObject(manager);
+  const seen = [];
+  const listener = () => {
+    try {
+      seen.push(demo.shout('ok'));
+    } catch (error) {
+      seen.push(error.code ?? error.message);
+    }
+  };
+  diagnostics.subscribe(runtime.CHANNELS.detachedPanic, listener);
+  try {
+    // Calls that wait for the pool until the detached panic's report arrives during one of them.
+    await manager.execute(() => {
+      demo.spawn_panicking_job(false);
+      for (let i = 0; i < 10_000 && manager.stats().detachedPanics === 0; i++) demo.collatz_sum(1000);
+    });
+  } finally {
+    diagnostics.unsubscribe(runtime.CHANNELS.detachedPanic, listener);
+  }
+  assert.deepEqual(seen, ['OK']);
 });
