@@ -202,16 +202,22 @@ def test_inspect_says_unwind_before_and_after_patching(tmp_path: Path):
     ids=["no-panic-error", "no-wrapped-tag", "two-parameters", "not-a-declaration"],
 )
 def test_a_catch_of_another_shape_is_refused_naming_what_is_missing(old: bytes, new: bytes, missing: str, tmp_path: Path):
-    glue = unwind_glue(tmp_path)
+    refused_as_it_is(unwind_glue(tmp_path), old, new, missing, "mark the memory every thread shares as dead")
+
+
+def refused_as_it_is(glue: Path, old: bytes | str, new: bytes | str, named: str, why: str) -> None:
+    """The unwind glue with `old` (once in it) made `new` is refused, by the locator and by
+    `wbg-patch patch`, naming `named` (and the locator `why`), and left byte-identical."""
     source = glue.read_bytes()
+    old, new = (text.encode() if isinstance(text, str) else text for text in (old, new))
     assert source.count(old) == 1
     glue.write_bytes(source.replace(old, new))
     with pytest.raises(UnsupportedGlueError) as refused:
         located(glue)
-    assert missing in str(refused.value) and "mark the memory every thread shares as dead" in str(refused.value)
+    assert named in str(refused.value) and why in str(refused.value)
     before = snapshot(glue.parent)
     patched = run_cli("patch", glue)
-    assert patched.returncode == UnsupportedGlueError.exit_code and missing in patched.stderr
+    assert patched.returncode == UnsupportedGlueError.exit_code and named in patched.stderr
     assert snapshot(glue.parent) == before
 
 
@@ -237,17 +243,7 @@ WITH_RESET = (
 )
 def test_a_call_guard_of_another_shape_is_refused(old: str, new: str, tmp_path: Path):
     # The patch replaces the guard's body: in a shape not known here, that would drop what else it does.
-    glue = unwind_glue(tmp_path)
-    source = glue.read_text()
-    assert source.count(old) == 1
-    glue.write_text(source.replace(old, new))
-    with pytest.raises(UnsupportedGlueError) as refused:
-        located(glue)
-    assert "`__wbg_call_guard`" in str(refused.value) and "in a shape this version does not know" in str(refused.value)
-    before = snapshot(glue.parent)
-    patched = run_cli("patch", glue)
-    assert patched.returncode == UnsupportedGlueError.exit_code and "__wbg_call_guard" in patched.stderr
-    assert snapshot(glue.parent) == before
+    refused_as_it_is(unwind_glue(tmp_path), old, new, "__wbg_call_guard", "in a shape this version does not know")
 
 
 @pytest.mark.parametrize("package", ["pkg-unwind", "pkg-poolbuilder-global-unwind", "pkg-wasm-bindgen-rayon-unwind"])
