@@ -72,12 +72,16 @@ test('a panic on a pool thread rejects with WasmPanicError: message, location, t
       assert.equal(warn.level, 'warn');
     },
   );
-  // Timed from the line the thread logged just before it (Date.now() on that
-  // thread): the panic report, not the heartbeat, ended the call. It takes 1–3 ms
-  // (make bench); half the heartbeat leaves room for a slow, busy machine.
+  // The panic report, not the heartbeat, ended the call: the heartbeat fails a call
+  // only after HEARTBEAT_MS without progress, watched from when the call starts to
+  // wait (after `started`), so a call it ended has `elapsed` >= HEARTBEAT_MS on any
+  // machine; the report takes 1-3 ms (make bench), how fast is the bench's to say.
+  // The same bound from the line the thread logged just before the panic (Date.now()
+  // on that thread) to the caller's rejection also catches a rejection held back
+  // once the failure was known.
   const warn = logs.find((l) => l.message === 'about to panic at index 7777');
-  assert.ok(rejectedAt - warn.time < HEARTBEAT_MS / 2, `the panic reached the caller ${rejectedAt - warn.time} ms after it happened`);
-  assert.ok(elapsed < HEARTBEAT_MS);
+  assert.ok(rejectedAt - warn.time < HEARTBEAT_MS, `the panic reached the caller ${rejectedAt - warn.time} ms after it happened`);
+  assert.ok(elapsed < HEARTBEAT_MS, `the call failed after ${elapsed} ms`);
 });
 
 test('a lock held by the panicking thread does not block the next pool', async () => {
