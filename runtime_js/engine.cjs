@@ -25,28 +25,33 @@ class Engine {
     this.options = options;
     this.metrics = metrics;
     this.pool = null;
-    this.active = 0; // execute() and run() calls not settled: they keep the pool up and the process alive
+    // execute() and run() calls not settled, by their records (metrics.cjs: kind, task, dispatched):
+    // they keep the pool up and the process alive.
+    this.calls = new Set();
     this.running = 0; // execute() fns not settled: the proxy stays installed for them
     this.closed = false;
     this.stopping = null; // a pool that is stopping, until it has
     this.idle = new IdleShutdown(options.idleShutdownMs, {
       pool: () => this.pool,
-      busy: () => this.active > 0 || this.closed,
+      busy: () => this.calls.size > 0 || this.closed,
       stop: () => this.stopPool('idle'),
     });
     this.localTrap = null; // why the latest pool was failed by a trap of the main thread's instance
     binding.handle.onLocalTrap((error) => this.localTrapped(error));
+    // Records logged on the main thread (calls outside execute()) reach the same onLog as the pool's.
+    binding.handle.onLocalLog((message) => deliverLog(this.options.onLog, message));
   }
 
   // A call begins: the pool stays up (and the process alive) until it settles.
-  began() {
-    this.active++;
+  began(call) {
+    this.calls.add(call);
     this.idle.cancel();
   }
 
   // A call settled: the last one lets the process exit and the pool idle.
-  settled() {
-    if (--this.active === 0) {
+  settled(call) {
+    this.calls.delete(call);
+    if (this.calls.size === 0) {
       if (this.pool !== null) this.pool.host.unref();
       this.idle.schedule();
     }
@@ -174,7 +179,9 @@ class Engine {
     this.metrics.poolFailed(pool.isReady, this.closed ? 'close' : 'failure', error);
     if (this.pool !== null || error === this.localTrap) return;
     const restarts = pool.adapter.startCuredByFreshMemory(error);
-    resetAfterFailure(this.binding, error, { active: this.active, closed: this.closed, restarts, outside: pool.failedOutsideCall() });
+    // The calls that were running (not run() tasks still queued: close() rejected those before they ran).
+    const running = [...this.calls].filter((call) => call.dispatched);
+    resetAfterFailure(this.binding, error, { active: this.calls.size, running, closed: this.closed, restarts, outside: pool.failedOutsideCall() });
   }
 
   /** Stops the pool and refuses further work; running calls reject with PoolClosedError. */
@@ -183,12 +190,13 @@ class Engine {
     if (openEngine === this) {
       openEngine = null;
       this.binding.handle.onLocalTrap(null);
+      this.binding.handle.onLocalLog(null);
       this.routeOutsideCalls(null);
     }
     this.idle.cancel();
     const pool = this.pool;
     if (pool !== null) {
-      if (this.active > 0) pool.fail(new PoolClosedError('the thread pool manager was closed during a call'));
+      if (this.calls.size > 0) pool.fail(new PoolClosedError('the thread pool manager was closed during a call'));
       else this.stopPool('close');
     }
     if (pool !== null && pool.failure !== null) await pool.terminated;

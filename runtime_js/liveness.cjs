@@ -7,8 +7,12 @@ const { Slot } = require('./protocol.cjs');
 const { HeartbeatTimeoutError } = require('./errors.cjs');
 const { threadTicks } = require('./threads.cjs');
 
-// The check is what makes a deadlock known within the heartbeat timeout + two of these.
+// The check is what makes a deadlock known within the heartbeat timeout + two of these,
+// and a thread that vanished known at the next one.
 const CHECK_EVERY_MS = 25;
+// A watchdog tick (setInterval, pool.cjs) comes up to a millisecond before the check it is for:
+// Node's timers count whole milliseconds. Such a tick is that check, not a skip to the next.
+const TIMER_EARLY_MS = 1;
 
 class Liveness {
   // `onThreadGone(thread)` is called (and must throw) when a thread's /proc
@@ -34,10 +38,12 @@ class Liveness {
 
   // A HeartbeatTimeoutError once `watch` saw no progress for heartbeatTimeoutMs, else null.
   stalled(watch, name, now) {
-    if (now < watch.nextCheck) return null;
+    if (now < watch.nextCheck - TIMER_EARLY_MS) return null;
     watch.nextCheck = now + this.checkEvery();
     const beat = Atomics.load(this.control, Slot.BEAT);
-    if (beat !== watch.beat || this.worked(now) !== false) {
+    // Read also when the host beat (a run() task's start beats): it is what finds a thread gone.
+    const worked = this.worked(now);
+    if (beat !== watch.beat || worked !== false) {
       Object.assign(watch, { at: now, beat });
       return null;
     }

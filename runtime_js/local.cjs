@@ -11,6 +11,7 @@
 const { MAIN_THREAD, HOOKS_GLOBAL, Hook } = require('./protocol.cjs');
 const { callExport, thrownAtTheBoundary } = require('./boundary.cjs');
 const { watchPanicReports } = require('./reports.cjs');
+const { deliverLog, printLog } = require('./logs.cjs');
 const { PanicReports, abandonedPanic } = require('./unwind.cjs');
 const errors = require('./errors.cjs');
 
@@ -32,8 +33,15 @@ function mainThreadHooks() {
     const report = (found) => reports.add({ ...found, thread: MAIN_THREAD });
     const hooks = {
       reports,
+      logTo: null, // the instance whose call runs (the manager of its glue hears its logs)
       [Hook.PANIC](message, file, line, column) {
         report({ message, file, line, column });
+      },
+      // Rust's logger (wbg-pool's) on this thread: to the onLog of the glue whose call logged,
+      // labelled the main thread (Rust knows only that it is no pool thread); else to stderr.
+      [Hook.LOG](level, target, message) {
+        const entry = { thread: MAIN_THREAD, level, target, message, time: Date.now() };
+        if (hooks.logTo?.log(entry) !== true) deliverLog(printLog, entry);
       },
     };
     watchPanicReports(report, { keepPrinting: true });
@@ -65,7 +73,9 @@ function guardedExports(raw, instance) {
   const hooks = mainThreadHooks();
   let depth = 0;
   let since = 0; // the panic reports' mark when the outermost call began
+  let logTo = null; // whose logs they were before it (another glue's call may have called into this one)
   let calls = 0;
+  let logging = typeof raw.wbg_pool_init_logger !== 'function'; // whether the logger needs no install
   let failure = null;
   // Wrong arguments of nested calls (wasm → import → export): rethrown as the
   // caller's own there, but past that they went through wasm frames.
@@ -76,9 +86,20 @@ function guardedExports(raw, instance) {
     return function guarded(...args) {
       // A nested call after a trap would run on the trapped instance (a lock it held, say).
       if (failure !== null) throw failure;
-      if (depth++ === 0) since = hooks.reports.mark();
+      if (depth++ === 0) {
+        since = hooks.reports.mark();
+        logTo = hooks.logTo;
+        hooks.logTo = instance;
+      }
       try {
         const result = callExport(fn, args);
+        if (!logging && depth === 1) {
+          // wbg-pool crates: the logger, as the pool's start installs it, once the first call
+          // returned (the glue's __wbindgen_start, which sets the memory up), so that what
+          // the main thread logs before any pool is not lost. Again on each fresh memory.
+          logging = true;
+          raw.wbg_pool_init_logger();
+        }
         if (++calls % CHECK_EVERY === 0) failure ??= instance.overflowed();
         if (remembered) instance.ran(name);
         return result;
@@ -97,7 +118,8 @@ function guardedExports(raw, instance) {
         // A JS value thrown through wasm frames (unwound or not) skipped Rust's destructors: a trap.
         failure ??= typedFailure(unwound === null ? error : unwound.payload, hooks, since);
       } finally {
-        if (--depth === 0 && failure !== null) {
+        if (--depth === 0) hooks.logTo = logTo;
+        if (depth === 0 && failure !== null) {
           const error = failure;
           failure = null;
           // eslint-disable-next-line no-unsafe-finally -- the failure replaces the call's result or error

@@ -32,8 +32,13 @@ class ThreadPoolManager {
    * @param {{callTimeoutMs?: number}} [options] overrides the manager's callTimeoutMs for this call
    */
   async execute(fn, options = {}) {
-    if (typeof fn !== 'function') throw new TypeError('execute(fn): fn must be a function');
-    const callTimeoutMs = callTimeout('execute(fn, options)', options, this.options.callTimeoutMs);
+    let callTimeoutMs;
+    try {
+      if (typeof fn !== 'function') throw new TypeError('execute(fn): fn must be a function');
+      callTimeoutMs = callTimeout('execute(fn, options)', options, this.options.callTimeoutMs);
+    } catch (error) {
+      throw this.refused('execute', null, error);
+    }
     return this.track('execute', null, () => this.engine.execute(fn, callTimeoutMs));
   }
 
@@ -48,18 +53,23 @@ class ThreadPoolManager {
    * @param {{callTimeoutMs?: number}} [options] overrides the manager's callTimeoutMs for this task
    */
   async run(filename, name = 'default', args = [], options = {}) {
-    filename = taskPath(filename);
-    if (typeof name !== 'string') throw new TypeError('run(filename, name): name must be a string');
-    if (!Array.isArray(args)) throw new TypeError('run(filename, name, args): args must be an array');
-    const callTimeoutMs = callTimeout('run(filename, name, args, options)', options, this.options.callTimeoutMs);
+    let callTimeoutMs;
+    try {
+      filename = taskPath(filename);
+      if (typeof name !== 'string') throw new TypeError('run(filename, name): name must be a string');
+      if (!Array.isArray(args)) throw new TypeError('run(filename, name, args): args must be an array');
+      callTimeoutMs = callTimeout('run(filename, name, args, options)', options, this.options.callTimeoutMs);
+    } catch (error) {
+      throw this.refused('run', { filename: String(filename), name: String(name) }, error);
+    }
     return this.track('run', { filename, name }, (record) => this.tasks.add({ filename, name, args }, callTimeoutMs, record));
   }
 
   // One call, counted from its start to its settling: it keeps the pool up meanwhile.
   async track(kind, task, body) {
-    if (this.engine.closed) throw new PoolClosedError();
-    this.engine.began();
+    if (this.engine.closed) throw this.refused(kind, task, new PoolClosedError());
     const record = this.metrics.callStarted(kind, task);
+    this.engine.began(record);
     let failed = false;
     let thrown;
     try {
@@ -69,8 +79,16 @@ class ThreadPoolManager {
       throw error;
     } finally {
       this.metrics.callEnded(record, failed, thrown);
-      this.engine.settled();
+      this.engine.settled(record);
     }
+  }
+
+  // A call refused before it began (a wrong argument, a closed manager) is a call
+  // that failed, counted and published as one, as a run() refused for a full
+  // queue is; no pool is started or kept for it. Returns `error`, to throw.
+  refused(kind, task, error) {
+    this.metrics.callEnded(this.metrics.callStarted(kind, task), true, error);
+    return error;
   }
 
   /** Stops the pool and refuses further work; running calls reject with PoolClosedError. */

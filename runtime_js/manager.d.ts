@@ -3,7 +3,7 @@
 // glue), beside the entry file they describe, where TypeScript looks for them.
 
 export interface LogEntry {
-  /** Rayon pool thread index, or null for the ThreadPoolHost. */
+  /** Rayon pool thread index, null for the ThreadPoolHost, -2 for the main thread (a call outside execute()). */
   threadIndex: number | null;
   level: 'error' | 'warn' | 'info' | 'debug' | 'trace';
   /** The `log` target (the Rust module path by default). */
@@ -64,7 +64,7 @@ export interface ExecuteOptions {
 
 /** What manager.stats() reports: counters since the manager was made. */
 export interface ThreadPoolStats {
-  /** execute() and run() calls made. */
+  /** execute() and run() calls made, those refused at once included (a wrong argument, a closed manager, a full queue). */
   calls: number;
   /** Calls in progress: execute() calls, and the run() task on the host. */
   running: number;
@@ -75,7 +75,7 @@ export interface ThreadPoolStats {
   poolStarts: number;
   /** Pools stopped: idle, closed, or failed after they started. */
   poolStops: number;
-  /** Failed calls by the error's `code` (its `name` when it has none). */
+  /** Failed calls by the error's `code` (its `name` when it has none: a wrong argument's `TypeError` or `RangeError`). */
   failures: Record<string, number>;
   /** Panics of detached jobs (rayon::spawn) and start handlers in a panic=unwind build: no call failed, the pool went on. */
   detachedPanics: number;
@@ -83,7 +83,7 @@ export interface ThreadPoolStats {
   durationMs: { count: number; p50: number | null; p90: number | null; p99: number | null; max: number | null };
 }
 
-/** A task of manager.run(), as diagnostics_channel messages name it. */
+/** A task of manager.run(), as diagnostics_channel messages name it (a run() refused for its arguments: as given, as strings). */
 export interface TaskName {
   filename: string;
   name: string;

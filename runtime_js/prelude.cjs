@@ -80,6 +80,8 @@ const { routeMembers } = require('./route.cjs');
  * @property {() => object | null} externrefsOverflow the trap (as errors.serialize gives it) of JS values past the range, or null
  * @property {(listener: ((error: Error) => void) | null) => void} onLocalTrap
  *   who hears of a trap of the main thread's instance (the manager), after the memory was reset
+ * @property {(listener: ((message: object) => void) | null) => void} onLocalLog
+ *   who hears the log records of the main thread's instance (the manager: its onLog)
  * @property {() => void} checkUsable throws ERR_RESET_FAILED while a failed reset leaves nothing to run on (tries once more first)
  * @property {(module: unknown, memory: unknown, builder: object) => Promise<void>} startWorkers
  *   wasm-bindgen-rayon's import, bound to the host's hook instead of the crate's browser snippet
@@ -341,7 +343,7 @@ function resetFailed(reason, error, generation) {
 // tells the manager (`listener`), whose pool shares that memory. Pool threads
 // call their raw exports: the runtime there turns their failures into the pool's.
 function localExports(bindings, onPoolThread) {
-  const local = { table: null, broken: null, listener: null, guardedFor: undefined, guarded: undefined };
+  const local = { table: null, broken: null, listener: null, logListener: null, guardedFor: undefined, guarded: undefined };
   const instance = {
     failed(error) {
       try {
@@ -359,6 +361,12 @@ function localExports(bindings, onPoolThread) {
     installsPanicHook: (name) => local.handle.installsPanicHook(name),
     ran: (name) => local.handle.ranExport(name),
     unwound: (error) => local.handle.unwound(error),
+    // Hands a LOG message of this instance to the manager's onLog; false without a manager.
+    log(message) {
+      if (local.logListener === null) return false;
+      local.logListener(message);
+      return true;
+    },
   };
   local.exports = () => {
     const raw = bindings.raw();
@@ -408,6 +416,9 @@ function attach(options, bindings) {
     // `listener(error)` hears of every trap of the main thread's instance, after the memory was reset.
     onLocalTrap(listener) {
       local.listener = listener;
+    },
+    onLocalLog(listener) {
+      local.logListener = listener;
     },
     // Throws why the memory could not be reset, after trying once more.
     checkUsable() {

@@ -62,7 +62,9 @@ const Hook = Object.freeze({
   PANIC: 'panic', // any: (message, file, line, column, thread)
   LOG: 'log', // any: (level, target, message, thread)
   DETACHED_PANIC: 'detachedPanic', // pool thread: (message, thread), after the panic's own report
-  ABANDONED_PANIC: 'abandonedPanic', // pool thread: (thread), a panic was abandoned mid-unwinding
+  // The thread that called run_in_pool (the host, or a pool thread for a nested one), right
+  // before it aborts: pool thread `thread` abandoned a panic mid-unwinding.
+  ABANDONED_PANIC: 'abandonedPanic', // (thread)
 });
 // wasm-bindgen-rayon's `startWorkers(module, memory, builder)`, which the
 // patched glue takes from the host instead of the crate's browser snippet.

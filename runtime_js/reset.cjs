@@ -7,18 +7,32 @@
 // tells the user why; other resets are warned of. A reset that fails leaves
 // the glue refusing every call, with the reason (ERR_RESET_FAILED), until a
 // new manager tries again: nothing runs on the old memory.
+const path = require('path');
 const { warn } = require('./errors.cjs');
 
-// After pool failure `error`; `active` calls were running, `closed`: close() ended them,
-// `restarts`: the calls are not rejected, a pool starts again for them on the fresh memory,
-// `outside`: a call outside execute() routed to the pool (route.cjs) threw it.
-function resetAfterFailure(binding, error, { active, closed, restarts, outside }) {
+// After pool failure `error`; `active` calls were not settled, `running` (their records,
+// metrics.cjs) had begun, `closed`: close() ended them, `restarts`: the calls are not
+// rejected, a pool starts again for them on the fresh memory, `outside`: a call outside
+// execute() routed to the pool (route.cjs) threw it.
+function resetAfterFailure(binding, error, { active, running, closed, restarts, outside }) {
   let why = null;
   if (restarts) why = error.message;
   else if (outside) why = `a call outside execute(), which ran in the pool, failed: ${error.message}`;
   else if (active === 0) why = `the pool failed while no execute() was running: ${error.message}`;
-  else if (closed) why = 'close() was called during an execute(), which was rejected; its pool was terminated';
+  else if (closed) {
+    const which = running.length > 1 ? 'which were rejected; their' : 'which was rejected; its';
+    why = `close() was called during ${callsNamed(running)}, ${which} pool was terminated`;
+  }
   resetMemory(binding, why, error.message);
+}
+
+// The calls a warning names: 'an execute()', 'run() task prove of prove.cjs', and so on.
+function callsNamed(calls) {
+  const executes = calls.filter((call) => call.kind === 'execute').length;
+  const named = calls.filter((call) => call.kind === 'run').map(({ task }) => `run() task ${task.name} of ${path.basename(task.filename)}`);
+  if (executes > 0) named.unshift(executes === 1 ? 'an execute()' : `${executes} execute() calls`);
+  if (named.length === 0) return 'a call';
+  return named.length === 1 ? named[0] : `${named.slice(0, -1).join(', ')} and ${named[named.length - 1]}`;
 }
 
 // After a stop (idle, close) that had to terminate threads, or saw one crash.

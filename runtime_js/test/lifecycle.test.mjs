@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
-import { LOAD_PACKAGE, runtime, demo, threadCount, waitFor, assertNoWorkersLeft, collectUntil, warningsDuring } from './helpers.mjs';
+import { createRequire } from 'node:module';
+import { LOAD_PACKAGE, PKG, runtime, demo, threadCount, waitFor, assertNoWorkersLeft, collectUntil, warningsDuring, DEMO_TASKS } from './helpers.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 // Runs an ES-module script that starts with LOAD_PACKAGE.
@@ -87,6 +88,41 @@ test('close() during a running call rejects it with PoolClosedError, warns of th
   assert.match(warnings[0], /close\(\) was called during an execute\(\).*memory was reset/);
   assert.throws(() => made.total, runtime.StaleObjectError);
   await assertNoWorkersLeft(before);
+});
+
+// Issue 27, point 12: the warning named an execute() when a run() task was what close() ended.
+test('close() during a run() task warns of the reset naming that task, not an execute()', async () => {
+  const before = threadCount();
+  const manager = new runtime.ThreadPoolManager({ numThreads: 2, onLog() {} });
+  const made = new demo.Histogram(1);
+  const warnings = await warningsDuring('WBG_POOL_RESET', async () => {
+    const running = manager.run(DEMO_TASKS, 'busy', [60_000]);
+    const outcome = assert.rejects(running, runtime.PoolClosedError);
+    await waitFor(() => manager.engine.pool?.tasks.size === 1, 10_000, 'the task to run on the host');
+    await manager.close();
+    await outcome;
+  });
+  assert.equal(warnings.length, 1, warnings.join('\n'));
+  assert.match(warnings[0], /close\(\) was called during run\(\) task busy of demo-tasks\.mjs, which was rejected.*memory was reset/);
+  assert.doesNotMatch(warnings[0], /execute\(\)/);
+  assert.throws(() => made.total, runtime.StaleObjectError);
+  await assertNoWorkersLeft(before);
+});
+
+test('close() during an execute() and a run() task warns naming both', async () => {
+  const manager = new runtime.ThreadPoolManager({ numThreads: 2, onLog() {} });
+  const warnings = await warningsDuring('WBG_POOL_RESET', async () => {
+    const task = manager.run(DEMO_TASKS, 'busy', [60_000]);
+    const outcomes = [assert.rejects(task, runtime.PoolClosedError)];
+    await waitFor(() => manager.engine.pool?.tasks.size === 1, 10_000, 'the task to run on the host');
+    outcomes.push(assert.rejects(manager.execute(() => new Promise((r) => setTimeout(r, 60_000))), runtime.PoolClosedError));
+    // A task still waiting for its turn is rejected before close() ends the pool: it did not run.
+    outcomes.push(assert.rejects(manager.run(DEMO_TASKS, 'poolThreads'), runtime.PoolClosedError));
+    await manager.close();
+    await Promise.all(outcomes);
+  });
+  assert.equal(warnings.length, 1, warnings.join('\n'));
+  assert.match(warnings[0], /close\(\) was called during an execute\(\) and run\(\) task busy of demo-tasks\.mjs, which were rejected/);
 });
 
 test('an idle shutdown waits for a job the pool spawned: it finishes on the kept memory', { timeout: 20000 }, async () => {
@@ -206,6 +242,40 @@ test('without /proc the liveness check still tells busy from deadlocked', { time
   assert.ok(lastSample.usage.user + lastSample.usage.system > 0, 'the process CPU time was read instead');
   assert.equal(threads, 2, 'the busy call, 3x the timeout, completed');
   assert.ok(hang >= 1000 && hang < 2000, `the deadlock was reported after ${hang} ms`);
+});
+
+// Issue 27, point 12: a pool thread killed during a run() task was reported ~75 ms after the call,
+// not at the next check (25 ms): the task's start bumps the host's beat, and a check that saw a
+// beat read no /proc entry, so it missed the vanished thread; and a watchdog tick that Node's
+// whole-millisecond timers fire a fraction early was no check at all. The checks themselves:
+const requirePackage = createRequire(path.join(PKG, 'wbg-pool', 'manager.cjs'));
+function livenessOfAGoneThread() {
+  const { Liveness } = requirePackage('./liveness.cjs');
+  const { Slot } = requirePackage('./protocol.cjs');
+  const control = new Int32Array(new SharedArrayBuffer(Slot.LENGTH * 4));
+  const gone = [];
+  const liveness = new Liveness(control, 1000, (thread) => {
+    gone.push(thread);
+    throw new Error(`thread ${thread} is gone`);
+  });
+  liveness.tids.set(0, 0); // no thread has kernel tid 0: /proc/self/task/0 is not there
+  return { liveness, gone, beat: () => Atomics.add(control, Slot.BEAT, 1) };
+}
+
+test('a liveness check notices a vanished thread also when the host beat since the last one', () => {
+  const { liveness, gone, beat } = livenessOfAGoneThread();
+  const watch = liveness.watch();
+  beat(); // a run() task started on the host
+  assert.throws(() => liveness.stalled(watch, 'task', watch.nextCheck), /thread 0 is gone/);
+  assert.deepEqual(gone, [0]);
+});
+
+test('a liveness check a timer fires a fraction of a millisecond early is still a check', () => {
+  const { liveness, gone } = livenessOfAGoneThread();
+  const watch = liveness.watch();
+  assert.equal(liveness.stalled(watch, 'task', watch.at + 1), null, 'too early: no check');
+  assert.throws(() => liveness.stalled(watch, 'task', watch.nextCheck - 0.3), /thread 0 is gone/);
+  assert.deepEqual(gone, [0]);
 });
 
 test('what an execute() returned is garbage once dropped, while its pool keeps running', async () => {

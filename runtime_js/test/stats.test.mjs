@@ -71,6 +71,43 @@ test('stats() counts calls, pool starts and stops, failures by code, and call du
   }
 });
 
+// Issue 27, point 12: a run() with a relative path rejected with a TypeError that stats() counted
+// neither as a call nor as a failure, while a run() refused at once for a full queue counts as both.
+test('a call refused at once (a wrong argument, a closed manager) counts as a call and a failure by its error', async () => {
+  const events = listen();
+  const manager = new runtime.ThreadPoolManager({ numThreads: 1, onLog() {} });
+  try {
+    const refused = [
+      [() => manager.execute(42), TypeError],
+      [() => manager.execute(() => 1, { callTimeoutMs: 0 }), RangeError],
+      [() => manager.run('demo-tasks.mjs', 'poolThreads'), TypeError],
+      [() => manager.run(TASKS, 42), TypeError],
+      [() => manager.run(TASKS, 'poolThreads', 'not an array'), TypeError],
+      [() => manager.run(TASKS, 'poolThreads', [], null), TypeError],
+    ];
+    for (const [call, Error] of refused) await assert.rejects(call(), Error);
+    let stats = manager.stats();
+    assert.equal(stats.calls, refused.length);
+    assert.deepEqual(stats.failures, { TypeError: 5, RangeError: 1 });
+    assert.equal(stats.running + stats.queued, 0);
+    assert.equal(stats.durationMs.count, refused.length);
+    assert.equal(stats.poolStarts, 0, 'no pool was started for them');
+    // Published as any call is: a start, then an end with the error.
+    const relative = events.seen.filter(([, m]) => m.kind === 'run' && m.task?.filename === 'demo-tasks.mjs');
+    assert.deepEqual(relative.map(([key]) => key), ['callStart', 'callEnd']);
+    assert.ok(relative[1][1].error instanceof TypeError);
+    await manager.close();
+    await assert.rejects(manager.execute(() => 1), runtime.PoolClosedError);
+    await assert.rejects(manager.run(TASKS, 'poolThreads'), runtime.PoolClosedError);
+    stats = manager.stats();
+    assert.equal(stats.calls, refused.length + 2);
+    assert.deepEqual(stats.failures, { TypeError: 5, RangeError: 1, ERR_POOL_CLOSED: 2 });
+  } finally {
+    events.stop();
+    await manager.close();
+  }
+});
+
 test('stats() shows the queue of run() tasks: its length and how long its oldest task has waited', async () => {
   const manager = new runtime.ThreadPoolManager({ numThreads: 1, onLog() {} });
   const gate = new Int32Array(new SharedArrayBuffer(4));

@@ -16,7 +16,7 @@ const errors = require(path.join(RUNTIME, 'errors.cjs'));
 const DEFAULTS = { numThreads: 0, heartbeatTimeoutMs: 5000, idleShutdownMs: 1000 };
 const CONTRACT = { kind: 'wbg-pool', init: 'initThreadPool', exit: 'exitThreadPool', startWorker: 'wbg_rayon_start_worker' };
 const binding = (handle) => ({ glue: { __wbg_pool: handle }, gluePath: '/pkg/sdk.js', format: 'commonjs', contract: CONTRACT, defaults: DEFAULTS });
-const handle = (version = RUNTIME_VERSION) => ({ version, raw: () => undefined, module: () => undefined, onLocalTrap() {}, checkUsable() {}, setOutsideRouter() {} });
+const handle = (version = RUNTIME_VERSION) => ({ version, raw: () => undefined, module: () => undefined, onLocalTrap() {}, onLocalLog() {}, checkUsable() {}, setOutsideRouter() {} });
 
 test('ThreadPoolManager loaded without its entry file says how to load it', () => {
   // A fresh process: this one registers a binding in the tests below.

@@ -36,8 +36,9 @@ mod hooks {
     /// Pool thread: `(message, thread)`, a detached job's panic unwound into
     /// Rayon (panic=unwind builds); its `PANIC` report came just before.
     pub const DETACHED_PANIC: &str = "detachedPanic";
-    /// Host: `(thread)`, pool thread `thread` still counts as panicking between
-    /// jobs: a panic was abandoned mid-unwinding (see `run_in_pool`).
+    /// The thread that called `run_in_pool` (the host, or a pool thread for a
+    /// nested one): `(thread)`, pool thread `thread` still counts as panicking
+    /// between jobs: a panic was abandoned mid-unwinding (see `run_in_pool`).
     pub const ABANDONED_PANIC: &str = "abandonedPanic";
 }
 
@@ -86,9 +87,7 @@ fn thrown_text(name: &str, thrown: &JsValue) -> String {
 #[wasm_bindgen(js_name = initThreadPool)]
 pub fn init_thread_pool(num_threads: usize) -> Result<(), JsError> {
     set_panic_hook();
-    if log::max_level() == log::LevelFilter::Off {
-        init_logger(log::LevelFilter::Info);
-    }
+    wbg_pool_init_logger();
     let mut spawned = Ok(true);
     pool::start(
         num_threads,
@@ -119,6 +118,18 @@ pub fn init_thread_pool(num_threads: usize) -> Result<(), JsError> {
 #[wasm_bindgen]
 pub fn wbg_pool_thread_panicking() -> bool {
     std::thread::panicking()
+}
+
+/// Installs the logger at `Info` unless a level was already set, as
+/// `initThreadPool` does. The runtime calls it when the glue is first used on
+/// the main thread, so that what a call logs there before any pool started
+/// reaches the manager's `onLog` too, not no logger at all.
+#[doc(hidden)]
+#[wasm_bindgen]
+pub fn wbg_pool_init_logger() {
+    if log::max_level() == log::LevelFilter::Off {
+        init_logger(log::LevelFilter::Info);
+    }
 }
 
 /// Drops the pool; its workers return from `wbg_rayon_start_worker`.

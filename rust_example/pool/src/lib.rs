@@ -26,7 +26,8 @@
 #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
 compile_error!(
     "wbg-pool needs shared-memory threads: build with \
-     -C target-feature=+atomics,+bulk-memory,+mutable-globals and -Z build-std=panic_abort,std"
+     -C target-feature=+atomics,+bulk-memory,+mutable-globals and -Z build-std=panic_abort,std \
+     (-Z build-std=panic_unwind,std for a panic=unwind build)"
 );
 
 mod pool;
