@@ -89,7 +89,7 @@ function guardedExports(raw, instance) {
       if (depth++ === 0) {
         since = hooks.reports.mark();
         logTo = hooks.logTo;
-        hooks.logTo = instance;
+        if (logTo !== instance) hooks.logTo = instance; // a write only when another glue's call was last
       }
       try {
         const result = callExport(fn, args);
@@ -118,7 +118,7 @@ function guardedExports(raw, instance) {
         // A JS value thrown through wasm frames (unwound or not) skipped Rust's destructors: a trap.
         failure ??= typedFailure(unwound === null ? error : unwound.payload, hooks, since);
       } finally {
-        if (--depth === 0) hooks.logTo = logTo;
+        if (--depth === 0 && logTo !== instance) hooks.logTo = logTo;
         if (depth === 0 && failure !== null) {
           const error = failure;
           failure = null;
