@@ -14,6 +14,7 @@ from . import __version__, contract, doctor as setup, emit, locate, panics, pars
 from .config import DEFAULTS, LIMITS, RuntimeConfig
 from .errors import EXIT_CODES, InputError, InternalError, NotGlueError, PatchError, SetupError
 from .marker import edited_after_patch
+from .target import BROWSER_TARGETS, NODE_ONLY
 from .wasm import ModuleInterface
 
 EXIT_HELP = "Exit codes: " + "; ".join(f"{code} {text}" for code, text in EXIT_CODES.items()) + "."
@@ -127,6 +128,8 @@ def patch(
     outcomes = [pipeline.run(file, overrides, mode, with_diff=diff) for file in pipeline.find_glue(path)]
     for outcome in outcomes:
         typer.echo(f"{outcome.file}: {outcome.message}", err=not outcome.ok)
+        for warning in outcome.warnings:
+            typer.echo(f"wbg-patch: warning: {outcome.file}: {warning}", err=True)
         sys.stdout.writelines(outcome.diff)
     sys.stdout.flush()  # a closed pipe shows here, where it is handled, not at exit
     if not all(o.ok for o in outcomes):
@@ -158,6 +161,9 @@ def inspect(
             typer.echo(f"  patched with: {RuntimeConfig.resolve({}, model.patch_config).as_flags()}")
             typer.echo(f"  edited since: {edited_after_patch(model) or 'no'}")
         typer.echo(f"  target: {model.target}")
+        if model.target in BROWSER_TARGETS:
+            state = "no longer loads" if model.patched_by else "loads now; patched, it will not"
+            typer.echo(f"  browser: {state} ({NODE_ONLY})")
         typer.echo(f"  generation: {model.generation.value if model.generation else 'unknown (patched by another version)'}")
         typer.echo(f"  wasm declared: line {model.line(model.wasm_declaration)}; assigned: lines {', '.join(str(n) for n in sorted(model.line(a) for a in model.wasm_assignments))}")
         typer.echo(f"  wasm member reads: {len(model.wasm_member_reads)}")

@@ -15,6 +15,7 @@ from .errors import AlreadyPatchedError, InputError
 from .marker import edited_after_patch
 from .model import Glue
 from .safe_write import check_writable, directory_lock, write_atomically
+from .target import browser_warning
 
 
 class Mode(Enum):
@@ -29,6 +30,7 @@ class Outcome:
     ok: bool  # for CHECK: patched as asked; otherwise always True
     message: str
     diff: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what the user must know, said on stderr
 
 
 def find_glue(path: Path) -> list[Path]:
@@ -89,6 +91,9 @@ def run(file: Path, overrides: dict[str, object], mode: Mode, with_diff: bool = 
         if file.parent / emit.NPMIGNORE in stale:
             what = f"{what}; {emit.NPMIGNORE_WHY}"
 
+        # Said whenever a patch is, or would be, written: not by --check, which writes nothing.
+        warnings = [w for w in [browser_warning(model)] if w is not None]
+
         if mode is Mode.CHECK:
             if model.patched_by is None:
                 return Outcome(file, False, f"not patched by wbg-patch {__version__}")
@@ -120,7 +125,7 @@ def run(file: Path, overrides: dict[str, object], mode: Mode, with_diff: bool = 
                     )
                 )
             would = "nothing to change" if source == model.source and not stale else f"would write {len(stale) + (source != model.source)} file(s)"
-            return Outcome(file, True, f"{what}; {would}", diff)
+            return Outcome(file, True, f"{what}; {would}", diff, warnings)
 
         # The glue is written last: a glue marked patched always has its runtime,
         # and any failure before that leaves the input as it was.
@@ -131,7 +136,7 @@ def run(file: Path, overrides: dict[str, object], mode: Mode, with_diff: bool = 
         if source != model.source:
             write_atomically(file, source)
         wrote = ", ".join(_relative(p, file) for p in targets) or "nothing"
-        return Outcome(file, True, f"{what}; wrote {wrote}")
+        return Outcome(file, True, f"{what}; wrote {wrote}", warnings=warnings)
 
 
 def _relative(path: Path, glue_file: Path) -> str:

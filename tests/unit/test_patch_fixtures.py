@@ -225,3 +225,22 @@ def test_the_prelude_is_names_and_values_only(fixture_glue: Path):
     assert syntax.first_error(tree.root_node) is None, statement
     logic = sorted({n.type for n in syntax.walk(tree.root_node)} & LOGIC)
     assert not logic, f"{logic} in the prelude:\n{statement}"
+
+
+# Issue 28, point 0: a `--target web` package loads in a browser; patched, it imports the
+# runtime's CommonJS files and no longer does. Until the runtime runs there, patching says so
+# (on stderr, with --dry-run too) and inspect says so before and after; Node's glue says nothing.
+def test_patching_glue_a_browser_loads_warns_that_it_will_run_in_node_only(tmp_path: Path):
+    glue = target_fixture("0.2.129", "web", tmp_path)
+    assert "  browser: loads now; patched, it will not (the patched package runs in Node only" in run_cli("inspect", glue).stdout
+    warning = f"wbg-patch: warning: {glue}: the patched package runs in Node only: a browser can no longer load it"
+    dry = run_cli("patch", "--dry-run", glue)
+    assert dry.returncode == 0 and warning in dry.stderr, dry.stderr
+    patched = run_cli("patch", glue)
+    assert patched.returncode == 0 and warning in patched.stderr, patched.stderr
+    assert "  browser: no longer loads (" in run_cli("inspect", glue).stdout
+    # --check writes nothing: it has nothing to warn of.
+    assert "warning" not in run_cli("patch", "--check", glue).stderr
+    node = nodejs_fixture("0.2.129", tmp_path)
+    assert "warning" not in run_cli("patch", node).stderr
+    assert "browser:" not in run_cli("inspect", node).stdout
