@@ -176,12 +176,15 @@ class Engine {
       this.pool = null;
       this.routeOutsideCalls(null);
     }
+    if (this.pool === null && error !== this.localTrap) {
+      const restarts = pool.adapter.startCuredByFreshMemory(error);
+      // The calls that were running (not run() tasks still queued: close() rejected those before they ran).
+      const running = [...this.calls].filter((call) => call.dispatched);
+      resetAfterFailure(this.binding, error, { active: this.calls.size, running, closed: this.closed, restarts, outside: pool.failedOutsideCall() });
+    }
+    // Published once the memory is fresh: a subscriber's own wasm call (it runs on the main
+    // thread's instance) must not meet what the failed threads left (a lock held, say).
     this.metrics.poolFailed(pool.isReady, this.closed ? 'close' : 'failure', error);
-    if (this.pool !== null || error === this.localTrap) return;
-    const restarts = pool.adapter.startCuredByFreshMemory(error);
-    // The calls that were running (not run() tasks still queued: close() rejected those before they ran).
-    const running = [...this.calls].filter((call) => call.dispatched);
-    resetAfterFailure(this.binding, error, { active: this.calls.size, running, closed: this.closed, restarts, outside: pool.failedOutsideCall() });
   }
 
   /** Stops the pool and refuses further work; running calls reject with PoolClosedError. */

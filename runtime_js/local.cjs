@@ -20,6 +20,8 @@ const errors = require('./errors.cjs');
 // values past its range could meet only a pool thread's (which no safe Rust
 // hands them to), so a check every few calls is enough to stop them there.
 const CHECK_EVERY = 64;
+// The export the glue calls first, to set the memory up (threaded modules have it).
+const START = '__wbindgen_start';
 
 // The main thread's hooks, one object per process (every package's copy of
 // this file shares it): `reports` holds the panics reported on this thread
@@ -28,26 +30,35 @@ const CHECK_EVERY = 64;
 // console_error_panic_hook prints its report with console.error, which is read
 // (and still printed) here.
 function mainThreadHooks() {
-  if (globalThis[HOOKS_GLOBAL] === undefined) {
+  // A package patched by an older wbg-patch may have made the object first: what it lacks is added.
+  const hooks = (globalThis[HOOKS_GLOBAL] ??= {});
+  if (hooks.reports === undefined) {
     const reports = new PanicReports();
     const report = (found) => reports.add({ ...found, thread: MAIN_THREAD });
-    const hooks = {
+    Object.assign(hooks, {
       reports,
       logTo: null, // the instance whose call runs (the manager of its glue hears its logs)
+      logs: [], // [instance, entry] logged during a call, delivered once it returned
       [Hook.PANIC](message, file, line, column) {
         report({ message, file, line, column });
       },
-      // Rust's logger (wbg-pool's) on this thread: to the onLog of the glue whose call logged,
-      // labelled the main thread (Rust knows only that it is no pool thread); else to stderr.
+      // Rust's logger (wbg-pool's) on this thread, labelled the main thread (Rust knows only
+      // that it is no pool thread). Held until the call returns: onLog may call wasm, which
+      // here, inside the call, could wait for a lock that the logging code itself holds.
       [Hook.LOG](level, target, message) {
-        const entry = { thread: MAIN_THREAD, level, target, message, time: Date.now() };
-        if (hooks.logTo?.log(entry) !== true) deliverLog(printLog, entry);
+        hooks.logs.push([hooks.logTo, { thread: MAIN_THREAD, level, target, message, time: Date.now() }]);
       },
-    };
+    });
     watchPanicReports(report, { keepPrinting: true });
-    globalThis[HOOKS_GLOBAL] = hooks;
   }
-  return globalThis[HOOKS_GLOBAL];
+  return hooks;
+}
+
+// Hands the logs held during a call to the onLog of the glue whose call logged; else to stderr.
+function deliverLogs(hooks) {
+  const logs = hooks.logs;
+  hooks.logs = [];
+  for (const [instance, entry] of logs) if (instance?.log(entry) !== true) deliverLog(printLog, entry);
 }
 
 // The typed error of `error`, which left the main thread's instance through wasm frames
@@ -89,17 +100,19 @@ function guardedExports(raw, instance) {
       if (depth++ === 0) {
         since = hooks.reports.mark();
         logTo = hooks.logTo;
-        if (logTo !== instance) hooks.logTo = instance; // a write only when another glue's call was last
-      }
-      try {
-        const result = callExport(fn, args);
-        if (!logging && depth === 1) {
-          // wbg-pool crates: the logger, as the pool's start installs it, once the first call
-          // returned (the glue's __wbindgen_start, which sets the memory up), so that what
-          // the main thread logs before any pool is not lost. Again on each fresh memory.
+        // A write only when another glue's call ran last (or runs: then it is restored after).
+        if (logTo !== instance) hooks.logTo = instance;
+        if (!logging && name !== START && instance.managed()) {
+          // wbg-pool crates: the logger, as the pool's start installs it, once a manager exists
+          // and the memory is set up (by the glue's __wbindgen_start, which runs before any other
+          // call), so that what the main thread logs before any pool is not lost. Again on each
+          // fresh memory.
           logging = true;
           raw.wbg_pool_init_logger();
         }
+      }
+      try {
+        const result = callExport(fn, args);
         if (++calls % CHECK_EVERY === 0) failure ??= instance.overflowed();
         if (remembered) instance.ran(name);
         return result;
@@ -118,7 +131,8 @@ function guardedExports(raw, instance) {
         // A JS value thrown through wasm frames (unwound or not) skipped Rust's destructors: a trap.
         failure ??= typedFailure(unwound === null ? error : unwound.payload, hooks, since);
       } finally {
-        if (--depth === 0 && logTo !== instance) hooks.logTo = logTo;
+        if (--depth === 0 && logTo !== instance && logTo !== null) hooks.logTo = logTo;
+        if (depth === 0 && hooks.logs.length > 0) deliverLogs(hooks);
         if (depth === 0 && failure !== null) {
           const error = failure;
           failure = null;

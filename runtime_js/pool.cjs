@@ -171,6 +171,9 @@ class Pool {
         this.owner.onDetachedPanic(this.panicReports.detached(message.message, threadOf(message.thread)));
         break;
       case MessageType.CRASH:
+        // Another thread's panic report may wait on its own port (the host reports a pool
+        // thread's abandoned panic after that thread reported the panic): read them all first.
+        this.drain();
         this.fail(this.panicReports.explainTrap(message.error, this.openSince()));
         break;
       case MessageType.TASK_DONE:

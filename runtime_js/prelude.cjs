@@ -361,6 +361,8 @@ function localExports(bindings, onPoolThread) {
     installsPanicHook: (name) => local.handle.installsPanicHook(name),
     ran: (name) => local.handle.ranExport(name),
     unwound: (error) => local.handle.unwound(error),
+    // Whether a manager hears this instance's logs (see onLocalLog).
+    managed: () => local.logListener !== null,
     // Hands a LOG message of this instance to the manager's onLog; false without a manager.
     log(message) {
       if (local.logListener === null) return false;

@@ -51,6 +51,13 @@ class PanicReports {
   }
 
   add(report) {
+    // The same panic twice in a row: the main thread hears a crate's panic from wbg-pool's hook
+    // and from console_error_panic_hook's text (which has the stack) alike.
+    const last = this.reports.at(-1);
+    if (last !== undefined && samePlace(last, report) && last.thread === report.thread && last.message === report.message) {
+      last.stack ??= report.stack;
+      return;
+    }
     this.reports.push({ ...report, seq: ++this.seq });
     if (this.reports.length > REPORTS_KEPT) this.reports.shift();
   }
@@ -62,9 +69,10 @@ class PanicReports {
   /**
    * The error of a panic with `message` that unwound to a call begun at mark `since`. Rayon
    * passes on one panic of a call's jobs: each report since then with the same message may be
-   * it. Candidates that differ in thread or location are not guessed between: the error says
-   * the location is ambiguous and lists them. No report (the crate installs no hook): the
-   * thread is unknown, not the one the PanicError arrived on.
+   * it. Candidates at different places are not guessed between: the error says the location is
+   * ambiguous and lists them; at one place on several threads, the location is certain and the
+   * thread unknown. No report (the crate installs no hook): the thread is unknown, not the one
+   * the PanicError arrived on.
    * @param {string} message the PanicError's message
    * @param {number} since
    * @param {number} unknownThread the thread index of "an unknown thread", or where the panic must have been
@@ -72,9 +80,11 @@ class PanicReports {
   unwound(message, since, unknownThread) {
     const found = this.reports.filter((report) => report.seq > since && reportsPanic(report, message));
     this.take(found);
-    const distinct = [...new Map(found.map((report) => [`${report.thread} ${report.file}:${report.line}:${report.column}`, report])).values()];
-    if (distinct.length === 0) return new errors.WasmPanicError({ message, threadIndex: unknownThread, unwound: true });
-    if (distinct.length === 1) return new errors.WasmPanicError({ ...distinct[0], threadIndex: distinct[0].thread, unwound: true });
+    if (found.length === 0) return new errors.WasmPanicError({ message, threadIndex: unknownThread, unwound: true });
+    const threads = new Set(found.map((report) => report.thread));
+    const threadIndex = threads.size === 1 ? found[0].thread : unknownThread;
+    if (found.every((report) => samePlace(report, found[0]))) return new errors.WasmPanicError({ ...found.at(-1), threadIndex, unwound: true });
+    const distinct = [...new Map(found.map((report) => [`${report.thread} ${where(report)}`, report])).values()];
     return new errors.WasmPanicError({ message, threadIndex: unknownThread, unwound: true, candidates: distinct.map(candidate) });
   }
 
@@ -94,6 +104,9 @@ class PanicReports {
    * panic abandoned mid-unwinding names that thread's latest panic: the one a destructor raised.
    */
   explainTrap(trap, since) {
+    // Only a trap that a panic makes: an out-of-bounds access, a JS exception through Rust
+    // frames, ... after a panic the call caught itself are what they are.
+    if (trap.kind !== 'panic' && trap.kind !== 'abort' && trap.kind !== 'panic_while_panicking') return errors.deserialize(trap);
     if (trap.kind === 'panic_while_panicking') {
       const latest = this.reports.findLast((report) => report.thread === trap.threadIndex);
       if (latest === undefined) return errors.deserialize(trap);
@@ -108,6 +121,7 @@ class PanicReports {
   }
 }
 
+const samePlace = (a, b) => a.file === b.file && a.line === b.line && a.column === b.column;
 const where = (report) => (report.file ? `${report.file}:${report.line}:${report.column}` : 'an unknown location');
 const candidate = (report) => ({ threadIndex: report.thread, file: report.file || null, line: report.line, column: report.column });
 
@@ -152,7 +166,13 @@ function unwindMembers(options, bindings, onPoolThread) {
     handleCatch(error) {
       const found = unwound(error);
       if (found === null) throw error;
-      if (found.panic || !onPoolThread) return;
+      if (found.panic) {
+        // A panic a run() task may catch: if its thread abandoned a panic on the way, the host
+        // fails with it before it serves anything else (host.cjs serve), as for a call's.
+        if (onPoolThread && abandonedPanic(bindings.raw())) trap = errors.abandonedPanicData(null);
+        return;
+      }
+      if (!onPoolThread) return;
       trap = errors.serialize(found.payload, null, true);
       throw errors.deserialize(trap);
     },

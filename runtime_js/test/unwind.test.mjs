@@ -285,6 +285,14 @@ test('a panic while panicking on the host (no run_in_pool) is an abort too: type
   assert.equal(await manager.execute(() => demo.shared_state_poisoned()), false);
 });
 
+test('a run() task that catches the PanicError of a panic while panicking still fails with the trap, and the lock it held blocks nothing', { skip }, async () => {
+  const manager = newManager();
+  const { object } = await poolWithObject(manager);
+  await assert.rejects(manager.run(TASKS, 'catchesPanicWhilePanicking'), (e) => panicWhilePanicking(e, null));
+  assert.throws(() => object.total, runtime.StaleObjectError);
+  assert.equal(await manager.execute(() => demo.shared_state_poisoned()), false);
+});
+
 test('a panic while panicking on the main thread outside execute(): typed there, the memory reset, the next call does not hang', { skip }, async () => {
   const manager = newManager();
   const object = new demo.Histogram(4);
@@ -340,10 +348,12 @@ test('a detachedPanic subscriber that calls wasm while an execute() call waits g
   diagnostics.subscribe(runtime.CHANNELS.detachedPanic, listener);
   try {
     // Calls that wait for the pool until the detached panic's report arrives during one of them.
-    await manager.execute(() => {
+    const heard = await manager.execute(() => {
       demo.spawn_panicking_job(false);
       for (let i = 0; i < 10_000 && manager.stats().detachedPanics === 0; i++) demo.collatz_sum(1000);
+      return manager.stats().detachedPanics;
     });
+    assert.equal(heard, 1, 'the report came while the execute() call waited');
   } finally {
     diagnostics.unsubscribe(runtime.CHANNELS.detachedPanic, listener);
   }

@@ -219,10 +219,17 @@ test('two reports of one message at different places make the location ambiguous
   assert.equal(error.threadIndex, UNKNOWN_THREAD);
   assert.deepEqual(error.candidates.map((c) => [c.threadIndex, c.line]), [[0, 10], [1, 20]]);
   assert.match(error.message, /on an unknown thread \(location ambiguous: pool thread 0 at src\/lib\.rs:10:5; pool thread 1 at src\/lib\.rs:20:5\)/);
-  // The same site on one thread twice is one candidate: its location is certain.
+  // One site on two threads: the location is certain, the thread is not.
   reports.add(at(0, 'same', 7));
-  reports.add(at(0, 'same', 7));
-  assert.deepEqual(reports.unwound('same', since, UNKNOWN_THREAD).location, { file: 'src/lib.rs', line: 7, column: 5 });
+  reports.add(at(1, 'same', 7));
+  const oneSite = reports.unwound('same', since, UNKNOWN_THREAD);
+  assert.deepEqual([oneSite.location, oneSite.threadIndex, oneSite.candidates], [{ file: 'src/lib.rs', line: 7, column: 5 }, UNKNOWN_THREAD, undefined]);
+  // One panic heard twice on its thread (wbg-pool's hook, and console_error_panic_hook's text
+  // with the stack) is one report, with the stack.
+  reports.add(at(2, 'twice', 9));
+  reports.add({ ...at(2, 'twice', 9), stack: 'Error\n    at wasm' });
+  const twice = reports.explainTrap({ name: 'WasmTrapError', kind: 'abort', message: 'unreachable', threadIndex: 2 }, since);
+  assert.deepEqual([twice.panicMessage, twice.wasmStack], ['twice', 'Error\n    at wasm']);
 });
 
 test('an unwound panic no hook reported is on an unknown thread, with how to get its thread and location', () => {
@@ -246,6 +253,10 @@ test("a trap after a panic that could not unwind is that panic, with the trappin
   assert.match(error.message, /extern "C" fn \(then: "panic in a function that cannot unwind" at src\/lib\.rs:4:5\)$/);
   // Without a report of that thread since then, the trap stays a trap.
   assert.ok(reports.explainTrap(trap, since) instanceof errors.WasmTrapError);
+  // A trap that no panic makes stays what it is, even after a panic the call caught itself.
+  reports.add(at(1, 'caught by the call', 5));
+  const jsException = reports.explainTrap({ ...trap, kind: 'js_exception', message: 'TypeError: boom' }, since);
+  assert.deepEqual([jsException.constructor, jsException.kind], [errors.WasmTrapError, 'js_exception']);
   // A panic abandoned mid-unwinding names the thread's latest panic, whenever it came.
   reports.add(at(2, 'panic inside Drop', 9));
   const abandoned = reports.explainTrap({ ...trap, kind: 'panic_while_panicking', message: 'abandoned', threadIndex: 2 }, reports.mark());

@@ -7,7 +7,7 @@ use crate::report::payload_message;
 use rayon::{ThreadBuilder, ThreadPool, ThreadPoolBuilder};
 use std::cell::Cell;
 use std::fmt;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 /// Why the pool could not be started.
@@ -49,10 +49,12 @@ static POOL: Mutex<Option<Running>> = Mutex::new(None);
 static CHANNEL: Mutex<Option<Arc<Channel>>> = Mutex::new(None);
 static NEXT_HANDLE: AtomicU32 = AtomicU32::new(1);
 static THREAD_START: Mutex<Option<fn(usize)>> = Mutex::new(None);
-// How many panics each pool thread began (by pool index), as the panic hook counts them:
-// after a call's job panicked, only the threads whose count moved can have abandoned a
-// panic (see `abandoned_panics`).
-static PANICS_BEGUN: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+// Panics begun on pool threads, counted by the panic hook, and by pool index the count at each
+// thread's latest one: after a call's job panicked, only the threads whose latest panic came
+// after the count the call read before it ran can have abandoned one (see `abandoned_panics`).
+// The call reads one atomic; the lock is taken only when a panic happened.
+static PANICS_BEGUN: AtomicU64 = AtomicU64::new(0);
+static LATEST_PANIC: Mutex<Vec<u64>> = Mutex::new(Vec::new());
 
 thread_local! {
     // Whether this thread started the pool. Other threads (the main thread's own
@@ -73,11 +75,12 @@ pub(crate) fn thread_index() -> Option<usize> {
 /// Counts a panic that begins on the calling thread (the panic hook calls this).
 pub(crate) fn note_panic() {
     if let Some(index) = thread_index() {
-        let mut begun = lock(&PANICS_BEGUN);
-        if begun.len() <= index {
-            begun.resize(index + 1, 0);
+        let count = PANICS_BEGUN.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut latest = lock(&LATEST_PANIC);
+        if latest.len() <= index {
+            latest.resize(index + 1, 0);
         }
-        begun[index] += 1;
+        latest[index] = count;
     }
 }
 
@@ -205,17 +208,13 @@ where
 
 #[cfg(panic = "unwind")]
 fn install_checked<OP: FnOnce() -> R + Send, R: Send>(pool: &ThreadPool, op: OP, on_abandoned_panic: fn(&[usize])) -> R {
-    let before = lock(&PANICS_BEGUN).clone();
+    let before = PANICS_BEGUN.load(Ordering::SeqCst);
     let payload = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pool.install(op))) {
         Ok(result) => return result,
         Err(payload) => payload,
     };
-    let panicked: Vec<usize> = lock(&PANICS_BEGUN)
-        .iter()
-        .enumerate()
-        .filter(|&(index, &count)| before.get(index).copied().unwrap_or(0) != count)
-        .map(|(index, _)| index)
-        .collect();
+    let panicked: Vec<usize> =
+        lock(&LATEST_PANIC).iter().enumerate().filter(|&(_, &count)| count > before).map(|(index, _)| index).collect();
     let abandoned = abandoned_panics(pool, &panicked);
     if !abandoned.is_empty() {
         on_abandoned_panic(&abandoned);
@@ -233,7 +232,10 @@ fn install_checked<OP: FnOnce() -> R + Send, R: Send>(pool: &ThreadPool, op: OP,
 /// asked when it next looks for work (a broadcast: the others answer nothing and
 /// are not waited for), so this waits only for the job each of them runs now.
 /// The calling thread, when it is one of them (a `run_in_pool` nested in the
-/// pool), answers for itself: it could not look for work while it waits.
+/// pool), answers for itself; and a pool thread waits as Rayon's own waits do,
+/// running what is queued for it, so that it answers the same question of a
+/// check nested on another thread meanwhile (two such checks must not wait
+/// for each other).
 #[cfg_attr(not(panic = "unwind"), allow(dead_code))]
 fn abandoned_panics(pool: &ThreadPool, threads: &[usize]) -> Vec<usize> {
     let here = pool.current_thread_index();
@@ -252,6 +254,13 @@ fn abandoned_panics(pool: &ThreadPool, threads: &[usize]) -> Vec<usize> {
         }
     });
     let (found, answered) = &*answers;
+    if here.is_some() {
+        while lock(found).len() < threads.len() {
+            if rayon::yield_now() != Some(rayon::Yield::Executed) {
+                std::hint::spin_loop();
+            }
+        }
+    }
     let mut found = lock(found);
     while found.len() < threads.len() {
         found = answered.wait(found).unwrap_or_else(PoisonError::into_inner);
@@ -385,11 +394,55 @@ mod tests {
             held.recv().unwrap();
         });
         let busy = running.recv().unwrap();
+        let done = deadline(60, "the abandoned-panic check beside a busy thread");
         assert_eq!(abandoned_panics(&pool, &[1 - busy]), Vec::<usize>::new());
+        done.store(true, Ordering::SeqCst);
         assert_eq!(abandoned_panics(&pool, &[]), Vec::<usize>::new());
         release.send(()).unwrap();
         drop(pool); // the pool ends (its workers return) with its last handle
         still_works_then_stop(workers);
+    }
+
+    #[test]
+    fn two_nested_checks_on_two_pool_threads_do_not_wait_for_each_other() {
+        let _turn = lock(&SERIAL);
+        let workers = Mutex::new(Vec::new());
+        start(2, spawn_std_workers(&workers), |_| {}, |_| panic!("no thread abandoned a panic")).unwrap();
+        // As wbg-pool's hook does on wasm: count each panic of a pool thread.
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| note_panic()));
+        // Both nested calls panic after both began: each one's check asks the other thread.
+        let barrier = std::sync::Barrier::new(2);
+        let nested = || {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                run_in_pool(|| {
+                    barrier.wait();
+                    panic!("nested")
+                })
+            }))
+            .is_err()
+        };
+        let done = deadline(60, "two nested abandoned-panic checks");
+        let both = run_in_pool(|| rayon::join(nested, nested));
+        done.store(true, Ordering::SeqCst);
+        std::panic::set_hook(previous);
+        assert_eq!(both, (true, true));
+        still_works_then_stop(workers);
+    }
+
+    /// Aborts the test process unless the returned flag is set within `secs`: a check that
+    /// waits for the wrong thread deadlocks, and a test must end even then.
+    fn deadline(secs: u64, what: &'static str) -> Arc<std::sync::atomic::AtomicBool> {
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let watched = done.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(secs));
+            if !watched.load(Ordering::SeqCst) {
+                eprintln!("{what}: no answer within {secs} s (deadlocked)");
+                std::process::abort();
+            }
+        });
+        done
     }
 
     fn pool_index() -> usize {
