@@ -399,7 +399,7 @@ def diagnose(
         # Imported here: the check reads this module's Finding, and it runs only on request.
         from .cargo import unwind_check
 
-        findings += unwind_check.check_unwind(crate, env) if crate is not None else [
+        findings += unwind_check.check_unwind(crate, env, config=config) if crate is not None else [
             Finding(ERROR, unwind_check.CHECK, f"no crate to check for panic=unwind at or above {path}")
         ]
     return crate or path, findings + [check_node(), check_toolchain(), check_wasm_pack()]

@@ -149,3 +149,19 @@ def test_a_crate_that_compiles_is_ok_and_told_what_its_wasm_bindgen_checks():
     assert (older.level, older.message) == (OK, "cargo check with panic=unwind compiles (3 s); wasm-bindgen 0.2.121 does not check exports' unwind safety (0.2.122 and later do)")
     assert unwind_check.compiled(3, "0.2.106").level == WARN
     assert "cannot catch a panic at an export" in unwind_check.compiled(3, "0.2.106").message
+
+
+def test_the_panic_flag_joins_the_table_the_crates_rustflags_come_from(tmp_path):
+    """A target table's rustflags replace `[build] rustflags` whole: a crate whose thread
+    flags sit in [build] would lose them (and wbg-pool's compile_error! would be all the
+    check says), so the flag goes where they are; the build's own --config comes first."""
+    (tmp_path / "Cargo.toml").write_text('[package]\nname = "x"\nversion = "0.1.0"\n')
+    config = tmp_path / ".cargo" / "config.toml"
+    config.parent.mkdir()
+    env = {"CARGO_HOME": str(tmp_path / "home")}
+    config.write_text('[build]\nrustflags = ["-C", "target-feature=+atomics"]\n')
+    assert unwind_check.panic_flag_config(tmp_path, env, []) == ["--config", 'build.rustflags=["-C","panic=unwind"]']
+    config.write_text('[target.wasm32-unknown-unknown]\nrustflags = ["-C", "target-feature=+atomics"]\n')
+    assert unwind_check.panic_flag_config(tmp_path, env, ["profile.release.lto=true"]) == [
+        "--config", "profile.release.lto=true", "--config", 'target.wasm32-unknown-unknown.rustflags=["-C","panic=unwind"]',
+    ]

@@ -29,7 +29,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, TextIO
+from typing import Iterable, Sequence, TextIO
 
 try:
     import tomllib
@@ -38,18 +38,15 @@ except ModuleNotFoundError:  # Python 3.10: the same parser, from PyPI
 
 # Imported as a module, read at call time: doctor may import this module while it loads.
 from .. import doctor as _doctor
+from .config import TRIPLE, CargoConfig, rustc_cfg, rustflags_in_effect
 
-TRIPLE = "wasm32-unknown-unknown"
 CHECK = "unwind"
 TARGET_SUBDIR = "wbg-unwind-check"
 TOOLCHAIN = "debian-web"  # doctor's: the README's toolchain, else a nightly with rust-src
 GUIDE = 'README "Panics without a reset"'
 # What scripts/build.sh's cargo_unwind passes; --config arrays merge with the crate's rustflags.
-UNWIND_ARGS = (
-    "-Z", "build-std=panic_unwind,std",
-    "--config", 'profile.release.panic="unwind"',
-    "--config", f'target.{TRIPLE}.rustflags=["-C","panic=unwind"]',
-)
+UNWIND_ARGS = ("-Z", "build-std=panic_unwind,std", "--config", 'profile.release.panic="unwind"')
+PANIC_FLAG = '["-C","panic=unwind"]'
 CHECKS_FROM = (0, 2, 122)  # the first wasm-bindgen that asserts unwind safety at exports
 CATCHES_FROM = (0, 2, 107)  # the first that catches a panic at an export at all
 SHOWN_OTHERS = 5
@@ -310,10 +307,22 @@ def check_dir(target: Path, workspace: Path) -> Path:
     return target / TARGET_SUBDIR / f"{workspace.name}-{hashlib.sha256(str(workspace).encode()).hexdigest()[:12]}"
 
 
-def check_unwind(crate_dir: Path, env: dict[str, str] | None = None, progress: TextIO | None = None) -> list:
+def panic_flag_config(crate: Path, env: dict[str, str], config: Sequence[str]) -> list[str]:
+    """The `--config` arguments that add `-C panic=unwind` to the crate's own rustflags (after
+    the build's own `config`): in the table they come from, since a target table's rustflags
+    replace `[build] rustflags` whole (so the thread flags would be lost). An environment
+    RUSTFLAGS gets it in `_unwind_env` instead."""
+    settings = CargoConfig.read(crate, env, config)
+    flags = rustflags_in_effect(settings, rustc_cfg(TOOLCHAIN, settings.env)).flags
+    table = "build" if flags and all(flag.table == "build" for flag in flags) else f"target.{TRIPLE}"
+    return [arg for value in config for arg in ("--config", value)] + ["--config", f"{table}.rustflags={PANIC_FLAG}"]
+
+
+def check_unwind(crate_dir: Path, env: dict[str, str] | None = None, progress: TextIO | None = None, config: Sequence[str] = ()) -> list:
     """Runs the unwind check on the crate at `crate_dir` and returns doctor findings: one OK
     when it compiles, else a line per type to change, other errors as such, or why no check
-    could run. Prints progress to `progress` (stderr): the first run takes a minute or two."""
+    could run. `config`: the build's own `--config` arguments. Prints progress to `progress`
+    (stderr): the first run takes a minute or two."""
     Finding, ERROR = _doctor.Finding, _doctor.ERROR
     env = dict(os.environ if env is None else env)
     progress = sys.stderr if progress is None else progress
@@ -329,7 +338,7 @@ def check_unwind(crate_dir: Path, env: dict[str, str] | None = None, progress: T
         return [Finding(ERROR, CHECK, f"cannot check the unwind build: {failed}")]
     workspace = Path(metadata["workspace_root"])
     target_dir = check_dir(Path(metadata["target_directory"]), workspace)
-    command = ["cargo", "check", "--lib", "--release", "--target", TRIPLE, *UNWIND_ARGS,
+    command = ["cargo", "check", "--lib", "--release", "--target", TRIPLE, *UNWIND_ARGS, *panic_flag_config(crate, env, config),
                "--message-format=json", "--target-dir", str(target_dir)]
     print(f"wbg-patch doctor: cargo check for panic=unwind ({toolchain or 'cargo on PATH'}, in {target_dir}); "
           "the first run checks std too, a minute or two", file=progress, flush=True)
