@@ -24,7 +24,7 @@ from typing import Sequence
 
 from . import locate, panics, parse, pipeline
 from .cargo.config import (
-    CLI, ENV, TARGET_TABLE, TRIPLE, CargoConfig, Flag, Rustflags, Setting, read_toml, release_panic, rustc_cfg, rustflags_in_effect,
+    CLI, ENV, TARGET_TABLE, TOOLCHAIN, TRIPLE, CargoConfig, Flag, Rustflags, Setting, read_toml, release_panic, rustc_cfg, rustflags_in_effect,
     workspace_root,
 )
 from .errors import InputError, PatchError
@@ -40,7 +40,6 @@ LINK_ARGS = ("--shared-memory", "--import-memory", "--max-memory") + tuple(
 )
 MAX_MEMORY = 1 << 30  # the value a fix suggests: rust_example's; up to 4 GiB is allowed
 MIN_NODE = 20
-TOOLCHAIN = "debian-web"
 # Rayon's parallel entry points: the `par_*` methods of its traits, and its free functions.
 PARALLEL = re.compile(
     r"\brayon::(join|join_context|scope|scope_fifo|in_place_scope|spawn|spawn_fifo|broadcast)\b"

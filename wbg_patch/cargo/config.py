@@ -37,6 +37,8 @@ except ModuleNotFoundError:  # Python 3.10: the same parser, from PyPI
 from ..errors import InputError
 
 TRIPLE = "wasm32-unknown-unknown"
+# The toolchain of the README ("Your own crate" step 4): Debian's rustc-web, linked by `make setup`.
+TOOLCHAIN = "debian-web"
 TARGET_TABLE = f"target.{TRIPLE}"
 # Kinds of source, in cargo's order of precedence: a merged array is ordered by it too.
 FILE, ENV, CLI = "file", "environment", "--config"

@@ -38,11 +38,10 @@ except ModuleNotFoundError:  # Python 3.10: the same parser, from PyPI
 
 # Imported as a module, read at call time: doctor may import this module while it loads.
 from .. import doctor as _doctor
-from .config import TRIPLE, CargoConfig, rustc_cfg, rustflags_in_effect
+from .config import TOOLCHAIN, TRIPLE, CargoConfig, rustc_cfg, rustflags_in_effect
 
 CHECK = "unwind"
 TARGET_SUBDIR = "wbg-unwind-check"
-TOOLCHAIN = "debian-web"  # doctor's: the README's toolchain, else a nightly with rust-src
 GUIDE = 'README "Panics without a reset"'
 # What scripts/build.sh's cargo_unwind passes; --config arrays merge with the crate's rustflags.
 UNWIND_ARGS = ("-Z", "build-std=panic_unwind,std", "--config", 'profile.release.panic="unwind"')
