@@ -4,6 +4,7 @@
 // as the right class on the main thread.
 
 const { MAIN_THREAD, UNKNOWN_THREAD } = require('./protocol.cjs');
+const platform = require('./platform/index.cjs');
 
 // How a thread is named in messages: null (or the host's -1) is the host.
 function threadLabel(threadIndex) {
@@ -279,15 +280,23 @@ function deserialize(data) {
   }
 }
 
+// Shared memory is not to be had here (a browser page without COOP/COEP): said
+// at the glue's first instantiation and by the manager, before anything fails less clearly.
+function checkSharedMemory() {
+  const problem = platform.sharedMemoryProblem();
+  if (problem !== null) throw new WbgPoolError(problem, 'ERR_NOT_CROSS_ORIGIN_ISOLATED');
+}
+
 // A warning for what no rejected call tells the user (a reset nobody asked
 // for, an onLog that threw), with a code to filter on (process.on('warning')).
 function warn(message, code) {
-  process.emitWarning(`wbg-pool: ${message}`, { code });
+  platform.warn(`wbg-pool: ${message}`, code);
 }
 
 module.exports = {
   threadLabel,
   warn,
+  checkSharedMemory,
   WbgPoolError,
   WasmPanicError,
   WasmTrapError,

@@ -8,19 +8,17 @@
 // It returns to its event loop only while manager.run() tasks are pending,
 // which need it for their awaits, and sleeps there until a request comes or a
 // task settles.
-const path = require('path');
-const { pathToFileURL } = require('url');
-const { Worker, workerData, receiveMessageOnPort } = require('worker_threads');
+const platform = require('./platform/index.cjs');
 const { MessageType, Slot, HOST_THREAD, Hook } = require('./protocol.cjs');
 const { postReply } = require('./signal.cjs');
 const { Waiter } = require('./waiter.cjs');
 const { joinPool, attachGlue, releaseThread } = require('./thread.cjs');
-const { kernelThreadId } = require('./threads.cjs');
 const errors = require('./errors.cjs');
 const { callExport, thrownAtTheBoundary } = require('./boundary.cjs');
 const { abandonedPanic } = require('./unwind.cjs');
 const { limits } = require('./defaults.json');
 
+const workerData = platform.threadData();
 const { requests, responses, workerPorts, numThreads, contract } = workerData;
 const wasmModule = workerData.__wbgPoolModule;
 const memory = workerData.__wbgPoolMemory;
@@ -48,8 +46,9 @@ function spawnWorkers(count, receiver) {
     const ordinal = workers.length;
     const port = workerPorts[ordinal];
     if (port === undefined) throw new Error(`the pool asked for more than the ${workerPorts.length} threads it was given`);
-    const worker = new Worker(path.join(__dirname, 'worker.cjs'), {
-      workerData: {
+    const worker = platform.spawnThread(
+      'worker',
+      {
         __wbgPoolMemory: memory,
         __wbgPoolModule: wasmModule,
         // This pool thread's place in the pool: where its own JS value slots start.
@@ -62,8 +61,8 @@ function spawnWorkers(count, receiver) {
         receiver,
         ordinal,
       },
-      transferList: [port],
-    });
+      [port],
+    );
     workers.push(worker);
     spawned.push(worker);
   }
@@ -81,9 +80,19 @@ Object.assign(hooks, { [Hook.SPAWN_WORKERS]: spawnWorkers }, contractHooks.hooks
 async function start() {
   const { glue, raw } = await attachGlue(workerData);
   await adapter.startPool(glue, contract, numThreads);
+  await poolThreadsRunning();
   heldAtStart = countHeldJsValues(glue, raw);
-  send({ type: MessageType.READY, thread: HOST_THREAD, tid: kernelThreadId() });
+  send({ type: MessageType.READY, thread: HOST_THREAD, tid: platform.kernelThreadId() });
   return { glue, raw };
+}
+
+// A browser starts a Worker that a Worker spawned only once its spawner's event loop turns:
+// the host waits for its pool threads here, in its event loop, not in its request loop, where
+// it blocks and a call needing the pool would wait for threads that never start.
+async function poolThreadsRunning() {
+  for (let started; (started = Atomics.load(control, Slot.STARTED)) < workers.length; ) {
+    await Atomics.waitAsync(control, Slot.STARTED, started).value;
+  }
 }
 
 // The JS values this host's wasm state holds: the used slots of its own range of
@@ -157,7 +166,7 @@ async function runTask({ id, filename, name, args }, { glue, raw }) {
   let message;
   try {
     if (!taskModules.has(filename)) {
-      const loading = import(pathToFileURL(filename).href);
+      const loading = platform.importTask(filename);
       // A module that failed to load is tried again by the next task (it may be fixed by then).
       loading.catch(() => taskModules.delete(filename));
       taskModules.set(filename, loading);
@@ -202,9 +211,8 @@ function serve(instance) {
       return 'trap';
     }
     const seen = Atomics.load(control, Slot.REQUEST);
-    let received;
-    while ((received = receiveMessageOnPort(requests)) !== undefined) {
-      const request = received.message;
+    let request;
+    while ((request = platform.receive(requests)) !== undefined) {
       if (request.type === MessageType.RUN) {
         const task = runTask(request, instance).finally(() => {
           tasks.delete(task);
@@ -266,7 +274,7 @@ function sleepUntilRequest(wake) {
   const waiting = Atomics.waitAsync(control, Slot.REQUEST, requestsSeen);
   if (!waiting.async) {
     // A request came meanwhile: one turn of the event loop for the tasks, then serve it.
-    setImmediate(wake);
+    platform.setImmediate(wake);
     return;
   }
   const beat = setInterval(() => Atomics.add(control, Slot.BEAT, 1), SLEEPING_BEAT_MS);
@@ -286,7 +294,7 @@ function serveUntilStopped(instance) {
     // since ending it would terminate them while they may hold the allocator's lock.
     Promise.all(workers.map((w) => new Promise((resolve) => w.once('exit', resolve)))).then(() => {
       releaseThread(instance.raw);
-      process.exit(0);
+      platform.exitThread();
     });
   }
 }

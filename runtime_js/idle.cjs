@@ -5,6 +5,7 @@
 // while its host's wasm state holds JS values (they would be lost). A pool that
 // cannot exit (Rayon's global pool) lives until close(): stopping it would cost
 // the memory.
+const platform = require('./platform/index.cjs');
 
 // How often an idle pool that still uses CPU is looked at again before it stops.
 const IDLE_RECHECK_MS = 100;
@@ -36,7 +37,7 @@ class IdleShutdown {
       this.timer = null;
       this.check();
     }, afterMs);
-    this.timer.unref();
+    platform.unref(this.timer);
   }
 
   check() {

@@ -5,7 +5,7 @@
 // CHECK_EVERY_MS: a /proc read costs more than a whole call.
 const { Slot } = require('./protocol.cjs');
 const { HeartbeatTimeoutError } = require('./errors.cjs');
-const { threadTicks } = require('./threads.cjs');
+const platform = require('./platform/index.cjs');
 
 // The check is what makes a deadlock known within the heartbeat timeout + two of these,
 // and a thread that vanished known at the next one.
@@ -56,10 +56,11 @@ class Liveness {
   // more than the waiting main thread uses alone.
   worked(now) {
     const ticks = this.cpuTicks();
-    const usage = ticks === null ? process.cpuUsage() : null;
+    const usage = ticks === null ? platform.cpuUsage() : null;
     const previous = this.lastSample;
     this.lastSample = { at: now, ticks, usage };
-    if (previous === undefined) return undefined;
+    // A browser tells no CPU time at all: only the host's beats count there.
+    if (previous === undefined || (ticks === null && usage === null)) return undefined;
     if (ticks !== null) return ticks !== previous.ticks;
     const usedMs = (usage.user + usage.system - previous.usage.user - previous.usage.system) / 1000;
     return usedMs > (now - previous.at) / 4;
@@ -69,7 +70,7 @@ class Liveness {
   cpuTicks() {
     let total = 0;
     for (const [thread, tid] of this.tids) {
-      const ticks = threadTicks(tid);
+      const ticks = platform.threadTicks(tid);
       if (ticks === null) this.onThreadGone(thread);
       total += ticks;
     }

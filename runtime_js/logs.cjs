@@ -4,12 +4,13 @@
 const { HOST_THREAD } = require('./protocol.cjs');
 const { threadLabel, warn } = require('./errors.cjs');
 const { session } = require('./session.cjs');
+const platform = require('./platform/index.cjs');
 
 const LEVELS = ['off', 'error', 'warn', 'info', 'debug', 'trace'];
 
 // onLog's default: one line on stderr.
 function printLog(entry) {
-  process.stderr.write(`[wasm ${entry.level} ${threadLabel(entry.threadIndex)}] ${entry.target}: ${entry.message}\n`);
+  platform.write(2, `[wasm ${entry.level} ${threadLabel(entry.threadIndex)}] ${entry.target}: ${entry.message}\n`);
 }
 
 // Hands one LOG message to `onLog` as a LogEntry (manager.d.ts). An onLog that

@@ -12,8 +12,9 @@ const { TaskQueue } = require('./task-queue.cjs');
 const { checkOptions, callTimeout, taskPath } = require('./options.cjs');
 const { Metrics, CHANNELS } = require('./metrics.cjs');
 const errors = require('./errors.cjs');
+const platform = require('./platform/index.cjs');
 
-const { PoolClosedError } = errors;
+const { PoolClosedError, WbgPoolError } = errors;
 
 class ThreadPoolManager {
   /**
@@ -21,6 +22,7 @@ class ThreadPoolManager {
    */
   constructor(options = {}) {
     const bound = binding();
+    errors.checkSharedMemory();
     this.options = checkOptions(options, bound.defaults);
     this.metrics = new Metrics(bound.gluePath);
     this.engine = new Engine(bound, this.options, this.metrics);
@@ -35,6 +37,13 @@ class ThreadPoolManager {
     let callTimeoutMs;
     try {
       if (typeof fn !== 'function') throw new TypeError('execute(fn): fn must be a function');
+      if (!platform.canBlock) {
+        throw new WbgPoolError(
+          "execute() blocks its thread in each wasm call while the pool works, which a page's main thread may not: " +
+            'call it in a module Worker, or use run() from here',
+          'ERR_WOULD_BLOCK',
+        );
+      }
       callTimeoutMs = callTimeout('execute(fn, options)', options, this.options.callTimeoutMs);
     } catch (error) {
       throw this.refused('execute', null, error);

@@ -134,7 +134,9 @@ export class WbgPoolError extends Error {
    * Stable code: the subclasses' own, or one of `ERR_MANAGER_EXISTS`, `ERR_REENTRANT_CALL`,
    * `ERR_GLUE_NOT_PATCHED`, `ERR_GLUE_NOT_INITIALIZED`, `ERR_NOT_BOUND`, `ERR_TASK_NOT_FOUND`,
    * `ERR_POOL_OWNED_BY_RUNTIME`, `ERR_RESET_FAILED` (the memory could not be reset after a failure:
-   * every use of the glue throws it until the next execute() or run() tries the reset again and it works).
+   * every use of the glue throws it until the next execute() or run() tries the reset again and it works),
+   * `ERR_WOULD_BLOCK` (execute() on a browser page's main thread, which may not block: call it in a module Worker).
+   * `ERR_NOT_CROSS_ORIGIN_ISOLATED` (a browser page without the COOP/COEP headers, which get it shared memory).
    */
   readonly code: string;
 }

@@ -2,7 +2,7 @@
 // What a service owner sees of the runtime: counters and call durations for
 // manager.stats(), and the same moments published on node:diagnostics_channel,
 // where APM tools subscribe. Publishing costs nothing while nobody subscribes.
-const diagnostics = require('diagnostics_channel');
+const platform = require('./platform/index.cjs');
 const { warn } = require('./errors.cjs');
 const { session } = require('./session.cjs');
 
@@ -16,7 +16,7 @@ const CHANNELS = Object.freeze({
   // panic=unwind build (Rayon's panic handler took it): no call fails, the pool goes on.
   detachedPanic: 'wbg-pool:detached-panic', // { glue, error }
 });
-const channel = Object.fromEntries(Object.entries(CHANNELS).map(([key, name]) => [key, diagnostics.channel(name)]));
+const channel = Object.fromEntries(Object.entries(CHANNELS).map(([key, name]) => [key, platform.diagnosticsChannel(name)]));
 
 // Durations of the latest calls kept for the percentiles: enough for a p99
 // that moves with the load, bounded for a process that runs for months.

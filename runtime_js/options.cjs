@@ -3,9 +3,7 @@
 // value was given for. Every default and limit comes from defaults.json, which
 // wbg-patch reads too; the defaults chosen at patch time (the binding's) come
 // between those and the user's options.
-const os = require('os');
-const path = require('path');
-const { fileURLToPath } = require('url');
+const platform = require('./platform/index.cjs');
 const { defaults, limits } = require('./defaults.json');
 const { printLog } = require('./logs.cjs');
 
@@ -35,7 +33,7 @@ function checkOptions(options, patchDefaults) {
   if (o.numThreads === 0 || o.numThreads === null || o.numThreads === undefined) {
     // Every core: the main thread sleeps while execute() waits for the pool, and the host
     // waits for Rayon's install; measured (make bench), cores + 1 gains nothing more.
-    o.numThreads = Math.max(1, os.availableParallelism ? os.availableParallelism() : os.cpus().length);
+    o.numThreads = Math.max(1, platform.availableParallelism());
   }
   if (!Number.isInteger(o.numThreads) || o.numThreads < 1 || o.numThreads > limits.maxThreads) {
     throw new RangeError(`options.numThreads must be an integer from 1 to ${limits.maxThreads}, got ${o.numThreads}`);
@@ -65,13 +63,7 @@ function callTimeout(signature, options, managerTimeoutMs) {
   return callTimeoutMs;
 }
 
-// A task module as the host imports it: an absolute path (or a file: URL).
-function taskPath(filename) {
-  if (filename instanceof URL || (typeof filename === 'string' && filename.startsWith('file:'))) filename = fileURLToPath(filename);
-  if (typeof filename !== 'string' || !path.isAbsolute(filename)) {
-    throw new TypeError(`run(filename): filename must be an absolute path or a file: URL, got ${String(filename)}`);
-  }
-  return filename;
-}
+// A task module as the host imports it (Node: an absolute path or a file: URL; a browser: a URL).
+const taskPath = (filename) => platform.taskLocation(filename);
 
 module.exports = { checkOptions, callTimeout, taskPath };

@@ -7,12 +7,10 @@
 // trap reports, and checks that the pool still makes progress, so a dead or
 // stuck pool becomes an error, never a hang. The pool tells its owner (the
 // engine) what happens through the callbacks it is given; it never reaches up.
-const path = require('path');
-const { Worker, MessageChannel, receiveMessageOnPort } = require('worker_threads');
+const platform = require('./platform/index.cjs');
 const { MessageType, Slot, HOST_THREAD, MAIN_THREAD, UNKNOWN_THREAD } = require('./protocol.cjs');
 const { postRequest } = require('./signal.cjs');
 const { Waiter } = require('./waiter.cjs');
-const { writeOutput } = require('./output.cjs');
 const { Liveness } = require('./liveness.cjs');
 const { makeProxy, executeProxy } = require('./proxy.cjs');
 const { session } = require('./session.cjs');
@@ -28,13 +26,16 @@ const STOP_GRACE_MS = 1000;
 // Starts the host worker with the ports and counters of a pool of `numThreads`.
 function spawnHost(binding, { numThreads, heartbeatTimeoutMs }) {
   const control = new SharedArrayBuffer(Slot.LENGTH * 4);
-  const requests = new MessageChannel();
-  const responses = new MessageChannel();
-  const hostEvents = new MessageChannel();
-  const workerChannels = Array.from({ length: numThreads }, () => new MessageChannel());
+  // One-way channels, [sender's end, receiver's end] (platform/).
+  const requests = platform.channel();
+  const responses = platform.channel();
+  const hostEvents = platform.channel();
+  const workerChannels = Array.from({ length: numThreads }, () => platform.channel());
   const { handle } = binding;
-  const host = new Worker(path.join(__dirname, 'host.cjs'), {
-    workerData: {
+  const given = [requests[1], responses[0], hostEvents[0], ...workerChannels.map((c) => c[0])];
+  const host = platform.spawnThread(
+    'host',
+    {
       __wbgPoolMemory: handle.raw().memory,
       __wbgPoolModule: handle.module(),
       // The host's place in the pool: where its own JS value slots start (see prelude.cjs).
@@ -46,20 +47,20 @@ function spawnHost(binding, { numThreads, heartbeatTimeoutMs }) {
       numThreads,
       // The host beats while it sleeps for tasks often enough for this timeout.
       heartbeatTimeoutMs,
-      requests: requests.port2,
-      responses: responses.port1,
-      events: hostEvents.port1,
-      workerPorts: workerChannels.map((c) => c.port1),
+      requests: requests[1],
+      responses: responses[0],
+      events: hostEvents[0],
+      workerPorts: workerChannels.map((c) => c[0]),
     },
-    transferList: [requests.port2, responses.port1, hostEvents.port1, ...workerChannels.map((c) => c.port1)],
-  });
+    given,
+  );
   host.unref();
   return {
     host,
     control: new Int32Array(control),
-    requests: requests.port1,
-    responses: responses.port2,
-    eventPorts: [hostEvents.port2, ...workerChannels.map((c) => c.port2)],
+    requests: requests[0],
+    responses: responses[1],
+    eventPorts: [hostEvents[1], ...workerChannels.map((c) => c[1])],
   };
 }
 
@@ -121,8 +122,7 @@ class Pool {
     for (const port of this.eventPorts) {
       // Reports that arrive while no wasm call is waiting (the main thread is in
       // async code) are delivered by the event loop; during a call, by drain().
-      port.on('message', (message) => this.onEvent(message));
-      port.unref();
+      platform.listen(port, (message) => this.onEvent(message));
     }
     this.proxy = executeProxy(this);
     this.outsideProxy = makeProxy(this, () => this.outsideCall);
@@ -138,7 +138,7 @@ class Pool {
       const missing = numThreads + 1 - this.started.size;
       this.fail(new PoolStartError(`${missing} of ${numThreads + 1} threads (host and pool) did not start within ${startTimeoutMs} ms (startTimeoutMs)`));
     }, startTimeoutMs);
-    timer.unref();
+    platform.unref(timer);
     return timer;
   }
 
@@ -158,7 +158,7 @@ class Pool {
         this.owner.onLog(message);
         break;
       case MessageType.OUTPUT:
-        writeOutput(message);
+        platform.write(message.fd, message.text);
         break;
       case MessageType.PANIC:
         if (!this.unwinds) {
@@ -184,8 +184,8 @@ class Pool {
 
   drain() {
     for (const port of this.eventPorts) {
-      let received;
-      while ((received = receiveMessageOnPort(port)) !== undefined) this.onEvent(received.message);
+      let message;
+      while ((message = platform.receive(port)) !== undefined) this.onEvent(message);
     }
   }
 
@@ -222,7 +222,7 @@ class Pool {
     // Terminating a worker can hold this thread for a millisecond or more on a busy machine: the
     // caller hears of the failure first, the threads go right after (they can do no harm: the
     // memory they share is no longer the local instance's).
-    this.terminated = new Promise((resolve) => setImmediate(() => resolve(this.host.terminate())));
+    this.terminated = new Promise((resolve) => platform.setImmediate(() => resolve(this.host.terminate())));
     this.owner.onFailed(this, error);
   }
 
@@ -300,9 +300,9 @@ class Pool {
       const seen = Atomics.load(this.control, Slot.WAKE);
       this.drainNew();
       if (this.failure !== null) throw this.failure;
-      const received = receiveMessageOnPort(this.responses);
+      const received = platform.receive(this.responses);
       if (received !== undefined) {
-        const { id: answered, value, error } = received.message;
+        const { id: answered, value, error } = received;
         if (answered !== id) {
           // The answers are out of step with the calls: every later call would
           // read an earlier call's answer. Nothing on this pool is trusted again.
@@ -372,7 +372,7 @@ class Pool {
     if (this.failure !== null) return Promise.reject(this.failure);
     if (this.closing) return Promise.reject(new PoolClosedError(`task ${name} was started while its pool was shutting down`));
     const id = ++this.nextId;
-    const label = `task ${name} of ${path.basename(filename)}`;
+    const label = `task ${name} of ${platform.basename(filename)}`;
     const since = this.panicReports.mark();
     try {
       postRequest(this.requests, this.control, { type: MessageType.RUN, id, filename, name, args });
@@ -397,7 +397,7 @@ class Pool {
         // The pool failed: every call on it was rejected with the reason.
       }
     }, this.liveness.checkEvery());
-    this.watchdog.unref();
+    platform.unref(this.watchdog);
   }
 
   stopWatchdog() {

@@ -16,10 +16,9 @@
 // functions that read or set the glue's own variables, which only code inside
 // the glue file can reach. wbg-patch decides which bindings and values a glue
 // gets (wbg_patch/prelude.py); everything they are used for is here.
-const fs = require('fs');
-const threads = require('worker_threads');
+const platform = require('./platform/index.cjs');
 const { HOOKS_GLOBAL, START_WORKERS_HOOK, HOST_THREAD, MAIN_THREAD } = require('./protocol.cjs');
-const { WbgPoolError, StaleObjectError, ForeignJsValueError, deserialize } = require('./errors.cjs');
+const { WbgPoolError, StaleObjectError, ForeignJsValueError, deserialize, checkSharedMemory } = require('./errors.cjs');
 const { guardedExports } = require('./local.cjs');
 const { unwindMembers } = require('./unwind.cjs');
 const { currentPool, finalizeIn } = require('./session.cjs');
@@ -133,7 +132,7 @@ const RANGES = (() => {
 // What the runtime gives a pool thread in workerData (pool.cjs, host.cjs): the
 // pool's memory and module, and the thread's place in the pool.
 function givenByPool(key) {
-  return threads.isMainThread ? undefined : (threads.workerData || {})[key];
+  return platform.threadData()?.[key];
 }
 
 // This instance's range of JS values, [start, end): the host's, pool thread i's, or the main thread's.
@@ -406,13 +405,15 @@ function attach(options, bindings) {
     ...routeMembers(state),
     memory() {
       const given = givenByPool('__wbgPoolMemory');
-      return given instanceof WebAssembly.Memory ? given : new WebAssembly.Memory(options.memory);
+      if (given instanceof WebAssembly.Memory) return given;
+      checkSharedMemory();
+      return new WebAssembly.Memory(options.memory);
     },
     poolModule(compile) {
       const given = givenByPool('__wbgPoolModule');
       return given instanceof WebAssembly.Module ? given : compile();
     },
-    moduleAt: (url) => handle.poolModule(() => new WebAssembly.Module(fs.readFileSync(url))),
+    moduleAt: (url) => handle.poolModule(() => platform.readModule(url)),
     ...objectMembers(state, () => handle),
     ...externrefMembers(options, local),
     // `listener(error)` hears of every trap of the main thread's instance, after the memory was reset.

@@ -41,7 +41,8 @@ const Slot = Object.freeze({
   REQUEST: 1, // bumped + notified by the main thread after posting a request
   BEAT: 2, // bumped by the host each time round its request loop
   EVENTS: 3, // bumped by whoever posts an event (log, report): the main thread drains only then
-  LENGTH: 4,
+  STARTED: 4, // bumped + notified by each pool thread once it runs: the host waits for them all
+  LENGTH: 5,
 });
 
 // The host's thread index in reports: it is not a Rayon pool thread.

@@ -7,7 +7,7 @@
 // tells the user why; other resets are warned of. A reset that fails leaves
 // the glue refusing every call, with the reason (ERR_RESET_FAILED), until a
 // new manager tries again: nothing runs on the old memory.
-const path = require('path');
+const platform = require('./platform/index.cjs');
 const { warn } = require('./errors.cjs');
 
 // After pool failure `error`; `active` calls were not settled, `running` (their records,
@@ -29,7 +29,7 @@ function resetAfterFailure(binding, error, { active, running, closed, restarts, 
 // The calls a warning names: 'an execute()', 'run() task prove of prove.cjs', and so on.
 function callsNamed(calls) {
   const executes = calls.filter((call) => call.kind === 'execute').length;
-  const named = calls.filter((call) => call.kind === 'run').map(({ task }) => `run() task ${task.name} of ${path.basename(task.filename)}`);
+  const named = calls.filter((call) => call.kind === 'run').map(({ task }) => `run() task ${task.name} of ${platform.basename(task.filename)}`);
   if (executes > 0) named.unshift(executes === 1 ? 'an execute()' : `${executes} execute() calls`);
   if (named.length === 0) return 'a call';
   return named.length === 1 ? named[0] : `${named.slice(0, -1).join(', ')} and ${named[named.length - 1]}`;

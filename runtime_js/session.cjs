@@ -3,10 +3,10 @@
 // ({ pool, timeoutMs, deadline, failure }) follows its code across awaits, so
 // its wasm calls, also after an await, go to that call's pool; calls from
 // anywhere else (a timer, a finalizer, onLog) stay on the local instance.
-const { AsyncLocalStorage } = require('async_hooks');
+const platform = require('./platform/index.cjs');
 const { warn } = require('./errors.cjs');
 
-const session = new AsyncLocalStorage();
+const session = platform.asyncContext();
 
 // The pool the running code belongs to: the one an object made now is made in.
 function currentPool() {

@@ -3,10 +3,9 @@
 // ThreadPoolWorker alike: report to the main thread on its own events port,
 // forward its output there, install the hooks Rust calls, and attach the glue
 // to the pool's shared memory.
-const { pathToFileURL } = require('url');
+const platform = require('./platform/index.cjs');
 const { MessageType, HOOKS_GLOBAL, Hook } = require('./protocol.cjs');
 const { postEvent } = require('./signal.cjs');
-const { forwardOutput } = require('./output.cjs');
 const { watchPanicReports } = require('./reports.cjs');
 const { WASM_STACK_FRAMES, abandonedPanicData } = require('./errors.cjs');
 const { adapterFor } = require('./contracts/index.cjs');
@@ -25,7 +24,7 @@ function joinPool({ events, control: buffer, contract }, index) {
   const send = (message) => postEvent(events, control, message);
   // Rust passes a negative thread for a thread outside the pool: this one.
   const thread = (reported) => (reported >= 0 ? reported : index());
-  forwardOutput(send, index);
+  platform.forwardOutput(send, index);
   const hooks = {
     [Hook.PANIC](message, file, line, column, reported) {
       send({ type: MessageType.PANIC, thread: thread(reported), message, file, line, column });
@@ -55,8 +54,7 @@ function joinPool({ events, control: buffer, contract }, index) {
 // instantiates it here on the pool's memory and module, which the patched glue
 // takes from workerData. Resolves with the glue and this thread's raw exports.
 async function attachGlue(workerData) {
-  const { gluePath, format } = workerData;
-  const glue = format === 'esm' ? await import(pathToFileURL(gluePath).href) : require(gluePath);
+  const glue = await platform.loadGlue(workerData);
   return { glue, raw: glue.__wbg_pool.init(workerData.__wbgPoolModule, workerData.__wbgPoolMemory) };
 }
 

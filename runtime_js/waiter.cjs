@@ -14,7 +14,7 @@
 // (JIT and GC threads starting, or the kernel putting both threads on one
 // core) pass, and while both sides spin the kernel soon moves them apart;
 // once both sleep, it keeps them together, at ~10 µs a call.
-const os = require('os');
+const platform = require('./platform/index.cjs');
 
 const SPIN_MS = 0.05;
 const SPIN_SCORE_WEIGHT = 1 / 256; // ~180 misses in a row (10 ms or more) stop a waiter spinning
@@ -23,7 +23,7 @@ const PROBE_HIT_SCORE = 0.6;
 const FIRST_PROBE_AFTER = 16; // waits; doubled after each failed try
 const LAST_PROBE_AFTER = 256;
 // With one core to run on (taskset, a container's CPU set), spinning never pays.
-const SPIN_CAN_PAY = os.availableParallelism() > 1;
+const SPIN_CAN_PAY = platform.availableParallelism() > 1;
 
 // Waits until control[slot] is no longer `seen`, or `timeoutMs` passed: one
 // per waiting thread, since what it learns is about that thread's peer.

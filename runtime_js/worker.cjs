@@ -4,16 +4,20 @@
 // Everything it reports goes straight to the main thread on its own port: the
 // host that spawned it is blocked inside wasm while the pool works, so nothing
 // routed through the host (console.log included) would arrive in time.
-const { workerData } = require('worker_threads');
-const { MessageType, Hook } = require('./protocol.cjs');
+const platform = require('./platform/index.cjs');
+const { MessageType, Slot, Hook } = require('./protocol.cjs');
 const { joinPool, attachGlue, releaseThread } = require('./thread.cjs');
-const { kernelThreadId } = require('./threads.cjs');
 const errors = require('./errors.cjs');
 
 // Rayon's index once the thread runs; until then, the order it was spawned in.
+const workerData = platform.threadData();
 let threadIndex = workerData.ordinal;
-const { adapter, send, hooks } = joinPool(workerData, () => threadIndex);
-const ready = () => send({ type: MessageType.READY, thread: threadIndex, tid: kernelThreadId() });
+const { adapter, control, send, hooks } = joinPool(workerData, () => threadIndex);
+const ready = () => {
+  send({ type: MessageType.READY, thread: threadIndex, tid: platform.kernelThreadId() });
+  Atomics.add(control, Slot.STARTED, 1);
+  Atomics.notify(control, Slot.STARTED);
+};
 hooks[Hook.THREAD_STARTED] = (index) => {
   threadIndex = index;
   ready();
@@ -35,6 +39,8 @@ function run({ glue, raw }) {
     return;
   }
   releaseThread(raw);
+  // A browser's Worker lives on with nothing to do, and the host waits for each to end.
+  platform.exitThread();
 }
 
 attachGlue(workerData)

@@ -2,16 +2,19 @@
 # Builds the demo packages: cargo (wasm32, atomics, build-std) -> wasm-bindgen
 # -> wbg-patch. Output, ignored by git:
 #   build/pkg                             --target nodejs (CommonJS): the demo, the bench, most tests
-#   build/pkg-unpatched                   the same before wbg-patch, for comparisons
+#   build/pkg-unpatched                   the same before wbg-patch, for comparisons (and build/pkg-web-unpatched)
 #   build/pkg-<target>                    experimental-nodejs-module, module, web (ES modules):
 #                                         the runtime tests run against each of them too
 #   build/pkg-wasm-bindgen-rayon          rust_example/contracts/wasm-bindgen-rayon (--target nodejs):
 #                                         a crate on wasm-bindgen-rayon, the pool contract tests use it
+#   build/pkg-wasm-bindgen-rayon-web      the same crate, --target web, as a browser app ships it (and
+#                                         build/pkg-wasm-bindgen-rayon-web-unpatched): the browser tests
 #   build/pkg-sdk-shaped                  rust_example/contracts/sdk-shaped: a proof SDK's shape (its own
 #                                         PoolBuilder-global contract on spmc, objects with caches)
 # and the same built with panic=unwind (a panic rejects its call, the pool and memory stay):
 #   build/pkg-unwind                      the demo, --target nodejs (build/pkg-unwind-unpatched before wbg-patch)
 #   build/pkg-unwind-module               the demo, --target module (ES modules)
+#   build/pkg-unwind-web                  the demo, --target web (the browser tests; Node's too)
 #   build/pkg-wasm-bindgen-rayon-unwind   rust_example/contracts/wasm-bindgen-rayon
 #   build/pkg-sdk-shaped-unwind           rust_example/contracts/sdk-shaped after the README's smallest
 #                                         changes (its unwind.patch), in build/pinned/: as committed it
@@ -47,10 +50,11 @@ package() {
   echo "==> $("$cli" --version) --target $target, wbg-patch -> $out"
   rm -rf "$out.tmp"
   "$cli" --target "$target" --out-dir "$out.tmp" "$wasm"
-  if [ "$target" = nodejs ]; then rm -rf "$out-unpatched" && cp -r "$out.tmp" "$out-unpatched"; fi
   # An npm package of ES-module glue says so, as wasm-pack's do (experimental-nodejs-module
   # glue comes with one); without it Node guesses the format from the code, with a warning.
   [ -e "$out.tmp/package.json" ] || [ "$target" = nodejs ] || echo '{ "type": "module" }' >"$out.tmp/package.json"
+  # Before wbg-patch, for comparisons: Node's (nodejs) and the browser's (web).
+  case "$target" in nodejs | web) rm -rf "$out-unpatched" && cp -r "$out.tmp" "$out-unpatched" ;; esac
   .venv/bin/wbg-patch patch "$out.tmp" >/dev/null
   rm -rf "$out" && mv "$out.tmp" "$out"
 }
@@ -172,6 +176,7 @@ done
 wasm=$(contract wasm-bindgen-rayon)
 rayon_cli=$(cli_of "$(locked_wasm_bindgen rust_example/contracts/wasm-bindgen-rayon/Cargo.lock)")
 package nodejs build/pkg-wasm-bindgen-rayon "$wasm" "$rayon_cli"
+package web build/pkg-wasm-bindgen-rayon-web "$wasm" "$rayon_cli"
 wasm=$(contract sdk-shaped)
 sdk_cli=$(cli_of "$(locked_wasm_bindgen rust_example/contracts/sdk-shaped/Cargo.lock)")
 package nodejs build/pkg-sdk-shaped "$wasm" "$sdk_cli"
@@ -179,9 +184,10 @@ package nodejs build/pkg-sdk-shaped "$wasm" "$sdk_cli"
 wasm=$(cargo_unwind rust_example -p wbg-demo)/wbg_demo.wasm
 package nodejs build/pkg-unwind "$wasm" "$cli"
 package module build/pkg-unwind-module "$wasm" "$cli"
+package web build/pkg-unwind-web "$wasm" "$cli"
 wasm=$(cargo_unwind rust_example/contracts/wasm-bindgen-rayon)/example_wasm_bindgen_rayon.wasm
 package nodejs build/pkg-wasm-bindgen-rayon-unwind "$wasm" "$rayon_cli"
 wasm=$(sdk_shaped_unwind)
 package nodejs build/pkg-sdk-shaped-unwind "$wasm" "$sdk_cli"
-echo "==> built build/pkg, build/pkg-{experimental-nodejs-module,module,web}, build/pkg-{wasm-bindgen-rayon,sdk-shaped}" \
-  "and build/pkg-{unwind,unwind-module,wasm-bindgen-rayon-unwind,sdk-shaped-unwind}"
+echo "==> built build/pkg, build/pkg-{experimental-nodejs-module,module,web}, build/pkg-{wasm-bindgen-rayon,wasm-bindgen-rayon-web,sdk-shaped}" \
+  "and build/pkg-{unwind,unwind-module,unwind-web,wasm-bindgen-rayon-unwind,sdk-shaped-unwind}"

@@ -14,7 +14,7 @@ from . import __version__, contract, doctor as setup, emit, locate, panics, pars
 from .config import DEFAULTS, LIMITS, RuntimeConfig
 from .errors import EXIT_CODES, InputError, InternalError, NotGlueError, PatchError, SetupError
 from .marker import edited_after_patch
-from .target import BROWSER_TARGETS, NODE_ONLY
+from .target import loads_in_browsers
 from .wasm import ModuleInterface
 
 EXIT_HELP = "Exit codes: " + "; ".join(f"{code} {text}" for code, text in EXIT_CODES.items()) + "."
@@ -128,8 +128,6 @@ def patch(
     outcomes = [pipeline.run(file, overrides, mode, with_diff=diff) for file in pipeline.find_glue(path)]
     for outcome in outcomes:
         typer.echo(f"{outcome.file}: {outcome.message}", err=not outcome.ok)
-        for warning in outcome.warnings:
-            typer.echo(f"wbg-patch: warning: {outcome.file}: {warning}", err=True)
         sys.stdout.writelines(outcome.diff)
     sys.stdout.flush()  # a closed pipe shows here, where it is handled, not at exit
     if not all(o.ok for o in outcomes):
@@ -161,9 +159,8 @@ def inspect(
             typer.echo(f"  patched with: {RuntimeConfig.resolve({}, model.patch_config).as_flags()}")
             typer.echo(f"  edited since: {edited_after_patch(model) or 'no'}")
         typer.echo(f"  target: {model.target}")
-        if model.target in BROWSER_TARGETS:
-            state = "no longer loads" if model.patched_by else "loads now; patched, it will not"
-            typer.echo(f"  browser: {state} ({NODE_ONLY})")
+        if loads_in_browsers(model):
+            typer.echo(f"  browsers: load it, and Node: the runtime is its ES-module build ({emit.RUNTIME_DIR}/{emit.ESM_BUILD})")
         typer.echo(f"  generation: {model.generation.value if model.generation else 'unknown (patched by another version)'}")
         typer.echo(f"  wasm declared: line {model.line(model.wasm_declaration)}; assigned: lines {', '.join(str(n) for n in sorted(model.line(a) for a in model.wasm_assignments))}")
         typer.echo(f"  wasm member reads: {len(model.wasm_member_reads)}")
@@ -186,7 +183,7 @@ def inspect(
             typer.echo(f"  panics: {model.panics} — {panics.MEANING[model.panics]}")
         if model.panics_reason is not None:
             typer.echo(f"  panics, why: {model.panics_reason}")
-        entry, declarations = emit.entry_files(model.module_format)
+        entry, declarations = emit.entry_files(emit.layout(model))
         typer.echo(f"  runtime: {entry} (import ThreadPoolManager from it), {declarations}, {emit.RUNTIME_DIR}/")
         typer.echo(f"  exports ({len(model.exports)}): {', '.join(model.exports)}")
         if refused is not None:

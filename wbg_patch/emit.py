@@ -6,6 +6,10 @@ module format, its pool contract, the default options — goes into one small
 entry file rendered from a jinja2 template (``wbg-pool-manager.cjs`` or
 ``.mjs``), with its type declarations beside it, where TypeScript looks.
 
+Beside glue a browser loads (``--target web``), the runtime is instead its
+ES-module build (esm_build.py): browsers cannot load CommonJS files, Node loads
+the build as well, and one copy of the runtime serves both.
+
 Nothing here writes: ``plan`` says which files the runtime needs with their
 content, ``changed`` which of them differ on disk, and ``pipeline.run`` writes
 them, after every check passed and before the glue.
@@ -19,8 +23,11 @@ from pathlib import Path
 import jinja2
 
 from . import __version__
+from . import esm_build
 from .config import RUNTIME_JS, TEMPLATES, RuntimeConfig
 from .errors import InputError, InternalError
+from .model import Glue
+from .target import loads_in_browsers
 
 RUNTIME_DIR = "wbg-pool"
 ENTRY = "wbg-pool-manager"
@@ -34,13 +41,20 @@ NPMIGNORE_WHY = (
     f"adds {NPMIGNORE}: without it npm reads wasm-pack's .gitignore (`*`) here and leaves every file of this "
     "directory out of a package that ships it (`npm pack --dry-run` shows what ships)"
 )
-# Per module format of the glue: the entry's extension, and its declarations'.
-EXTENSIONS = {"commonjs": ("cjs", "d.cts"), "esm": ("mjs", "d.mts")}
+# Per layout of the runtime (see layout()): the entry's extension, and its declarations'.
+EXTENSIONS = {"commonjs": ("cjs", "d.cts"), "esm": ("mjs", "d.mts"), "web": ("mjs", "d.mts")}
+ESM_BUILD = esm_build.BUILD
 
 
-def entry_files(module_format: str) -> tuple[str, str]:
-    """The entry file and its declarations, for glue of this module format."""
-    js, types = EXTENSIONS[module_format]
+def layout(glue: Glue) -> str:
+    """How the runtime goes beside this glue: "commonjs" or "esm" (its files, for Node,
+    under the glue's module format) or "web" (its ES-module build, for browsers and Node)."""
+    return "web" if loads_in_browsers(glue) else glue.module_format
+
+
+def entry_files(layout: str) -> tuple[str, str]:
+    """The entry file and its declarations, for this layout of the runtime."""
+    js, types = EXTENSIONS[layout]
     return f"{ENTRY}.{js}", f"{ENTRY}.{types}"
 
 
@@ -55,15 +69,17 @@ def runtime_sources() -> list[Path]:
     )
 
 
-def runtime_files(module_format: str) -> list[str]:
-    """Every file the runtime puts beside glue of this format, by path relative
+def runtime_files(layout: str) -> list[str]:
+    """Every file the runtime puts beside glue of this layout, by path relative
     to the glue's directory."""
-    return [*entry_files(module_format), *(f"{RUNTIME_DIR}/{s.as_posix()}" for s in runtime_sources())]
+    if layout == "web":
+        return [*entry_files(layout), *(f"{RUNTIME_DIR}/{name}" for name in esm_build.FILES)]
+    return [*entry_files(layout), *(f"{RUNTIME_DIR}/{s.as_posix()}" for s in runtime_sources())]
 
 
-def render(glue_path: Path, module_format: str, config: RuntimeConfig, contract: str) -> dict[str, bytes]:
+def render(glue_path: Path, layout: str, config: RuntimeConfig, contract: str) -> dict[str, bytes]:
     """The runtime files for `glue_path`, by path relative to its directory."""
-    entry, declarations = entry_files(module_format)
+    entry, declarations = entry_files(layout)
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         undefined=jinja2.StrictUndefined,
@@ -86,26 +102,33 @@ def render(glue_path: Path, module_format: str, config: RuntimeConfig, contract:
         },
     }
     try:
-        files = {entry: env.get_template(f"{entry}.j2").render(context).encode("utf-8")}
-        files[declarations] = (RUNTIME_JS / "manager.d.ts").read_bytes()
-        for source in runtime_sources():
-            files[f"{RUNTIME_DIR}/{source.as_posix()}"] = (RUNTIME_JS / source).read_bytes()
-    except (jinja2.TemplateError, OSError) as e:
+        sources = {source.as_posix(): (RUNTIME_JS / source).read_bytes() for source in runtime_sources()}
+        files = {declarations: (RUNTIME_JS / "manager.d.ts").read_bytes()}
+        if layout == "web":
+            context["public_names"] = esm_build.public_names(sources["manager.cjs"])
+            files[entry] = env.get_template("wbg-pool-manager.web.mjs.j2").render(context).encode("utf-8")
+            for name, content in esm_build.render(env, context, sources).items():
+                files[f"{RUNTIME_DIR}/{name}"] = content
+        else:
+            files[entry] = env.get_template(f"{entry}.j2").render(context).encode("utf-8")
+            for name, content in sources.items():
+                files[f"{RUNTIME_DIR}/{name}"] = content
+    except (jinja2.TemplateError, OSError, UnicodeDecodeError) as e:
         raise InternalError(f"cannot render the runtime ({e}); is the wbg-patch installation complete?") from e
     return files
 
 
-def plan(glue_path: Path, module_format: str, config: RuntimeConfig, contract: str) -> dict[Path, bytes]:
+def plan(glue_path: Path, layout: str, config: RuntimeConfig, contract: str) -> dict[Path, bytes]:
     """Every file the runtime needs beside the glue, with its content: the
     runtime itself and, for an npm package, its package.json (and an .npmignore
     where wasm-pack's .gitignore would keep npm from packing the directory), and
     the glue's declarations with the pool's init and exit exports marked."""
-    files = {glue_path.parent / name: content for name, content in render(glue_path, module_format, config, contract).items()}
+    files = {glue_path.parent / name: content for name, content in render(glue_path, layout, config, contract).items()}
     declarations = glue_path.with_suffix(".d.ts")
     if declarations.is_file():
         files[declarations] = _with_owned_exports_marked(declarations, (config.init_export, config.exit_export))
     manifest = glue_path.parent / "package.json"
-    listed = _publish_in_package_json(manifest, module_format)
+    listed = _publish_in_package_json(manifest, layout)
     if listed is not None:
         files[manifest] = listed
     if _ignores_everything_for_npm(glue_path.parent):
@@ -156,7 +179,7 @@ def _ignores_everything_for_npm(directory: Path) -> bool:
         raise InputError(f"cannot read it to see what npm would leave out: {e}", gitignore) from e
 
 
-def _publish_in_package_json(manifest: Path, module_format: str) -> bytes | None:
+def _publish_in_package_json(manifest: Path, layout: str) -> bytes | None:
     """An npm package must ship the runtime and let its users import the entry:
     the runtime joins `files` when the package lists its files, and the entry
     joins `exports` when the package has an exports map (which would otherwise
@@ -173,7 +196,7 @@ def _publish_in_package_json(manifest: Path, module_format: str) -> bytes | None
         raise InputError(f"cannot read it to add the runtime: {e}", manifest) from e
     if not isinstance(data, dict):
         raise InputError("is not a JSON object; expected a package manifest", manifest)
-    entry, declarations = entry_files(module_format)
+    entry, declarations = entry_files(layout)
     updated = dict(data)
     files = data.get("files")
     if isinstance(files, list):

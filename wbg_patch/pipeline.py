@@ -15,7 +15,6 @@ from .errors import AlreadyPatchedError, InputError
 from .marker import edited_after_patch
 from .model import Glue
 from .safe_write import check_writable, directory_lock, write_atomically
-from .target import browser_warning
 
 
 class Mode(Enum):
@@ -30,7 +29,6 @@ class Outcome:
     ok: bool  # for CHECK: patched as asked; otherwise always True
     message: str
     diff: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)  # what the user must know, said on stderr
 
 
 def find_glue(path: Path) -> list[Path]:
@@ -77,7 +75,7 @@ def run(file: Path, overrides: dict[str, object], mode: Mode, with_diff: bool = 
             raise AlreadyPatchedError(f"{edited}; regenerate it with wasm-bindgen and patch again", file)
         config = RuntimeConfig.resolve(overrides, model.patch_config)
         found = contract_of(model, config)
-        runtime = emit.plan(file, model.module_format, config, found.kind.value)
+        runtime = emit.plan(file, emit.layout(model), config, found.kind.value)
 
         if model.patched_by is None:
             unwind = f", panics {panics.UNWIND}" if model.panics == panics.UNWIND else ""
@@ -90,9 +88,6 @@ def run(file: Path, overrides: dict[str, object], mode: Mode, with_diff: bool = 
         stale = emit.changed(runtime)
         if file.parent / emit.NPMIGNORE in stale:
             what = f"{what}; {emit.NPMIGNORE_WHY}"
-
-        # Said whenever a patch is, or would be, written: not by --check, which writes nothing.
-        warnings = [w for w in [browser_warning(model)] if w is not None]
 
         if mode is Mode.CHECK:
             if model.patched_by is None:
@@ -125,7 +120,7 @@ def run(file: Path, overrides: dict[str, object], mode: Mode, with_diff: bool = 
                     )
                 )
             would = "nothing to change" if source == model.source and not stale else f"would write {len(stale) + (source != model.source)} file(s)"
-            return Outcome(file, True, f"{what}; {would}", diff, warnings)
+            return Outcome(file, True, f"{what}; {would}", diff)
 
         # The glue is written last: a glue marked patched always has its runtime,
         # and any failure before that leaves the input as it was.
@@ -136,7 +131,7 @@ def run(file: Path, overrides: dict[str, object], mode: Mode, with_diff: bool = 
         if source != model.source:
             write_atomically(file, source)
         wrote = ", ".join(_relative(p, file) for p in targets) or "nothing"
-        return Outcome(file, True, f"{what}; wrote {wrote}", warnings=warnings)
+        return Outcome(file, True, f"{what}; wrote {wrote}")
 
 
 def _relative(path: Path, glue_file: Path) -> str:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import json
 
-from . import __version__
+from . import __version__, esm_build
 from .emit import RUNTIME_DIR
 from .model import Generation, Glue
+from .target import loads_in_browsers
 
 # The handle the glue exports; the runtime finds it under this name.
 HANDLE = "__wbg_pool"
@@ -42,6 +43,8 @@ HANDLE_CATCH = f"{HANDLE}.handleCatch"
 RUNTIME_MODULE = f"./{RUNTIME_DIR}/prelude.cjs"
 # ES modules import the runtime module under this name.
 IMPORTED = "__wbg_prelude"
+# Glue a browser loads imports the runtime's ES-module build (esm_build.py) and takes this file from it.
+ESM_BUILD_MODULE = f"./{RUNTIME_DIR}/{esm_build.BUILD}"
 
 
 def options(glue: Glue) -> dict[str, object]:
@@ -99,6 +102,11 @@ def statement(glue: Glue) -> str:
     """The statement that makes the handle and exports it, for the glue's module format."""
     values = json.dumps(options(glue), sort_keys=True)
     named = "".join(f"\n    {name}: {value}," for name, value in bindings(glue).items())
+    if loads_in_browsers(glue):
+        return (
+            f"import {{ runtime as {IMPORTED} }} from {json.dumps(ESM_BUILD_MODULE)};\n"
+            f"export const {HANDLE} = {IMPORTED}.require(\"./prelude.cjs\").attach({values}, {{{named}\n}});\n"
+        )
     if glue.module_format == "esm":
         return (
             f"import {IMPORTED} from {json.dumps(RUNTIME_MODULE)};\n"

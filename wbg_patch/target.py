@@ -23,19 +23,15 @@ BUILD_FOR_NODE = (
     "for ES-module glue, `wasm-pack build --target web` (then call initSync: see the README's \"Supported glue\") "
     "or `wasm-bindgen --target experimental-nodejs-module`"
 )
-# Glue a browser loads as it is: `--target web`, an ES module that fetches its .wasm. Patched,
-# it imports the runtime's CommonJS files, which a browser cannot: until the runtime runs in
-# browsers (issue 28), a package patched for Node no longer loads there, and nothing else says so.
+# Glue a browser loads as it is: `--target web`, an ES module that fetches its .wasm. Its
+# runtime is the ES-module build (wbg_patch/esm_build.py), which browsers and Node both load:
+# the patched package stays one package for both.
 BROWSER_TARGETS = ("web",)
-NODE_ONLY = (
-    "the patched package runs in Node only: a browser can no longer load it (it imports the runtime's "
-    "CommonJS files, wbg-pool/*.cjs); keep an unpatched build of it for browsers"
-)
 
 
-def browser_warning(glue: Glue) -> str | None:
-    """What patching costs a package that a browser loads today, or None."""
-    return NODE_ONLY if glue.target in BROWSER_TARGETS else None
+def loads_in_browsers(glue: Glue) -> bool:
+    """Whether a browser loads this glue, and so its runtime must be the ES-module build."""
+    return glue.target in BROWSER_TARGETS
 
 
 WITH_THREADS = (

@@ -7,6 +7,7 @@ import path from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createRequire } from 'node:module';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const PKG = path.resolve(ROOT, process.env.WBG_PKG ?? 'build/pkg');
@@ -25,6 +26,13 @@ if (demo.__wbg_pool.raw() === undefined) {
 `;
 
 export const runtime = await import(pathToFileURL(ENTRY).href);
+
+// A file of the package's runtime by its path in runtime_js/ ('./protocol.cjs'): the same
+// instance the package runs, from its wbg-pool/ files or its ES-module build (--target web).
+const ESM_BUILD = path.join(PKG, 'wbg-pool', 'runtime.mjs');
+export const runtimeModule = fs.existsSync(ESM_BUILD)
+  ? (await import(pathToFileURL(ESM_BUILD).href)).runtime.require
+  : createRequire(path.join(PKG, 'wbg-pool', 'manager.cjs'));
 export const demo = await import(pathToFileURL(path.join(PKG, 'wbg_demo.js')).href);
 if (demo.__wbg_pool.raw() === undefined) demo.initSync({ module: fs.readFileSync(path.join(PKG, 'wbg_demo_bg.wasm')) });
 

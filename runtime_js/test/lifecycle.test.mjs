@@ -5,8 +5,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { LOAD_PACKAGE, PKG, runtime, demo, threadCount, waitFor, assertNoWorkersLeft, collectUntil, warningsDuring, DEMO_TASKS } from './helpers.mjs';
+import { LOAD_PACKAGE, runtime, runtimeModule, demo, threadCount, waitFor, assertNoWorkersLeft, collectUntil, warningsDuring, DEMO_TASKS } from './helpers.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 // Runs an ES-module script that starts with LOAD_PACKAGE.
@@ -248,10 +247,9 @@ test('without /proc the liveness check still tells busy from deadlocked', { time
 // not at the next check (25 ms): the task's start bumps the host's beat, and a check that saw a
 // beat read no /proc entry, so it missed the vanished thread; and a watchdog tick that Node's
 // whole-millisecond timers fire a fraction early was no check at all. The checks themselves:
-const requirePackage = createRequire(path.join(PKG, 'wbg-pool', 'manager.cjs'));
 function livenessOfAGoneThread() {
-  const { Liveness } = requirePackage('./liveness.cjs');
-  const { Slot } = requirePackage('./protocol.cjs');
+  const { Liveness } = runtimeModule('./liveness.cjs');
+  const { Slot } = runtimeModule('./protocol.cjs');
   const control = new Int32Array(new SharedArrayBuffer(Slot.LENGTH * 4));
   const gone = [];
   const liveness = new Liveness(control, 1000, (thread) => {

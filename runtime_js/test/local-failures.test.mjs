@@ -4,13 +4,10 @@
 // later call with its reason; JS values never outgrow their instance's range.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { runtime, demo, UNWINDS, PKG, LOAD_PACKAGE, waitFor } from './helpers.mjs';
+import { runtime, runtimeModule, demo, UNWINDS, LOAD_PACKAGE, waitFor } from './helpers.mjs';
 
-const require = createRequire(import.meta.url);
-const { RANGES } = require(path.join(PKG, 'wbg-pool/prelude.cjs'));
+const { RANGES } = runtimeModule('./prelude.cjs');
 const MAIN_THREAD = -2;
 
 test(`a panic on the main thread is a WasmPanicError with its message, and the memory is ${UNWINDS ? 'kept (panic=unwind)' : 'reset'}`, () => {

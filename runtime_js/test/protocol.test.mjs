@@ -3,13 +3,10 @@
 // the pool is torn down instead, typed, and the next call gets a new pool.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { createRequire } from 'node:module';
-import { runtime, demo, PKG } from './helpers.mjs';
+import { runtime, runtimeModule, demo } from './helpers.mjs';
 
-const require = createRequire(import.meta.url);
-const { MessageType } = require(path.join(PKG, 'wbg-pool/protocol.cjs'));
-const { postRequest } = require(path.join(PKG, 'wbg-pool/signal.cjs'));
+const { MessageType } = runtimeModule('./protocol.cjs');
+const { postRequest } = runtimeModule('./signal.cjs');
 
 test('an answer to another call than the one waiting fails the pool, and nothing reads a wrong answer', async () => {
   const manager = new runtime.ThreadPoolManager({ numThreads: 2, onLog() {} });

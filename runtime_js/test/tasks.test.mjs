@@ -7,12 +7,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { runtime, demo, threadCount, assertNoWorkersLeft, managerPerTest, waitFor, PKG, LATE_MS, DEMO_TASKS as TASKS } from './helpers.mjs';
+import { runtime, runtimeModule, demo, threadCount, assertNoWorkersLeft, managerPerTest, waitFor, PKG, LATE_MS, DEMO_TASKS as TASKS } from './helpers.mjs';
 
 const make = managerPerTest({ numThreads: 2, onLog() {} });
-const { Slot } = createRequire(import.meta.url)(path.join(PKG, 'wbg-pool/protocol.cjs'));
+const { Slot } = runtimeModule('./protocol.cjs');
 
 // A flag shared with a task (see demo-tasks.mjs): a task sets it, or the test opens it.
 const sharedFlag = () => new Int32Array(new SharedArrayBuffer(4));

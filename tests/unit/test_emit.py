@@ -4,6 +4,7 @@ file rendered per package."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -23,11 +24,11 @@ CONFIG = config.RuntimeConfig(
 )
 
 
-@pytest.mark.parametrize("module_format", ["commonjs", "esm"])
+@pytest.mark.parametrize("module_format", ["commonjs", "esm", "web"])
 def test_every_runtime_file_is_valid_javascript_for_any_configuration(module_format: str):
     files = emit.render(Path("/pkg/o1js_bindings.cjs"), module_format, CONFIG, "poolbuilder-global")
     assert sorted(files) == sorted(emit.runtime_files(module_format))
-    assert "wbg-pool/defaults.json" in files
+    assert ("wbg-pool/runtime.mjs" if module_format == "web" else "wbg-pool/defaults.json") in files
     for name, content in files.items():
         if name.endswith(".json"):  # data the runtime reads
             json.loads(content)
@@ -48,6 +49,20 @@ def test_the_runtime_is_copied_as_is_and_the_templates_hold_no_logic():
     for template in config.TEMPLATES.iterdir():
         code = [line for line in template.read_text().splitlines() if line.strip() and not line.lstrip().startswith("//")]
         assert len(code) <= 12, f"{template.name}: {len(code)} lines of code; runtime logic belongs in runtime_js/"
+
+
+def test_the_es_module_build_holds_every_runtime_file_as_it_is():
+    files = emit.render(Path("/pkg/glue.js"), "web", CONFIG, "wbg-pool")
+    build = files["wbg-pool/runtime.mjs"].decode()
+    for source in emit.runtime_sources():
+        if source.suffix == ".cjs":
+            assert (config.RUNTIME_JS / source).read_text().rstrip("\n") in build, source
+            assert f'  "{source.as_posix()}": function (module, exports, require, __filename, __dirname, __wbgBundle) {{' in build
+    assert files["wbg-pool/load.mjs"] == (config.RUNTIME_JS / "esm/load.mjs").read_bytes()
+    # The entry re-exports every name of manager.cjs's public API.
+    entry = files["wbg-pool-manager.mjs"].decode()
+    for name in ("ThreadPoolManager", "WasmPanicError", "StaleObjectError", "CHANNELS", "QueueFullError"):
+        assert re.search(rf"export const {{[^}}]*\b{name}\b", entry), name
 
 
 def test_the_runtime_version_is_the_patcher_version():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -227,20 +228,22 @@ def test_the_prelude_is_names_and_values_only(fixture_glue: Path):
     assert not logic, f"{logic} in the prelude:\n{statement}"
 
 
-# Issue 28, point 0: a `--target web` package loads in a browser; patched, it imports the
-# runtime's CommonJS files and no longer does. Until the runtime runs there, patching says so
-# (on stderr, with --dry-run too) and inspect says so before and after; Node's glue says nothing.
-def test_patching_glue_a_browser_loads_warns_that_it_will_run_in_node_only(tmp_path: Path):
+# Issue 28, point 1: a `--target web` package loads in a browser. Patched, its runtime is the
+# ES-module build (no CommonJS file, which a browser cannot load, and no import of Node's
+# modules, which a bundler would try to resolve); inspect says so. Node's glue keeps its files.
+def test_glue_a_browser_loads_gets_the_runtime_as_one_es_module(tmp_path: Path):
     glue = target_fixture("0.2.129", "web", tmp_path)
-    assert "  browser: loads now; patched, it will not (the patched package runs in Node only" in run_cli("inspect", glue).stdout
-    warning = f"wbg-patch: warning: {glue}: the patched package runs in Node only: a browser can no longer load it"
-    dry = run_cli("patch", "--dry-run", glue)
-    assert dry.returncode == 0 and warning in dry.stderr, dry.stderr
     patched = run_cli("patch", glue)
-    assert patched.returncode == 0 and warning in patched.stderr, patched.stderr
-    assert "  browser: no longer loads (" in run_cli("inspect", glue).stdout
-    # --check writes nothing: it has nothing to warn of.
-    assert "warning" not in run_cli("patch", "--check", glue).stderr
+    assert patched.returncode == 0 and patched.stderr == "", patched.stderr
+    runtime = sorted(p.relative_to(glue.parent).as_posix() for p in glue.parent.rglob("*") if "wbg-pool" in p.as_posix() and p.is_file())
+    assert runtime == ["wbg-pool-manager.d.mts", "wbg-pool-manager.mjs", "wbg-pool/load.mjs", "wbg-pool/runtime.mjs", "wbg-pool/thread.mjs"]
+    assert 'import { runtime as __wbg_prelude } from "./wbg-pool/runtime.mjs";' in glue.read_text()
+    for name in runtime:
+        text = (glue.parent / name).read_text()
+        assert not re.search(r"""^\s*import\b[^;]*['"](node:|fs|path|url|worker_threads)""", text, re.M), name
+    assert 'import("../wbg_demo.js")' in (glue.parent / "wbg-pool/thread.mjs").read_text()
+    assert "  browsers: load it, and Node: the runtime is its ES-module build (wbg-pool/runtime.mjs)" in run_cli("inspect", glue).stdout
     node = nodejs_fixture("0.2.129", tmp_path)
-    assert "warning" not in run_cli("patch", node).stderr
-    assert "browser:" not in run_cli("inspect", node).stdout
+    assert run_cli("patch", node).stderr == ""
+    assert (node.parent / "wbg-pool/prelude.cjs").is_file() and not (node.parent / "wbg-pool/runtime.mjs").exists()
+    assert "browsers:" not in run_cli("inspect", node).stdout
