@@ -6,7 +6,7 @@
 # panic=unwind builds (CommonJS and ES-module glue): the runtime behaviour tests
 # run against each.
 PACKAGES = build/pkg build/pkg-experimental-nodejs-module build/pkg-module build/pkg-web \
-  build/pkg-unwind build/pkg-unwind-module
+  build/pkg-unwind build/pkg-unwind-module build/pkg-unwind-web
 # The demo as apps pinning older wasm-bindgen (and rayon) build it: the same tests run there.
 VERSION_PACKAGES = build/pkg-wasm-bindgen-0.2.106 build/pkg-wasm-bindgen-0.2.100
 
@@ -48,6 +48,8 @@ test-js: build build-versions
 	run "runtime unit tests" node --test $(NODE_TEST_FLAGS) runtime_js/test/unit/*.test.cjs; \
 	run "pool contract tests against build/pkg-{wasm-bindgen-rayon,poolbuilder-global,sdk-shaped}, abort and unwind builds" \
 	  node --test $(NODE_TEST_FLAGS) runtime_js/test/contracts/*.test.mjs; \
+	run "browser tests in headless Chromium against build/pkg-web, build/pkg-unwind-web and build/pkg-wasm-bindgen-rayon-web" \
+	  node --test $(NODE_TEST_FLAGS) runtime_js/test/browser/*.test.mjs; \
 	for pkg in $(PACKAGES) $(VERSION_PACKAGES); do \
 	  run "runtime behaviour tests against $$pkg" env WBG_PKG=$$pkg node --test $(NODE_TEST_FLAGS) runtime_js/test/*.test.mjs; \
 	done; \

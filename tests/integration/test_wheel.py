@@ -57,6 +57,12 @@ def test_the_readme_install_lines_give_a_working_wbg_patch(tmp_path: Path, unpat
     assert patched.returncode == 0, patched.stderr
     for name in runtime_files("commonjs"):
         assert (unpatched / name).read_bytes() == (BUILD / "pkg" / name).read_bytes(), name
+    # Web glue gets the runtime's ES-module build, which the wheel must carry too (esm/, platform/).
+    web = shutil.copytree(BUILD / "pkg-web-unpatched", tmp_path / "pkg-web")
+    patched = user(f"wbg-patch patch {web}")
+    assert patched.returncode == 0, patched.stderr
+    for name in runtime_files("web"):
+        assert (web / name).read_bytes() == (BUILD / "pkg-web" / name).read_bytes(), name
     # The licences ship in the wheel's metadata.
     licences = {Path(n).name for n in zipfile.ZipFile(wheel).namelist() if "/licenses/" in n}
     assert licences == {"LICENSE-MIT", "LICENSE-APACHE"}

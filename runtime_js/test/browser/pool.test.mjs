@@ -1,0 +1,152 @@
+// The patched `--target web` packages in headless Chromium: the demo (abort and
+// unwind builds) from a module Worker and from the page's main thread, a page
+// without the COOP/COEP headers, and a crate on wasm-bindgen-rayon beside its
+// unpatched build, which hangs where the patched one rejects typed.
+import test, { after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { serve } from './server.mjs';
+import { launchBrowser, runModule } from './browser.mjs';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+// Node's answer, from the CommonJS build of the same crate, on its own instance.
+const nodeDemo = createRequire(import.meta.url)('../../../build/pkg/wbg_demo.js');
+
+let browser, isolated, plain;
+before(async () => {
+  [browser, isolated, plain] = await Promise.all([launchBrowser(), serve(ROOT), serve(ROOT, { isolated: false })]);
+});
+after(async () => {
+  await Promise.all([browser?.close(), isolated?.close(), plain?.close()]);
+});
+
+// Runs one step of scenarios/demo.mjs against `pkg`; its value, or the test fails with what came instead.
+async function step(pkg, name, { worker = true, server = isolated, scenario = 'demo', timeoutMs = 30_000 } = {}) {
+  const url = new URL(`runtime_js/test/browser/scenarios/${scenario}.mjs?pkg=${pkg}&step=${name}`, server.url).href;
+  const { outcome, console, pageErrors } = await runModule(browser, url, { worker, timeoutMs });
+  const seen = `${pkg} ${name}: ${JSON.stringify(outcome)}\nconsole: ${JSON.stringify(console)}\npage errors: ${JSON.stringify(pageErrors)}`;
+  assert.ok('value' in outcome, seen);
+  // Every failure is answered typed, and close() ends every thread cleanly: nothing
+  // is left for the console (a thread that crashed while stopping would warn here).
+  assert.deepEqual(console.filter((entry) => entry.type === 'warning' || entry.type === 'error'), [], seen);
+  assert.deepEqual(pageErrors, [], seen);
+  return outcome.value;
+}
+
+for (const pkg of ['pkg-web', 'pkg-unwind-web']) {
+  test(`${pkg}, in a module Worker: the pool's results equal Node's, from two threads`, async () => {
+    const value = await step(pkg, 'results');
+    const expected = String(nodeDemo.sum_squares(1000n));
+    assert.deepEqual({ local: value.local, pooled: value.pooled }, { local: expected, pooled: expected });
+    assert.equal(value.threads, 2);
+    assert.equal(value.busyThreads, 2, 'both pool threads ran the broadcast');
+  });
+
+  test(`${pkg}, in a module Worker: a pool thread's panic rejects with WasmPanicError, and the next call works`, async () => {
+    const { error, next, old, unwinds } = await step(pkg, 'panic');
+    assert.equal(unwinds, pkg === 'pkg-unwind-web');
+    assert.equal(error.name, 'WasmPanicError');
+    assert.equal(error.code, 'ERR_WASM_PANIC');
+    assert.match(error.panicMessage, /panic in the second closure of join/);
+    assert.ok(error.threadIndex === 0 || error.threadIndex === 1, JSON.stringify(error));
+    assert.match(error.file, /demo\/src\/lib\.rs$/);
+    assert.ok(error.line > 0 && error.column > 0, JSON.stringify(error));
+    assert.equal(next, '55');
+    if (unwinds) {
+      assert.equal(old, null, 'an unwind build keeps every object across a panic');
+    } else {
+      assert.equal(old?.name, 'StaleObjectError', 'an abort build resets the memory: objects made before are stale');
+      assert.equal(old.code, 'ERR_STALE_OBJECT');
+    }
+  });
+
+  test(`${pkg}, in a module Worker: a trap rejects with WasmTrapError, and the next call works`, async () => {
+    const { error, next } = await step(pkg, 'trap');
+    assert.equal(error.name, 'WasmTrapError');
+    assert.equal(error.code, 'ERR_WASM_TRAP');
+    assert.equal(next, '55');
+  });
+
+  test(`${pkg}, in a module Worker: a spinning pool ends with CallTimeoutError, and the next call works`, async () => {
+    const { error, next } = await step(pkg, 'spin');
+    assert.equal(error.name, 'CallTimeoutError');
+    assert.equal(error.code, 'ERR_CALL_TIMEOUT');
+    assert.equal(next, '55');
+  });
+
+  test(`${pkg}, in a module Worker: every pool thread's logs reach onLog`, async () => {
+    const entries = await step(pkg, 'logs');
+    for (const thread of [0, 1]) {
+      for (const line of [0, 1]) {
+        assert.ok(
+          entries.some((e) => e.threadIndex === thread && e.level === 'info' && e.message === `thread ${thread} line ${line}`),
+          `thread ${thread} line ${line} in ${JSON.stringify(entries)}`,
+        );
+      }
+    }
+  });
+}
+
+test("on the page's main thread, execute() is refused typed: it would block the page", async () => {
+  const { error } = await step('pkg-web', 'firstCall', { worker: false });
+  assert.equal(error.code, 'ERR_WOULD_BLOCK');
+  assert.match(error.message, /module Worker/);
+});
+
+test("on the page's main thread, run() calls the pool without blocking the page: results, a typed panic, the next task", async () => {
+  const value = await step('pkg-web', 'runOnThePage', { worker: false });
+  const expected = String(nodeDemo.sum_squares(1000n));
+  assert.deepEqual({ local: value.local, sum: value.sum, threads: value.threads }, { local: expected, sum: expected, threads: 2 });
+  assert.equal(value.busyThreads, 2);
+  // The job held both pool threads for 1.5 s; the page's timers went on meanwhile. (Had
+  // the job run on the page's thread, one gap would be the whole job.)
+  assert.ok(value.jobMs >= 1500, JSON.stringify(value));
+  assert.ok(value.longestGapMs < 750, `the page stalled ${value.longestGapMs} ms during a ${value.jobMs} ms job`);
+  assert.equal(value.error.name, 'WasmPanicError');
+  assert.match(value.error.panicMessage, /panic in the second closure of join/);
+  assert.equal(value.next, '285');
+});
+
+test('a thread script that cannot load (moved by a bundler, a 404) is a typed start error naming its URL', async () => {
+  // pkg-web without its thread entry, as a bundler that did not see it would leave it.
+  const copy = path.join(ROOT, 'build/browser-tests/pkg-web-no-thread');
+  rmSync(copy, { recursive: true, force: true });
+  cpSync(path.join(ROOT, 'build/pkg-web'), copy, { recursive: true });
+  rmSync(path.join(copy, 'wbg-pool/thread.mjs'));
+  const { error } = await step('browser-tests/pkg-web-no-thread', 'firstCall');
+  assert.equal(error.name, 'PoolStartError');
+  assert.equal(error.code, 'ERR_POOL_START');
+  assert.match(error.message, /\/build\/browser-tests\/pkg-web-no-thread\/wbg-pool\/thread\.mjs could not be loaded/);
+});
+
+test('a page without COOP/COEP gets a typed error naming both headers, at init and from the manager', async () => {
+  const value = await step('pkg-web', 'x', { worker: false, server: plain, scenario: 'not-isolated' });
+  assert.equal(value.sharedArrayBuffer, 'undefined');
+  for (const error of [value.init, value.manager]) {
+    assert.equal(error?.code, 'ERR_NOT_CROSS_ORIGIN_ISOLATED', JSON.stringify(value));
+    assert.match(error.message, /Cross-Origin-Opener-Policy: same-origin/);
+    assert.match(error.message, /Cross-Origin-Embedder-Policy: require-corp/);
+  }
+});
+
+// Side by side: wasm-bindgen-rayon alone leaves a pool thread's panic unanswered (its
+// workers have no error listener); the same crate patched rejects typed, and goes on.
+test('a wasm-bindgen-rayon crate: unpatched, a pool panic hangs; patched, it rejects with WasmPanicError', async () => {
+  const hangMs = 5000;
+  const url = (pkg, patched) => new URL(`runtime_js/test/browser/scenarios/rayon.mjs?pkg=${pkg}&patched=${patched}`, isolated.url).href;
+  const [unpatched, patched] = await Promise.all([
+    runModule(browser, url('pkg-wasm-bindgen-rayon-web-unpatched', 'no'), { worker: true, timeoutMs: hangMs }),
+    runModule(browser, url('pkg-wasm-bindgen-rayon-web', 'yes'), { worker: true, timeoutMs: 30_000 }),
+  ]);
+  assert.deepEqual(unpatched.outcome, { hang: `no answer within ${hangMs} ms` });
+  const { value } = patched.outcome;
+  assert.ok(value !== undefined, JSON.stringify(patched));
+  assert.equal(value.sum, 328350);
+  assert.equal(value.threads, 2);
+  assert.equal(value.error.name, 'WasmPanicError');
+  assert.match(value.error.message, /job 1 of 3 failed/);
+  assert.equal(value.next, 328350);
+});

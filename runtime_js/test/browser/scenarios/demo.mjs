@@ -1,0 +1,132 @@
+// Runs in the browser (browser.mjs runModule): one step of the behaviour suite
+// against a patched demo package, chosen by this module's query string
+// (?pkg=pkg-web&step=panic). Answers plain data the test compares with Node's.
+const params = new URL(import.meta.url).searchParams;
+const PKG = `/build/${params.get('pkg')}`;
+
+// What the test sees of an error: its class and the fields the runtime gives it.
+function describe(error) {
+  const { name, code, message, panicMessage, threadIndex, location, kind } = error;
+  return { name, code, message, panicMessage, threadIndex, ...location, kind };
+}
+
+async function rejection(promise) {
+  try {
+    await promise;
+  } catch (error) {
+    return describe(error);
+  }
+  return null;
+}
+
+const STEPS = {
+  // The pool's answers equal the local instance's (and Node's), from more than one thread.
+  async results({ demo, ThreadPoolManager }) {
+    const manager = new ThreadPoolManager({ numThreads: 2 });
+    try {
+      return {
+        local: String(demo.sum_squares(1000n)),
+        pooled: String(await manager.execute(() => demo.sum_squares(1000n))),
+        threads: await manager.execute(() => demo.pool_threads()),
+        // Each of the two threads spins 200 ms in a broadcast: both ran it.
+        busyThreads: await manager.execute(() => demo.busy(200)),
+      };
+    } finally {
+      await manager.close();
+    }
+  },
+
+  // A pool thread's panic rejects typed, the next call works; an object made before
+  // is stale after the reset (abort builds) or kept (unwind builds).
+  async panic({ demo, ThreadPoolManager }) {
+    const manager = new ThreadPoolManager({ numThreads: 2 });
+    try {
+      const before = await manager.execute(() => new demo.Histogram(4));
+      const error = await rejection(manager.execute(() => demo.panic_in_join(false)));
+      const next = String(await manager.execute(() => demo.sum_range(1n, 11n)));
+      const old = await rejection(manager.execute(() => before.total));
+      return { error, next, old, unwinds: demo.__wbg_pool.unwinds };
+    } finally {
+      await manager.close();
+    }
+  },
+
+  async trap({ demo, ThreadPoolManager }) {
+    const manager = new ThreadPoolManager({ numThreads: 2 });
+    try {
+      const error = await rejection(manager.execute(() => demo.trap_out_of_bounds()));
+      return { error, next: String(await manager.execute(() => demo.sum_range(1n, 11n))) };
+    } finally {
+      await manager.close();
+    }
+  },
+
+  // A spin never ends by itself: the call timeout ends it, from a blocked thread.
+  async spin({ demo, ThreadPoolManager }) {
+    const manager = new ThreadPoolManager({ numThreads: 2 });
+    try {
+      const error = await rejection(manager.execute(() => demo.spin_forever(), { callTimeoutMs: 300 }));
+      return { error, next: String(await manager.execute(() => demo.sum_range(1n, 11n))) };
+    } finally {
+      await manager.close();
+    }
+  },
+
+  async logs({ demo, ThreadPoolManager }) {
+    const entries = [];
+    const manager = new ThreadPoolManager({ numThreads: 2, onLog: (entry) => entries.push(entry) });
+    try {
+      await manager.execute(() => demo.log_from_every_thread(2));
+      return entries.map(({ threadIndex, level, message }) => ({ threadIndex, level, message }));
+    } finally {
+      await manager.close();
+    }
+  },
+
+  // run() from the page's main thread: the glue is called on the pool's host, the
+  // page only awaits. Its timers keep firing through a 1.5 s pool job, a panic rejects
+  // typed, and the next task works.
+  async runOnThePage({ demo, ThreadPoolManager }) {
+    const task = new URL(`./demo-task.mjs?pkg=${params.get('pkg')}`, import.meta.url);
+    const manager = new ThreadPoolManager({ numThreads: 2 });
+    try {
+      const sum = await manager.run(task, 'sumSquares', [1000]);
+      const threads = await manager.run(task, 'poolThreads', []);
+      let last = performance.now();
+      let longestGapMs = 0;
+      const ticker = setInterval(() => {
+        const now = performance.now();
+        longestGapMs = Math.max(longestGapMs, now - last);
+        last = now;
+      }, 10);
+      const jobStart = performance.now();
+      const busyThreads = await manager.run(task, 'busy', [1500]);
+      const jobMs = performance.now() - jobStart;
+      clearInterval(ticker);
+      const error = await rejection(manager.run(task, 'panicInJoin', []));
+      const next = await manager.run(task, 'sumSquares', [10]);
+      return { local: String(demo.sum_squares(1000n)), sum, threads, busyThreads, jobMs, longestGapMs, error, next };
+    } finally {
+      await manager.close();
+    }
+  },
+
+  // One call on a fresh pool, and what it rejected with: on the page's main thread,
+  // which may not block (execute() says so, typed), or for a package whose thread
+  // script is gone (a bundler that moved it, a 404: a typed start error naming the URL).
+  async firstCall({ demo, ThreadPoolManager }) {
+    const manager = new ThreadPoolManager({ numThreads: 2 });
+    try {
+      return { error: await rejection(manager.execute(() => demo.sum_range(1n, 11n))) };
+    } finally {
+      await manager.close().catch(() => {});
+    }
+  },
+};
+
+export default async function run() {
+  const demo = await import(`${PKG}/wbg_demo.js`);
+  const runtime = await import(`${PKG}/wbg-pool-manager.mjs`);
+  await demo.default();
+  return STEPS[params.get('step')]({ demo, ...runtime });
+}
