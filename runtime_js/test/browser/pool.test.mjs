@@ -101,6 +101,8 @@ test("on the page's main thread, run() calls the pool without blocking the page:
   const expected = String(nodeDemo.sum_squares(1000n));
   assert.deepEqual({ local: value.local, sum: value.sum, threads: value.threads }, { local: expected, sum: expected, threads: 2 });
   assert.equal(value.busyThreads, 2);
+  assert.equal(value.relativeUrl.name, 'TypeError');
+  assert.match(value.relativeUrl.message, /run\(filename\): filename must be an absolute URL .*got \.\/demo-task\.mjs/);
   // The job held both pool threads for 1.5 s; the page's timers went on meanwhile. (Had
   // the job run on the page's thread, one gap would be the whole job.)
   assert.ok(value.jobMs >= 1500, JSON.stringify(value));

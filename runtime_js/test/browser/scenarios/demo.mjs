@@ -90,6 +90,8 @@ const STEPS = {
     const task = new URL(`./demo-task.mjs?pkg=${params.get('pkg')}`, import.meta.url);
     const manager = new ThreadPoolManager({ numThreads: 2 });
     try {
+      // A relative URL cannot say which module the host should import: refused, typed.
+      const relativeUrl = await rejection((async () => manager.run('./demo-task.mjs', 'sumSquares', [1000]))());
       const sum = await manager.run(task, 'sumSquares', [1000]);
       const threads = await manager.run(task, 'poolThreads', []);
       let last = performance.now();
@@ -105,7 +107,7 @@ const STEPS = {
       clearInterval(ticker);
       const error = await rejection(manager.run(task, 'panicInJoin', []));
       const next = await manager.run(task, 'sumSquares', [10]);
-      return { local: String(demo.sum_squares(1000n)), sum, threads, busyThreads, jobMs, longestGapMs, error, next };
+      return { local: String(demo.sum_squares(1000n)), relativeUrl, sum, threads, busyThreads, jobMs, longestGapMs, error, next };
     } finally {
       await manager.close();
     }
