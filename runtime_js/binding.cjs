@@ -12,7 +12,7 @@ let current = null;
 /**
  * @param {object} binding
  * @param {object} binding.glue the glue's exports (CommonJS) or namespace (ES module)
- * @param {string} binding.gluePath absolute path of the glue, for the pool's threads to load
+ * @param {string} binding.gluePath where the glue is, for the pool's threads to load: an absolute path (Node), or a URL (the ES-module build)
  * @param {'commonjs'|'esm'} binding.format how the threads load it: require() or import()
  * @param {{kind: string, init: string, exit: string, startWorker: string}} binding.contract
  *   the Rust side's pool contract and the glue exports that carry it

@@ -3,7 +3,8 @@
 // thread's proxied wasm calls.
 //
 // While the pool lives, the host waits for requests on a shared counter and
-// reads them with receiveMessageOnPort, so a call costs microseconds, and a
+// reads them without its event loop (platform.receive: receiveMessageOnPort in
+// Node, a queue in shared memory in browsers), so a call costs microseconds, and a
 // host stuck inside wasm cannot hide behind a queue of undelivered messages.
 // It returns to its event loop only while manager.run() tasks are pending,
 // which need it for their awaits, and sleeps there until a request comes or a

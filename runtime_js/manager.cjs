@@ -9,7 +9,7 @@
 const { binding } = require('./binding.cjs');
 const { Engine } = require('./engine.cjs');
 const { TaskQueue } = require('./task-queue.cjs');
-const { checkOptions, callTimeout, taskPath } = require('./options.cjs');
+const { checkOptions, callTimeout } = require('./options.cjs');
 const { Metrics, CHANNELS } = require('./metrics.cjs');
 const errors = require('./errors.cjs');
 const platform = require('./platform/index.cjs');
@@ -64,7 +64,7 @@ class ThreadPoolManager {
   async run(filename, name = 'default', args = [], options = {}) {
     let callTimeoutMs;
     try {
-      filename = taskPath(filename);
+      filename = platform.taskLocation(filename);
       if (typeof name !== 'string') throw new TypeError('run(filename, name): name must be a string');
       if (!Array.isArray(args)) throw new TypeError('run(filename, name, args): args must be an array');
       callTimeoutMs = callTimeout('run(filename, name, args, options)', options, this.options.callTimeoutMs);

@@ -1,7 +1,7 @@
 'use strict';
 // What a service owner sees of the runtime: counters and call durations for
-// manager.stats(), and the same moments published on node:diagnostics_channel,
-// where APM tools subscribe. Publishing costs nothing while nobody subscribes.
+// manager.stats(), and the same moments published on node:diagnostics_channel
+// (Node; browsers have none), where APM tools subscribe. Publishing costs nothing while nobody subscribes.
 const platform = require('./platform/index.cjs');
 const { warn } = require('./errors.cjs');
 const { session } = require('./session.cjs');

@@ -63,7 +63,4 @@ function callTimeout(signature, options, managerTimeoutMs) {
   return callTimeoutMs;
 }
 
-// A task module as the host imports it (Node: an absolute path or a file: URL; a browser: a URL).
-const taskPath = (filename) => platform.taskLocation(filename);
-
-module.exports = { checkOptions, callTimeout, taskPath };
+module.exports = { checkOptions, callTimeout };

@@ -129,7 +129,7 @@ const RANGES = (() => {
   return { host, main, pool };
 })();
 
-// What the runtime gives a pool thread in workerData (pool.cjs, host.cjs): the
+// What the runtime gives a pool thread as its data (platform.threadData; pool.cjs, host.cjs): the
 // pool's memory and module, and the thread's place in the pool.
 function givenByPool(key) {
   return platform.threadData()?.[key];

@@ -24,7 +24,7 @@ function joinPool({ events, control: buffer, contract }, index) {
   const send = (message) => postEvent(events, control, message);
   // Rust passes a negative thread for a thread outside the pool: this one.
   const thread = (reported) => (reported >= 0 ? reported : index());
-  platform.forwardOutput(send, index);
+  platform.forwardOutput((fd, text) => send({ type: MessageType.OUTPUT, thread: index(), fd, text }));
   const hooks = {
     [Hook.PANIC](message, file, line, column, reported) {
       send({ type: MessageType.PANIC, thread: thread(reported), message, file, line, column });
@@ -52,7 +52,7 @@ function joinPool({ events, control: buffer, contract }, index) {
 
 // Loads the glue as its format needs (the same file the main thread uses) and
 // instantiates it here on the pool's memory and module, which the patched glue
-// takes from workerData. Resolves with the glue and this thread's raw exports.
+// takes from the thread's data (platform.threadData). Resolves with the glue and this thread's raw exports.
 async function attachGlue(workerData) {
   const glue = await platform.loadGlue(workerData);
   return { glue, raw: glue.__wbg_pool.init(workerData.__wbgPoolModule, workerData.__wbgPoolMemory) };

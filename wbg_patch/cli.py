@@ -10,7 +10,7 @@ from typing import Callable, Optional
 
 import typer
 
-from . import __version__, contract, doctor as setup, emit, locate, panics, parse, pipeline
+from . import __version__, contract, doctor as setup, emit, esm_build, locate, panics, parse, pipeline
 from .config import DEFAULTS, LIMITS, RuntimeConfig
 from .errors import EXIT_CODES, InputError, InternalError, NotGlueError, PatchError, SetupError
 from .marker import edited_after_patch
@@ -160,7 +160,7 @@ def inspect(
             typer.echo(f"  edited since: {edited_after_patch(model) or 'no'}")
         typer.echo(f"  target: {model.target}")
         if loads_in_browsers(model):
-            typer.echo(f"  browsers: load it, and Node: the runtime is its ES-module build ({emit.RUNTIME_DIR}/{emit.ESM_BUILD})")
+            typer.echo(f"  browsers: load it, and Node: the runtime is its ES-module build ({emit.RUNTIME_DIR}/{esm_build.BUILD})")
         typer.echo(f"  generation: {model.generation.value if model.generation else 'unknown (patched by another version)'}")
         typer.echo(f"  wasm declared: line {model.line(model.wasm_declaration)}; assigned: lines {', '.join(str(n) for n in sorted(model.line(a) for a in model.wasm_assignments))}")
         typer.echo(f"  wasm member reads: {len(model.wasm_member_reads)}")

@@ -43,7 +43,6 @@ NPMIGNORE_WHY = (
 )
 # Per layout of the runtime (see layout()): the entry's extension, and its declarations'.
 EXTENSIONS = {"commonjs": ("cjs", "d.cts"), "esm": ("mjs", "d.mts"), "web": ("mjs", "d.mts")}
-ESM_BUILD = esm_build.BUILD
 
 
 def layout(glue: Glue) -> str:

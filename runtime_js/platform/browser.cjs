@@ -12,7 +12,7 @@
 // Threads are module Workers of the ES-module build's one entry (thread.mjs),
 // which the build starts with the literal `new Worker(new URL(…), {type: 'module'})`
 // that bundlers look for.
-const { createQueue, SharedQueue } = require('./shared-queue.cjs');
+const { createQueue, SharedQueue, threadCanBlock } = require('./shared-queue.cjs');
 const bundle = require('./bundle.cjs');
 
 // The keys of the messages between a pool thread and its parent: its data, that it runs, that it ends.
@@ -21,7 +21,7 @@ const THREAD_ONLINE = '__wbgPoolThreadOnline';
 const THREAD_EXITED = '__wbgPoolThreadExited';
 
 // The page's main thread may not block (Atomics.wait throws there); a Worker may.
-const canBlock = typeof globalThis.WorkerGlobalScope === 'function' && globalThis instanceof globalThis.WorkerGlobalScope;
+const canBlock = threadCanBlock();
 
 let data; // this thread's data, once its first message arrived (see awaitThreadData)
 
@@ -97,7 +97,7 @@ class BrowserThread {
 const queues = new WeakMap();
 function queueOf(end) {
   let queue = queues.get(end);
-  if (queue === undefined) queues.set(end, (queue = new SharedQueue(end, { canBlock })));
+  if (queue === undefined) queues.set(end, (queue = new SharedQueue(end)));
   return queue;
 }
 
@@ -158,7 +158,6 @@ function taskLocation(filename) {
 }
 
 module.exports = {
-  name: 'browser',
   canBlock,
   sharedMemoryProblem,
   threadData: () => data,

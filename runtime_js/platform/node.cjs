@@ -10,7 +10,6 @@ const threads = require('worker_threads');
 const { AsyncLocalStorage } = require('async_hooks');
 const diagnostics = require('diagnostics_channel');
 const bundle = require('./bundle.cjs');
-const { MessageType } = require('../protocol.cjs');
 
 // The data the runtime started this thread with (a pool's host or worker), or
 // undefined on any other thread: the main thread, or a worker of the app's own.
@@ -75,17 +74,16 @@ function threadTicks(tid) {
   }
 }
 
-// A pool thread's stdout and stderr, sent to the main thread as events (`send`;
-// `thread()` is the thread's index at the time of writing): a worker's own
-// streams are carried by its parent's event loop, which does not turn while the
-// pool works, so the output would appear only after the pool stopped, out of
-// order with the logs.
-function forwardOutput(send, thread) {
+// A pool thread's stdout and stderr, handed to `onWrite(fd, text)` (which sends
+// them to the main thread as events): a worker's own streams are carried by its
+// parent's event loop, which does not turn while the pool works, so the output
+// would appear only after the pool stopped, out of order with the logs.
+function forwardOutput(onWrite) {
   for (const [stream, fd] of [[process.stdout, 1], [process.stderr, 2]]) {
     stream.write = function write(chunk, encoding, callback) {
       const done = typeof encoding === 'function' ? encoding : callback;
       const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString(typeof encoding === 'string' ? encoding : 'utf8');
-      send({ type: MessageType.OUTPUT, thread: thread(), fd, text });
+      onWrite(fd, text);
       if (typeof done === 'function') process.nextTick(done);
       return true;
     };
@@ -111,7 +109,6 @@ async function loadGlue({ gluePath, format }) {
 }
 
 module.exports = {
-  name: 'node',
   canBlock: true,
   sharedMemoryProblem: () => null,
   threadData,
@@ -121,7 +118,6 @@ module.exports = {
   post,
   receive,
   listen,
-  // With one core to run on (taskset, a container's CPU set), spinning never pays.
   availableParallelism: () => (os.availableParallelism ? os.availableParallelism() : os.cpus().length),
   kernelThreadId,
   threadTicks,

@@ -900,4 +900,4 @@ function corrupt(why) {
   return error;
 }
 
-module.exports = { createQueue, SharedQueue, DataCloneError, DEFAULT_BYTES };
+module.exports = { createQueue, SharedQueue, threadCanBlock, DataCloneError, DEFAULT_BYTES };
