@@ -18,10 +18,14 @@ const JS_VALUE_RULE =
   'a JS value held in wasm state belongs to the side that made it: the main thread (outside execute()) or the ' +
   'pool (inside); use (and free) the object that holds it on that side';
 
+// Each class's name, written out (filled below): a bundler that minifies (Vite
+// does) renames classes, and `name` is what users and the thread messages match.
+const NAMES = new Map();
+
 class WbgPoolError extends Error {
   constructor(message, code, options) {
     super(message, options);
-    this.name = new.target.name;
+    this.name = NAMES.get(new.target) ?? new.target.name;
     this.code = code;
   }
 }
@@ -200,14 +204,16 @@ function crateFrame(stack) {
 }
 
 // What kind of trap `error` is, or null when it is an ordinary JS exception.
+// V8's messages (Chromium, Node) and SpiderMonkey's (Firefox) for the same traps.
 function trapKind(error) {
   const message = String(error && error.message);
   const stack = String(error && error.stack);
   if (error instanceof RangeError && /call stack/i.test(message)) return 'stack_overflow';
+  if (error?.name === 'InternalError' && /too much recursion/i.test(message)) return 'stack_overflow';
   if (!(error instanceof WebAssembly.RuntimeError)) return null;
-  if (/out of bounds/i.test(message) && /memory/i.test(message)) return 'memory_out_of_bounds';
   // The glue's own table accesses stay in bounds; an index past the end is another instance's JS value.
-  if (/table index is out of bounds/i.test(message)) return 'foreign_js_value';
+  if (/table index (is )?out of bounds/i.test(message)) return 'foreign_js_value';
+  if (/memory access out of bounds|^index out of bounds$/i.test(message)) return 'memory_out_of_bounds';
   if (/unreachable/i.test(message)) {
     // The name section keeps std's function names in the trap's stack.
     if (/rust_oom|__rust_alloc_error_handler|handle_alloc_error/.test(stack)) return 'out_of_memory';
@@ -293,10 +299,7 @@ function warn(message, code) {
   platform.warn(`wbg-pool: ${message}`, code);
 }
 
-module.exports = {
-  threadLabel,
-  warn,
-  checkSharedMemory,
+const CLASSES = {
   WbgPoolError,
   WasmPanicError,
   WasmTrapError,
@@ -308,6 +311,14 @@ module.exports = {
   CallTimeoutError,
   StaleObjectError,
   ForeignJsValueError,
+};
+for (const [name, ErrorClass] of Object.entries(CLASSES)) NAMES.set(ErrorClass, name);
+
+module.exports = {
+  ...CLASSES,
+  threadLabel,
+  warn,
+  checkSharedMemory,
   trapKind,
   serialize,
   unwoundPanicData,

@@ -93,13 +93,19 @@ test("a wrapper's route is the router's while it runs, and the one before once i
   assert.equal(route.routed('sum', () => state.route), null);
 });
 
-test('traps are classified from what V8 reports', () => {
+test('traps are classified from what V8 and SpiderMonkey report', () => {
   const trap = (message, stack) => Object.assign(new WebAssembly.RuntimeError(message), { stack });
   assert.equal(errors.trapKind(trap('unreachable', 'at __rust_alloc_error_handler (wasm://…)')), 'out_of_memory');
   assert.equal(errors.trapKind(trap('unreachable', 'at sdk::prove (wasm://…)')), 'abort');
   assert.equal(errors.trapKind(trap('memory access out of bounds', '')), 'memory_out_of_bounds');
+  assert.equal(errors.trapKind(trap('table index is out of bounds', '')), 'foreign_js_value');
   assert.equal(errors.trapKind(new RangeError('Maximum call stack size exceeded')), 'stack_overflow');
   assert.equal(errors.trapKind(new TypeError('x is not a function')), null);
+  // Firefox (SpiderMonkey): the same traps in its words.
+  assert.equal(errors.trapKind(trap('unreachable executed', '__rust_alloc_error_handler@http://…/x.wasm:wasm-function[7]:0x1')), 'out_of_memory');
+  assert.equal(errors.trapKind(trap('index out of bounds', '')), 'memory_out_of_bounds');
+  assert.equal(errors.trapKind(trap('table index out of bounds', '')), 'foreign_js_value');
+  assert.equal(errors.trapKind(Object.assign(new Error('too much recursion'), { name: 'InternalError' })), 'stack_overflow');
 });
 
 test('errors cross threads as data and come back as the right class', () => {
