@@ -48,8 +48,10 @@ test-js: build build-versions
 	run "runtime unit tests" node --test $(NODE_TEST_FLAGS) runtime_js/test/unit/*.test.cjs; \
 	run "pool contract tests against build/pkg-{wasm-bindgen-rayon,poolbuilder-global,sdk-shaped}, abort and unwind builds" \
 	  node --test $(NODE_TEST_FLAGS) runtime_js/test/contracts/*.test.mjs; \
-	run "browser tests in headless Chromium against build/pkg-web, build/pkg-unwind-web and build/pkg-wasm-bindgen-rayon-web" \
-	  node --test $(NODE_TEST_FLAGS) runtime_js/test/browser/*.test.mjs; \
+	for browser in chromium firefox; do \
+	  run "browser tests in headless $$browser against build/pkg-web, build/pkg-unwind-web, build/pkg-wasm-bindgen-rayon-web and a Vite build" \
+	    env WBG_BROWSER=$$browser node --test $(NODE_TEST_FLAGS) runtime_js/test/browser/*.test.mjs; \
+	done; \
 	for pkg in $(PACKAGES) $(VERSION_PACKAGES); do \
 	  run "runtime behaviour tests against $$pkg" env WBG_PKG=$$pkg node --test $(NODE_TEST_FLAGS) runtime_js/test/*.test.mjs; \
 	done; \

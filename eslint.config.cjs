@@ -5,7 +5,7 @@ const js = require('@eslint/js');
 const globals = require('globals');
 
 module.exports = [
-  { ignores: ['node_modules/', 'rust_example/target/', 'tests/fixtures/', 'build/*/wbg-pool/', 'build/*/wbg_demo.js'] },
+  { ignores: ['node_modules/', 'build/browser-tests/', 'rust_example/target/', 'tests/fixtures/', 'build/*/wbg-pool/', 'build/*/wbg_demo.js'] },
   js.configs.recommended,
   {
     files: ['**/*.cjs'],
@@ -14,6 +14,11 @@ module.exports = [
   {
     files: ['**/*.mjs'],
     languageOptions: { sourceType: 'module', ecmaVersion: 2023, globals: globals.node },
+  },
+  {
+    // Code that runs in a browser: the browser tests' scenarios, app and in-page harness, the bench's.
+    files: ['runtime_js/test/browser/scenarios/**', 'runtime_js/test/browser/vite-app/**', 'runtime_js/test/browser/harness.mjs', 'bench/browser/scenario.mjs'],
+    languageOptions: { sourceType: 'module', ecmaVersion: 2023, globals: { ...globals.browser, ...globals.node } },
   },
   {
     rules: {

@@ -19,9 +19,9 @@ command -v python3 >/dev/null || die "python3 is missing: install Python 3.10 or
 command -v rustup >/dev/null || die "rustup is missing: install it (https://rustup.rs) to link the Debian toolchain"
 
 # Debian's rustc-web ships the std sources build-std needs; rust-lld comes from lld-22;
-# chromium runs the browser tests (runtime_js/test/browser), as Playwright cannot
-# download its own browser here.
-packages="rustc-web cargo-web rust-web-src lld-22 chromium"
+# chromium and firefox-esr run the browser tests (runtime_js/test/browser), as no
+# driver can download its own browser here.
+packages="rustc-web cargo-web rust-web-src lld-22 chromium firefox-esr"
 missing=""
 for p in $packages; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
@@ -37,6 +37,7 @@ else
 fi
 [ -e /usr/bin/rust-lld ] || die "/usr/bin/rust-lld is missing or dangling: reinstall lld-22"
 /usr/bin/chromium --version >/dev/null 2>&1 || die "/usr/bin/chromium does not run (/usr/bin/chromium --version fails): reinstall chromium"
+/usr/bin/firefox-esr --version >/dev/null 2>&1 || die "/usr/bin/firefox-esr does not run (/usr/bin/firefox-esr --version fails): reinstall firefox-esr"
 
 if rustup toolchain list | grep -q '^debian-web'; then
   step "rustup toolchain debian-web already linked"
@@ -75,12 +76,13 @@ else
   cargo install --quiet wasm-pack --version "=$wasm_pack_version" --locked --root "$wasm_pack"
 fi
 
-# ESLint, TypeScript (5.9 and 7) and playwright-core, pinned by package-lock.json.
+# ESLint, TypeScript (5.9 and 7), puppeteer-core (drives Chromium in the browser tests)
+# and Vite (builds an app in them), pinned by package-lock.json.
 node_stamp=node_modules/.installed-$(sha256sum package-lock.json | cut -c1-16)
 if [ -f "$node_stamp" ]; then
   step "Node dev tools (node_modules) up to date"
 else
-  step "installing the Node dev tools into node_modules (eslint, typescript, playwright-core)"
+  step "installing the Node dev tools into node_modules (eslint, typescript, puppeteer-core, vite)"
   npm ci --silent --no-audit --no-fund
   touch "$node_stamp"
 fi

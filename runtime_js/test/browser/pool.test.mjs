@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve } from './server.mjs';
-import { launchBrowser, runModule } from './browser.mjs';
+import { launchBrowser, problems } from './browser.mjs';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 // Node's answer, from the CommonJS build of the same crate, on its own instance.
@@ -26,13 +26,12 @@ after(async () => {
 // Runs one step of scenarios/demo.mjs against `pkg`; its value, or the test fails with what came instead.
 async function step(pkg, name, { worker = true, server = isolated, scenario = 'demo', timeoutMs = 30_000 } = {}) {
   const url = new URL(`runtime_js/test/browser/scenarios/${scenario}.mjs?pkg=${pkg}&step=${name}`, server.url).href;
-  const { outcome, console, pageErrors } = await runModule(browser, url, { worker, timeoutMs });
+  const { outcome, console, pageErrors } = await browser.runModule(url, { worker, timeoutMs });
   const seen = `${pkg} ${name}: ${JSON.stringify(outcome)}\nconsole: ${JSON.stringify(console)}\npage errors: ${JSON.stringify(pageErrors)}`;
   assert.ok('value' in outcome, seen);
   // Every failure is answered typed, and close() ends every thread cleanly: nothing
   // is left for the console (a thread that crashed while stopping would warn here).
-  assert.deepEqual(console.filter((entry) => entry.type === 'warning' || entry.type === 'error'), [], seen);
-  assert.deepEqual(pageErrors, [], seen);
+  assert.deepEqual(problems({ console, pageErrors }), [], seen);
   return outcome.value;
 }
 
@@ -140,8 +139,8 @@ test('a wasm-bindgen-rayon crate: unpatched, a pool panic hangs; patched, it rej
   const hangMs = 5000;
   const url = (pkg, patched) => new URL(`runtime_js/test/browser/scenarios/rayon.mjs?pkg=${pkg}&patched=${patched}`, isolated.url).href;
   const [unpatched, patched] = await Promise.all([
-    runModule(browser, url('pkg-wasm-bindgen-rayon-web-unpatched', 'no'), { worker: true, timeoutMs: hangMs }),
-    runModule(browser, url('pkg-wasm-bindgen-rayon-web', 'yes'), { worker: true, timeoutMs: 30_000 }),
+    browser.runModule(url('pkg-wasm-bindgen-rayon-web-unpatched', 'no'), { worker: true, timeoutMs: hangMs }),
+    browser.runModule(url('pkg-wasm-bindgen-rayon-web', 'yes'), { worker: true, timeoutMs: 30_000 }),
   ]);
   assert.deepEqual(unpatched.outcome, { hang: `no answer within ${hangMs} ms` });
   const { value } = patched.outcome;

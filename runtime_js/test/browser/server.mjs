@@ -5,6 +5,7 @@
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
+import { RUNNER_PAGE } from './harness.mjs';
 
 // Browsers refuse a module script or a streamed wasm compile with the wrong type.
 const MIME = {
@@ -25,9 +26,10 @@ const ISOLATION = {
   'Cross-Origin-Resource-Policy': 'same-origin',
 };
 
-// An empty document on every server: runModule opens it to get a page of the
-// server's origin (and isolation) to import modules and start workers from.
-// Its empty icon spares a request for /favicon.ico, a 404 in every page's console.
+// An empty document on every server: chromium.mjs opens it to get a page of the
+// server's origin (and isolation) to import modules and start workers from;
+// firefox.mjs opens the runner page (harness.mjs). Their empty icon spares a
+// request for /favicon.ico, a 404 in every page's console.
 const HOST_PAGE = '<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><title>wbg browser test</title>\n';
 
 // Serves the files under the absolute directory `root`, plus `pages` (request
@@ -35,7 +37,7 @@ const HOST_PAGE = '<!doctype html><meta charset="utf-8"><link rel="icon" href="d
 // free port. `isolated: false` leaves out COOP/COEP/CORP, to test a page that is
 // not cross-origin isolated.
 export async function serve(root, { isolated = true, pages = {} } = {}) {
-  const generated = { '/index.html': HOST_PAGE, ...pages };
+  const generated = { '/index.html': HOST_PAGE, '/__wbg-runner.html': RUNNER_PAGE, ...pages };
   const server = http.createServer((req, res) => {
     respond(root, generated, req).then(({ status, type, body }) => {
       res.writeHead(status, {

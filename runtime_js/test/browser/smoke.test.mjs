@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { serve } from './server.mjs';
-import { launchBrowser, runModule } from './browser.mjs';
+import { launchBrowser } from './browser.mjs';
 
 const PKG = fileURLToPath(new URL('../../../build/pkg-web-unpatched/', import.meta.url));
 if (!fs.existsSync(`${PKG}wbg_demo.js`)) throw new Error(`${PKG} is not built: run \`make build\` first`);
@@ -34,24 +34,24 @@ before(async () => {
 after(() => Promise.all([browser?.close(), isolated?.close(), plain?.close()]));
 
 test('on the main thread of an isolated page, the package loads and computes', async () => {
-  const run = await runModule(browser, `${isolated.url}sum.mjs`);
+  const run = await browser.runModule(`${isolated.url}sum.mjs`);
   assert.deepEqual(run.outcome, { value: { isolated: true, sum: 55n } });
   assert.deepEqual(run.pageErrors, []);
   assert.deepEqual(run.console.filter((m) => m.type === 'error'), []);
 });
 
 test('in a module Web Worker of an isolated page, the package loads and computes', async () => {
-  const run = await runModule(browser, `${isolated.url}sum.mjs`, { worker: true });
+  const run = await browser.runModule(`${isolated.url}sum.mjs`, { worker: true });
   assert.deepEqual(run.outcome, { value: { isolated: true, sum: 55n } });
   assert.deepEqual(run.pageErrors, []);
 });
 
 test('a page served without COOP/COEP is not isolated and has no SharedArrayBuffer', async () => {
-  const run = await runModule(browser, `${plain.url}globals.mjs`);
+  const run = await browser.runModule(`${plain.url}globals.mjs`);
   assert.deepEqual(run.outcome, { value: { isolated: false, sharedArrayBuffer: 'undefined' } });
 });
 
 test('a worker that never answers is reported as a hang', async () => {
-  const run = await runModule(browser, `${isolated.url}never.mjs`, { worker: true, timeoutMs: 1500 });
+  const run = await browser.runModule(`${isolated.url}never.mjs`, { worker: true, timeoutMs: 1500 });
   assert.deepEqual(run.outcome, { hang: 'no answer within 1500 ms' });
 });

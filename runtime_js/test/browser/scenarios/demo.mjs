@@ -1,23 +1,10 @@
 // Runs in the browser (browser.mjs runModule): one step of the behaviour suite
 // against a patched demo package, chosen by this module's query string
 // (?pkg=pkg-web&step=panic). Answers plain data the test compares with Node's.
+import { rejection } from './outcome.mjs';
+
 const params = new URL(import.meta.url).searchParams;
 const PKG = `/build/${params.get('pkg')}`;
-
-// What the test sees of an error: its class and the fields the runtime gives it.
-function describe(error) {
-  const { name, code, message, panicMessage, threadIndex, location, kind } = error;
-  return { name, code, message, panicMessage, threadIndex, ...location, kind };
-}
-
-async function rejection(promise) {
-  try {
-    await promise;
-  } catch (error) {
-    return describe(error);
-  }
-  return null;
-}
 
 const STEPS = {
   // The pool's answers equal the local instance's (and Node's), from more than one thread.
