@@ -3,7 +3,9 @@
 // every comparison a ratio measured in this same run. Prints a table, writes
 // bench/results.json. Runtime figures come from the demo package in build/pkg;
 // the panic rows also from the wasm-bindgen-rayon fixture (build/pkg-wasm-bindgen-rayon),
-// and the panic=unwind rows from the demo built for unwinding (build/pkg-unwind).
+// the panic=unwind rows from the demo built for unwinding (build/pkg-unwind), and
+// the browser rows from the `--target web` builds in headless Chromium and Firefox
+// (bench/browser/).
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
@@ -54,8 +56,8 @@ const MODES = [
 ];
 
 // Runs bench/<script> with `args` in a process of its own; its stdout is JSON.
-function inChild({ name, command }, script, args = []) {
-  const child = spawnSync(command[0], [...command.slice(1), path.join(__dirname, script), ...args], { encoding: 'utf8', maxBuffer: 1 << 28 });
+function inChild({ name, command, env = {} }, script, args = []) {
+  const child = spawnSync(command[0], [...command.slice(1), path.join(__dirname, script), ...args], { encoding: 'utf8', maxBuffer: 1 << 28, env: { ...process.env, ...env } });
   if (child.status !== 0) throw new Error(`bench/${[script, ...args].join(' ')} (${name}) failed: ${child.stderr}`);
   return JSON.parse(child.stdout);
 }
@@ -196,6 +198,38 @@ function outsideCalls() {
     const routed = record(`outside_${name}_parallel_pool_up_us`, `sum_of_squares(1000) outside execute(), pool up, ${where}`, parallelPoolUp, 'µs', 'can wait: routed to the host');
     const proxied = record(`outside_${name}_parallel_inside_us`, `sum_of_squares(1000) inside execute(), ${where}`, inside.parallel, 'µs');
     ratio(`outside_${name}_parallel_ratio`, `sum_of_squares routed outside / inside execute(), ${where}`, routed.median / proxied.median, 'goal <= 1.1');
+  }
+}
+
+// The browser rows (bench/browser/): the patched `--target web` demo in headless
+// Chromium, free and pinned (Chromium's processes inherit the pin), and in headless
+// Firefox with free cores, each in a process of its own. Calls from a module Worker,
+// except the frame gaps: those are the page's main thread's, while run() holds the
+// pool for a 1.5 s job.
+const BROWSER_MODES = [
+  { ...MODES[0], browser: 'Chromium' },
+  { ...MODES[1], browser: 'Chromium' },
+  { ...MODES[0], name: 'firefox_free', browser: 'Firefox', env: { WBG_BROWSER: 'firefox' } },
+];
+
+function browserRows() {
+  for (const mode of BROWSER_MODES) {
+    const { name, where, browser } = mode;
+    const on = `${browser}, ${where}`;
+    progress(`browser: noop, panics (x20, abort and unwind builds), collatz on 1 and 2 threads, pool start, frame gaps, ${on}`);
+    const b = inChild(mode, 'browser/run.mjs');
+    const ours = record(`browser_${name}_noop_proxy_us`, `browser: noop() through the proxy, from a module Worker, ${on}`, b.noop.proxy, 'µs', 'synchronous (Atomics.wait)');
+    const local = record(`browser_${name}_noop_local_us`, `browser: noop() on the worker's own instance, ${on}`, b.noop.local, 'µs');
+    ratio(`browser_${name}_noop_proxy_over_local`, `browser: noop() proxied / local, ${on}`, ours.median / local.median);
+    record(`browser_${name}_panic_abort_ms`, `browser: panic -> reject, panic=abort build, ${on}`, b.abort.panics, 'ms', 'goal <= 5 ms');
+    record(`browser_${name}_next_abort_ms`, `browser: next execute() after a panic, panic=abort build, ${on}`, b.abort.next, 'ms', 'waits for a fresh pool');
+    record(`browser_${name}_panic_unwind_ms`, `browser: panic -> reject, panic=unwind build, ${on}`, b.unwind.panics, 'ms');
+    record(`browser_${name}_next_unwind_ms`, `browser: next execute() after a panic, panic=unwind build, ${on}`, b.unwind.next, 'ms', 'the same pool; goal <= 1 ms');
+    const one = record(`browser_${name}_collatz_1_ms`, `browser: collatz_sum(3e6), 1 pool thread, ${on}`, b.collatz[1], 'ms');
+    const two = record(`browser_${name}_collatz_2_ms`, `browser: collatz_sum(3e6), 2 pool threads, ${on}`, b.collatz[2], 'ms');
+    ratio(`browser_${name}_speedup`, `browser: speedup 2 vs 1 pool threads, ${on}`, one.median / two.median, 'goal >= 1.7 (free cores)');
+    record(`browser_${name}_pool_start_ms`, `browser: pool start, 2 threads, until all run, ${on}`, b.poolStart, 'ms');
+    record(`browser_${name}_frame_gap_ms`, `browser: the page's longest frame gap during a 1.5 s run() job, ${on}`, b.frames, 'ms', 'goal <= 50 ms; 16.7 ms is every frame at 60 Hz');
   }
 }
 
@@ -362,6 +396,7 @@ function printTable() {
   await eventLoop();
   await proxyCost();
   outsideCalls();
+  browserRows();
   staleCheckCost();
   panics();
   unwindBuilds();
