@@ -216,7 +216,7 @@ function browserRows() {
   for (const mode of BROWSER_MODES) {
     const { name, where, browser } = mode;
     const on = `${browser}, ${where}`;
-    progress(`browser: noop, panics (x20, abort and unwind builds), collatz on 1 and 2 threads, pool start, frame gaps, ${on}`);
+    progress(`browser: noop, panics (x20, abort and unwind builds), collatz on 1 and 2 threads, pool start, frame gaps, spinOnPage, ${on}`);
     const b = inChild(mode, 'browser/run.mjs');
     const ours = record(`browser_${name}_noop_proxy_us`, `browser: noop() through the proxy, from a module Worker, ${on}`, b.noop.proxy, 'µs', 'synchronous (Atomics.wait)');
     const local = record(`browser_${name}_noop_local_us`, `browser: noop() on the worker's own instance, ${on}`, b.noop.local, 'µs');
@@ -230,6 +230,8 @@ function browserRows() {
     ratio(`browser_${name}_speedup`, `browser: speedup 2 vs 1 pool threads, ${on}`, one.median / two.median, 'goal >= 1.7 (free cores)');
     record(`browser_${name}_pool_start_ms`, `browser: pool start, 2 threads, until all run, ${on}`, b.poolStart, 'ms');
     record(`browser_${name}_frame_gap_ms`, `browser: the page's longest frame gap during a 1.5 s run() job, ${on}`, b.frames, 'ms', 'goal <= 50 ms; 16.7 ms is every frame at 60 Hz');
+    record(`browser_${name}_spin_noop_us`, `browser: noop() through the proxy from the page's main thread, spinOnPage, ${on}`, b.spin.proxy, 'µs', 'the page spins');
+    record(`browser_${name}_spin_frame_gap_ms`, `browser: the page's longest frame gap during a 1.5 s execute() job, spinOnPage, ${on}`, b.spin.gaps, 'ms', 'the page is frozen for the call');
   }
 }
 

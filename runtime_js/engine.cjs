@@ -4,12 +4,13 @@
 // replaces it after a failure (the reset policy decides about the memory) and
 // closes it. Calls (manager.cjs, task-queue.cjs) tell it when they begin and
 // settle; pools tell it what happens through the callbacks it gives them.
+const platform = require('./platform/index.cjs');
 const { Pool } = require('./pool.cjs');
 const { IdleShutdown } = require('./idle.cjs');
 const { resetAfterFailure, resetAfterUncleanStop } = require('./reset.cjs');
 const { deliverLog } = require('./logs.cjs');
 const { session } = require('./session.cjs');
-const { WbgPoolError, PoolClosedError, CallTimeoutError } = require('./errors.cjs');
+const { WbgPoolError, PoolClosedError, CallTimeoutError, wouldBlock } = require('./errors.cjs');
 
 // One engine per glue module: pools of one glue share its memory and its
 // proxy slot, so two would pull them from under each other.
@@ -141,8 +142,15 @@ class Engine {
   // (route.cjs). The patch marks those calls only under the contracts whose pool
   // the main thread's calls would join (wbg_patch/contract.py, MAIN_THREAD_JOINS).
   routeOutsideCalls(pool) {
-    const { callTimeoutMs } = this.options;
-    this.binding.handle.setOutsideRouter(pool === null ? null : () => pool.routeOutside(callTimeoutMs));
+    const { callTimeoutMs, spinOnPage } = this.options;
+    const route = () => pool.routeOutside(callTimeoutMs);
+    // On a page's main thread a routed call would wait for the host, which only spinOnPage allows:
+    // refused before anything is sent (on the page's own instance it would wait for the pool's threads).
+    const onPage = (name) => {
+      if (pool.servesOutside()) throw wouldBlock(`${name}(), called outside execute() while the pool runs,`);
+      return null;
+    };
+    this.binding.handle.setOutsideRouter(pool === null ? null : platform.canBlock || spinOnPage ? route : onPage);
   }
 
   stopPool(reason) {

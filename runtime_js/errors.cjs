@@ -293,6 +293,17 @@ function checkSharedMemory() {
   if (problem !== null) throw new WbgPoolError(problem, 'ERR_NOT_CROSS_ORIGIN_ISOLATED');
 }
 
+// A call that would wait for the pool on a page's main thread, which may not
+// block (see the spinOnPage option): `what` names it.
+function wouldBlock(what) {
+  return new WbgPoolError(
+    `${what} waits for the pool's threads, which a page's main thread may not (Atomics.wait throws there): ` +
+      "call it in a module Worker, use run() from here, or set the manager's spinOnPage option, which lets the page " +
+      'spin (frozen, a core busy) for the whole call',
+    'ERR_WOULD_BLOCK',
+  );
+}
+
 // A warning for what no rejected call tells the user (a reset nobody asked
 // for, an onLog that threw), with a code to filter on (process.on('warning')).
 function warn(message, code) {
@@ -319,6 +330,7 @@ module.exports = {
   threadLabel,
   warn,
   checkSharedMemory,
+  wouldBlock,
   trapKind,
   serialize,
   unwoundPanicData,

@@ -14,7 +14,7 @@ const { Metrics, CHANNELS } = require('./metrics.cjs');
 const errors = require('./errors.cjs');
 const platform = require('./platform/index.cjs');
 
-const { PoolClosedError, WbgPoolError } = errors;
+const { PoolClosedError } = errors;
 
 class ThreadPoolManager {
   /**
@@ -37,13 +37,7 @@ class ThreadPoolManager {
     let callTimeoutMs;
     try {
       if (typeof fn !== 'function') throw new TypeError('execute(fn): fn must be a function');
-      if (!platform.canBlock) {
-        throw new WbgPoolError(
-          "execute() blocks its thread in each wasm call while the pool works, which a page's main thread may not: " +
-            'call it in a module Worker, or use run() from here',
-          'ERR_WOULD_BLOCK',
-        );
-      }
+      if (!platform.canBlock && !this.options.spinOnPage) throw errors.wouldBlock('execute()');
       callTimeoutMs = callTimeout('execute(fn, options)', options, this.options.callTimeoutMs);
     } catch (error) {
       throw this.refused('execute', null, error);

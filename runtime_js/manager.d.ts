@@ -49,6 +49,14 @@ export interface ThreadPoolManagerOptions {
    * @default 1000
    */
   maxQueue?: number;
+  /**
+   * On a browser page's main thread, which may not block: let execute() (and a call outside it that
+   * the pool must serve) wait for the pool by spinning, instead of rejecting with ERR_WOULD_BLOCK. The
+   * page is frozen and a core busy for the whole call; for SDKs whose JS cannot await. In a Worker and
+   * in Node it changes nothing.
+   * @default false
+   */
+  spinOnPage?: boolean;
   /** Receives every log record of the pool; default: one line on stderr. */
   onLog?: (entry: LogEntry) => void;
 }

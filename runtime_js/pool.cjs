@@ -282,8 +282,13 @@ class Pool {
   // The `wasm` of one call outside execute() of an export that can wait, routed
   // here (route.cjs), with its own deadline; null, to run it on the main thread's
   // instance: inside execute() (its proxy has the call), or while this pool cannot serve it.
+  // Whether a call outside execute() goes to this pool now (else it runs on the main thread's instance).
+  servesOutside() {
+    return this.isReady && !this.closing && session.getStore() === undefined;
+  }
+
   routeOutside(timeoutMs) {
-    if (!this.isReady || this.closing || session.getStore() !== undefined) return null;
+    if (!this.servesOutside()) return null;
     this.outsideCall = { pool: this, timeoutMs, deadline: performance.now() + timeoutMs, failure: null };
     return this.outsideProxy;
   }

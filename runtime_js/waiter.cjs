@@ -42,8 +42,7 @@ class Waiter {
     if (expectSoon && this.canSpin && (this.score >= 0.5 || --this.untilProbe === 0)) {
       const probe = this.score < 0.5;
       this.spins++;
-      const until = performance.now() + SPIN_MS;
-      while (Atomics.load(control, slot) === seen && performance.now() < until);
+      spinWhile(control, slot, seen, SPIN_MS);
       if (Atomics.load(control, slot) !== seen) {
         // A try that saw the change: a core is free again, spin from now on.
         this.score = probe ? PROBE_HIT_SCORE : this.score + (1 - this.score) * SPIN_SCORE_WEIGHT;
@@ -55,8 +54,15 @@ class Waiter {
       if (probe) this.probeAfter = Math.min(LAST_PROBE_AFTER, this.probeAfter * 2);
       this.untilProbe = this.probeAfter;
     }
-    Atomics.wait(control, slot, seen, timeoutMs);
+    if (platform.canBlock) Atomics.wait(control, slot, seen, timeoutMs);
+    else spinWhile(control, slot, seen, timeoutMs); // a page's main thread (spinOnPage) may not block
   }
+}
+
+// Spins while control[slot] is `seen`, at most `ms`.
+function spinWhile(control, slot, seen, ms) {
+  const until = performance.now() + ms;
+  while (Atomics.load(control, slot) === seen && performance.now() < until);
 }
 
 module.exports = { Waiter };

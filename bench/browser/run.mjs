@@ -31,6 +31,7 @@ try {
     collatz: await step('collatz'),
     poolStart: await step('poolStart'),
     frames: await step('frames', { worker: false }),
+    spin: await step('spin', { worker: false }),
   };
   process.stdout.write(JSON.stringify(result));
 } finally {

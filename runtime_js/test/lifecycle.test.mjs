@@ -51,6 +51,7 @@ test('bad options are refused with errors naming the option', () => {
   assert.throws(() => new runtime.ThreadPoolManager({ heartbeatTimeoutMs: 0 }), /options\.heartbeatTimeoutMs/);
   assert.throws(() => new runtime.ThreadPoolManager({ idleShutdownMs: -5 }), /options\.idleShutdownMs/);
   assert.throws(() => new runtime.ThreadPoolManager({ onLog: 'yes' }), /options\.onLog/);
+  assert.throws(() => new runtime.ThreadPoolManager({ spinOnPage: 'yes' }), (e) => e instanceof TypeError && /options\.spinOnPage must be true or false/.test(e.message));
   assert.throws(() => new runtime.ThreadPoolManager(null), TypeError);
 });
 

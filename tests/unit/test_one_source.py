@@ -29,7 +29,7 @@ def test_the_declared_defaults_are_the_runtimes():
     for name, value in SOURCE["defaults"].items():
         stated = re.search(r"@default (\S+)", options[name])
         assert stated is not None, f"{name}: no @default in manager.d.ts"
-        assert stated.group(1) == ("Infinity" if value is None else str(value)), name
+        assert stated.group(1) == ("Infinity" if value is None else json.dumps(value)), name
 
 
 def test_the_declared_limits_are_the_runtimes():

@@ -111,6 +111,30 @@ test("on the page's main thread, run() calls the pool without blocking the page:
   assert.equal(value.next, '285');
 });
 
+test("on the page's main thread with spinOnPage, execute() spins instead: results, a typed panic, the next call", async () => {
+  const value = await step('pkg-web', 'spinOnThePage', { worker: false });
+  assert.equal(value.sum, String(nodeDemo.sum_squares(1000n)));
+  assert.equal(value.threads, 2);
+  assert.equal(value.busyThreads, 2);
+  assert.equal(value.error.name, 'WasmPanicError');
+  assert.match(value.error.panicMessage, /panic in the second closure of join/);
+  assert.equal(value.next, '55');
+});
+
+test("on the page's main thread, a wasm-bindgen-rayon export that waits for the pool, called outside execute() while the pool runs: refused typed, or with spinOnPage served by the host", async () => {
+  const url = new URL('runtime_js/test/browser/scenarios/rayon-page.mjs?pkg=pkg-wasm-bindgen-rayon-web', isolated.url).href;
+  const { outcome, console, pageErrors } = await browser.runModule(url, { timeoutMs: 30_000 });
+  const seen = `${JSON.stringify(outcome)}\nconsole: ${JSON.stringify(console)}\npage errors: ${JSON.stringify(pageErrors)}`;
+  assert.ok('value' in outcome, seen);
+  const { refuse, spin } = outcome.value;
+  for (const { pooled, local } of [refuse, spin]) assert.deepEqual({ pooled, local }, { pooled: 328350, local: 6 }, seen);
+  assert.equal(refuse.outside.error?.code, 'ERR_WOULD_BLOCK', seen);
+  assert.match(refuse.outside.error.message, /sum_of_squares\(\), called outside execute\(\) while the pool runs, waits for the pool's threads/);
+  assert.deepEqual(spin.outside, { value: 328350 }, seen);
+  assert.equal(spin.panic?.name, 'WasmPanicError', seen);
+  assert.equal(spin.next, 328350);
+});
+
 test('a thread script that cannot load (moved by a bundler, a 404) is a typed start error naming its URL', async () => {
   // pkg-web without its thread entry, as a bundler that did not see it would leave it.
   const copy = path.join(ROOT, 'build/browser-tests/pkg-web-no-thread');
@@ -135,7 +159,7 @@ test('a page without COOP/COEP gets a typed error naming both headers, at init a
 
 // Side by side: wasm-bindgen-rayon alone leaves a pool thread's panic unanswered (its
 // workers have no error listener); the same crate patched rejects typed, and goes on.
-test('a wasm-bindgen-rayon crate: unpatched, a pool panic hangs; patched, it rejects with WasmPanicError', async () => {
+test('a wasm-bindgen-rayon crate: unpatched, a pool panic hangs; patched, it rejects with WasmPanicError, also outside execute()', async () => {
   const hangMs = 5000;
   const url = (pkg, patched) => new URL(`runtime_js/test/browser/scenarios/rayon.mjs?pkg=${pkg}&patched=${patched}`, isolated.url).href;
   const [unpatched, patched] = await Promise.all([
@@ -150,4 +174,8 @@ test('a wasm-bindgen-rayon crate: unpatched, a pool panic hangs; patched, it rej
   assert.equal(value.error.name, 'WasmPanicError');
   assert.match(value.error.message, /job 1 of 3 failed/);
   assert.equal(value.next, 328350);
+  // Outside execute() in the Worker, with the pool up: served by the host, a panic typed too.
+  assert.equal(value.outside, 328350);
+  assert.deepEqual(value.outsidePanic, { name: 'WasmPanicError', code: 'ERR_WASM_PANIC' });
+  assert.equal(value.afterOutsidePanic, 328350);
 });

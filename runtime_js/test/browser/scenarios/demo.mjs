@@ -100,6 +100,23 @@ const STEPS = {
     }
   },
 
+  // execute() on the page's main thread with spinOnPage: the page spins in each proxied
+  // call instead of refusing it. Results, a typed panic, the next call.
+  async spinOnThePage({ demo, ThreadPoolManager }) {
+    const manager = new ThreadPoolManager({ numThreads: 2, spinOnPage: true });
+    try {
+      return {
+        sum: String(await manager.execute(() => demo.sum_squares(1000n))),
+        threads: await manager.execute(() => demo.pool_threads()),
+        busyThreads: await manager.execute(() => demo.busy(200)),
+        error: await rejection(manager.execute(() => demo.panic_in_join(false))),
+        next: String(await manager.execute(() => demo.sum_range(1n, 11n))),
+      };
+    } finally {
+      await manager.close();
+    }
+  },
+
   // One call on a fresh pool, and what it rejected with: on the page's main thread,
   // which may not block (execute() says so, typed), or for a package whose thread
   // script is gone (a bundler that moved it, a 404: a typed start error naming the URL).

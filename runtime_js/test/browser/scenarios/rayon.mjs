@@ -1,6 +1,6 @@
 // Runs in the browser: a crate on wasm-bindgen-rayon (build/pkg-wasm-bindgen-rayon-web),
 // patched (the pool through a ThreadPoolManager) or not (initThreadPool, as its README
-// says), then a panic on a pool thread.
+// says), then a panic on a pool thread; patched, also calls outside execute().
 const params = new URL(import.meta.url).searchParams;
 const PKG = `/build/${params.get('pkg')}`;
 
@@ -24,7 +24,16 @@ export default async function run() {
     } catch ({ name, code, message, threadIndex }) {
       error = { name, code, message, threadIndex };
     }
-    return { sum, threads, error, next: await manager.execute(() => lib.sum_of_squares(100)) };
+    const next = await manager.execute(() => lib.sum_of_squares(100));
+    // Outside execute(), with the pool up: an export that waits for the pool goes to its host.
+    const outside = lib.sum_of_squares(100);
+    let outsidePanic = null;
+    try {
+      lib.panic_in_pool(3);
+    } catch ({ name, code }) {
+      outsidePanic = { name, code };
+    }
+    return { sum, threads, error, next, outside, outsidePanic, afterOutsidePanic: await manager.execute(() => lib.sum_of_squares(100)) };
   } finally {
     await manager.close();
   }
