@@ -136,7 +136,7 @@ class Pool {
     if (startTimeoutMs === Infinity) return undefined;
     const timer = setTimeout(() => {
       const missing = numThreads + 1 - this.started.size;
-      this.fail(new PoolStartError(`${missing} of ${numThreads + 1} threads (host and pool) did not start within ${startTimeoutMs} ms (startTimeoutMs)`));
+      this.fail(new PoolStartError(`${missing} of ${numThreads + 1} threads (host and pool) did not start within ${startTimeoutMs} ms (startTimeoutMs)${platform.startHint}`));
     }, startTimeoutMs);
     platform.unref(timer);
     return timer;

@@ -119,6 +119,8 @@ module.exports = {
   receive,
   listen,
   availableParallelism: () => (os.availableParallelism ? os.availableParallelism() : os.cpus().length),
+  // Node starts every worker it is asked for, or fails it with an error of its own.
+  startHint: '',
   kernelThreadId,
   threadTicks,
   cpuUsage: () => process.cpuUsage(),

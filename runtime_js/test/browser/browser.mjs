@@ -2,7 +2,7 @@
 // default; chromium.mjs) or firefox (firefox.mjs). Both are Debian's packages,
 // which scripts/setup.sh installs: a driver's own browser download does not
 // work here. launchBrowser() gives either as
-//   runModule(url, { worker, timeoutMs })  the ES module at `url` (served by
+//   runModule(url, { worker, timeoutMs, prefs })  the ES module at `url` (served by
 //       server.mjs): its default export, an (async) function, is called on a
 //       page's main thread, or with `worker: true` in a module Web Worker that
 //       imports it. Resolves to { outcome, console, pageErrors }, outcome being
@@ -10,6 +10,7 @@
 //       code? } } (it threw, or the module failed to load) or { hang: 'no
 //       answer within N ms' }: "no answer" must not look like a crash or an
 //       error, since tests compare a package that hangs with one that rejects.
+//       `prefs`: Firefox preferences for this run (Firefox only).
 //   openPage(url, expression, { timeoutMs })  an app's own page: the value of
 //       `expression` evaluated there (a promise is awaited), as the same outcome.
 //   close()

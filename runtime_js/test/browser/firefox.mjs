@@ -60,14 +60,14 @@ export async function launchFirefox(executablePath) {
 
   // Opens the runner page of `origin` with `query` in a Firefox of its own, and
   // resolves with its report, or { outcome: { hang } } after `timeoutMs` from the page's start.
-  async function run(origin, query, timeoutMs) {
+  async function run(origin, query, timeoutMs, prefs = {}) {
     const id = String(nextId++);
     const runner = new URL(`/__wbg-runner.html?${new URLSearchParams({ ...query, report: reportBase + id })}`, origin).href;
     let started, done;
     const startedP = new Promise((resolve) => (started = resolve));
     const doneP = new Promise((resolve) => (done = resolve));
     runs.set(id, { started, done });
-    const firefox = startFirefox(executablePath, runner);
+    const firefox = startFirefox(executablePath, runner, prefs);
     try {
       const start = await within(Promise.race([startedP, firefox.exited]), START_TIMEOUT_MS);
       if (start !== undefined) {
@@ -83,18 +83,18 @@ export async function launchFirefox(executablePath) {
   }
 
   return {
-    runModule: (url, { worker = false, timeoutMs = 10_000 } = {}) => run(url, { module: url, ...(worker ? { worker: '1' } : {}) }, timeoutMs),
+    runModule: (url, { worker = false, timeoutMs = 10_000, prefs } = {}) => run(url, { module: url, ...(worker ? { worker: '1' } : {}) }, timeoutMs, prefs),
     openPage: (url, expression, { timeoutMs = 30_000 } = {}) => run(url, { page: url, expression }, timeoutMs),
     close: () => new Promise((resolve) => reports.close(resolve)),
   };
 }
 
-// A headless Firefox on a fresh profile, showing `url`. `exited` resolves
+// A headless Firefox on a fresh profile with PREFS and `prefs`, showing `url`. `exited` resolves
 // (with the exit code or signal) only if it ends by itself; stop() ends it and
 // removes the profile.
-function startFirefox(executablePath, url) {
+function startFirefox(executablePath, url, prefs) {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'wbg-firefox-'));
-  fs.writeFileSync(path.join(profile, 'user.js'), Object.entries(PREFS).map(([k, v]) => `user_pref(${JSON.stringify(k)}, ${JSON.stringify(v)});\n`).join(''));
+  fs.writeFileSync(path.join(profile, 'user.js'), Object.entries({ ...PREFS, ...prefs }).map(([k, v]) => `user_pref(${JSON.stringify(k)}, ${JSON.stringify(v)});\n`).join(''));
   const child = spawn(executablePath, ['--headless', '--no-remote', '--profile', profile, url], { stdio: 'ignore' });
   const ended = once(child, 'exit');
   let stopping = false;

@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve } from './server.mjs';
-import { launchBrowser, problems } from './browser.mjs';
+import { BROWSER, launchBrowser, problems } from './browser.mjs';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 // Node's answer, from the CommonJS build of the same crate, on its own instance.
@@ -24,9 +24,9 @@ after(async () => {
 });
 
 // Runs one step of scenarios/demo.mjs against `pkg`; its value, or the test fails with what came instead.
-async function step(pkg, name, { worker = true, server = isolated, scenario = 'demo', timeoutMs = 30_000 } = {}) {
+async function step(pkg, name, { worker = true, server = isolated, scenario = 'demo', timeoutMs = 30_000, prefs } = {}) {
   const url = new URL(`runtime_js/test/browser/scenarios/${scenario}.mjs?pkg=${pkg}&step=${name}`, server.url).href;
-  const { outcome, console, pageErrors } = await browser.runModule(url, { worker, timeoutMs });
+  const { outcome, console, pageErrors } = await browser.runModule(url, { worker, timeoutMs, prefs });
   const seen = `${pkg} ${name}: ${JSON.stringify(outcome)}\nconsole: ${JSON.stringify(console)}\npage errors: ${JSON.stringify(pageErrors)}`;
   assert.ok('value' in outcome, seen);
   // Every failure is answered typed, and close() ends every thread cleanly: nothing
@@ -145,6 +145,15 @@ test('a thread script that cannot load (moved by a bundler, a 404) is a typed st
   assert.equal(error.name, 'PoolStartError');
   assert.equal(error.code, 'ERR_POOL_START');
   assert.match(error.message, /\/build\/browser-tests\/pkg-web-no-thread\/wbg-pool\/thread\.mjs could not be loaded/);
+});
+
+// Firefox's limit is a preference; Chromium has none to lower.
+test('threads the browser holds back (its worker limit) are a typed start error that says so', { skip: BROWSER !== 'firefox' && 'Chromium has no worker limit to lower' }, async () => {
+  // The test's worker, the host and one pool thread: the second pool thread waits.
+  const { error } = await step('pkg-web', 'startHeldBack', { prefs: { 'dom.workers.maxPerDomain': 3 } });
+  assert.equal(error.name, 'PoolStartError');
+  assert.equal(error.code, 'ERR_POOL_START');
+  assert.match(error.message, /did not start within 2000 ms \(startTimeoutMs\): a browser starts only so many workers per site \(Firefox: the dom\.workers\.maxPerDomain preference, 512\)/);
 });
 
 test('a page without COOP/COEP gets a typed error naming both headers, at init and from the manager', async () => {

@@ -117,6 +117,17 @@ const STEPS = {
     }
   },
 
+  // A pool whose threads the browser holds back (the test lowers its worker limit): a start
+  // error past startTimeoutMs that says why, and the manager closes.
+  async startHeldBack({ demo, ThreadPoolManager }) {
+    const manager = new ThreadPoolManager({ numThreads: 2, startTimeoutMs: 2000 });
+    try {
+      return { error: await rejection(manager.execute(() => demo.sum_range(1n, 11n))) };
+    } finally {
+      await manager.close();
+    }
+  },
+
   // One call on a fresh pool, and what it rejected with: on the page's main thread,
   // which may not block (execute() says so, typed), or for a package whose thread
   // script is gone (a bundler that moved it, a 404: a typed start error naming the URL).
