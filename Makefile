@@ -49,7 +49,7 @@ test-js: build build-versions
 	run "pool contract tests against build/pkg-{wasm-bindgen-rayon,poolbuilder-global,sdk-shaped}, abort and unwind builds" \
 	  node --test $(NODE_TEST_FLAGS) runtime_js/test/contracts/*.test.mjs; \
 	for browser in chromium firefox; do \
-	  run "browser tests in headless $$browser against build/pkg-web, build/pkg-unwind-web, build/pkg-wasm-bindgen-rayon-web and a Vite build" \
+	  run "browser tests in headless $$browser against build/pkg-web, build/pkg-unwind-web, build/pkg-wasm-bindgen-rayon-web, build/pkg-poolbuilder-global-unwind-web and a Vite build" \
 	    env WBG_BROWSER=$$browser node --test $(NODE_TEST_FLAGS) runtime_js/test/browser/*.test.mjs; \
 	done; \
 	for pkg in $(PACKAGES) $(VERSION_PACKAGES); do \

@@ -30,6 +30,7 @@
 #   build/pkg-poolbuilder-global-unwind   the same built with panic=unwind, as an app that bumped its pins
 #                                         to wasm-bindgen =0.2.129, js-sys =0.3.106 would (0.2.106 glue
 #                                         cannot catch a panic at an export: it aborts), in build/pinned/
+#   build/pkg-poolbuilder-global-unwind-web  the same as --target web glue, for the browser tests
 # Their locks are committed (rust_example/pinned/): an upstream release changes nothing here.
 #
 # `scripts/build.sh newest` (make check-newest) builds the demo against the newest
@@ -148,7 +149,9 @@ if [ "${1:-}" = versions ]; then
   wasm=$(poolbuilder_unwind)
   cli=$(cli_of "$(locked_wasm_bindgen rust_example/pinned/poolbuilder-global-unwind.Cargo.lock)")
   package nodejs build/pkg-poolbuilder-global-unwind "$wasm" "$cli"
-  echo "==> built build/pkg-wasm-bindgen-{0.2.106,0.2.100} and build/pkg-poolbuilder-global{,-unwind}"
+  # The browser's: web glue needs wasm-bindgen 0.2.109 or newer (wbg-patch refuses 0.2.106's).
+  package web build/pkg-poolbuilder-global-unwind-web "$wasm" "$cli"
+  echo "==> built build/pkg-wasm-bindgen-{0.2.106,0.2.100} and build/pkg-poolbuilder-global{,-unwind,-unwind-web}"
   exit 0
 fi
 

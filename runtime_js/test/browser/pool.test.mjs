@@ -147,6 +147,18 @@ test('a thread script that cannot load (moved by a bundler, a 404) is a typed st
   assert.match(error.message, /\/build\/browser-tests\/pkg-web-no-thread\/wbg-pool\/thread\.mjs could not be loaded/);
 });
 
+test('a crate with its own PoolBuilder-global contract, built with panic=unwind: unchanged in a module Worker, panics typed, the pool kept', async () => {
+  const url = new URL('runtime_js/test/browser/scenarios/poolbuilder.mjs?pkg=pkg-poolbuilder-global-unwind-web', isolated.url).href;
+  const { outcome, console, pageErrors } = await browser.runModule(url, { worker: true, timeoutMs: 30_000 });
+  const seen = `${JSON.stringify(outcome)}\nconsole: ${JSON.stringify(console)}\npage errors: ${JSON.stringify(pageErrors)}`;
+  assert.ok('value' in outcome, seen);
+  const value = outcome.value;
+  assert.deepEqual({ sum: value.sum, threads: value.threads, next: value.next, outside: value.outside, unwinds: value.unwinds }, { sum: 328350, threads: 2, next: 328350, outside: 328350, unwinds: true }, seen);
+  assert.equal(value.error?.name, 'WasmPanicError', seen);
+  assert.match(value.error.panicMessage, /job 1 of 3 failed/);
+  assert.deepEqual(problems({ console, pageErrors }), [], seen);
+});
+
 // Firefox's limit is a preference; Chromium has none to lower.
 test('threads the browser holds back (its worker limit) are a typed start error that says so', { skip: BROWSER !== 'firefox' && 'Chromium has no worker limit to lower' }, async () => {
   // The test's worker, the host and one pool thread: the second pool thread waits.
