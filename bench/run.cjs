@@ -204,8 +204,8 @@ function outsideCalls() {
 // The browser rows (bench/browser/): the patched `--target web` demo in headless
 // Chromium, free and pinned (Chromium's processes inherit the pin), and in headless
 // Firefox with free cores, each in a process of its own. Calls from a module Worker,
-// except the frame gaps: those are the page's main thread's, while run() holds the
-// pool for a 1.5 s job.
+// except on the page's main thread: its frame gaps while run() holds the pool for a
+// 1.5 s job, and the spinOnPage rows (a proxied noop, the gaps during execute()).
 const BROWSER_MODES = [
   { ...MODES[0], browser: 'Chromium' },
   { ...MODES[1], browser: 'Chromium' },

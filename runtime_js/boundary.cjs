@@ -1,6 +1,6 @@
 'use strict';
 // The JS→wasm call boundary, where every instance's calls of its exports cross.
-// V8 converts an export's arguments (a Number for an i64, a BigInt for an f64,
+// The engine (V8; SpiderMonkey alike) converts an export's arguments (a Number for an i64, a BigInt for an f64,
 // ...) before the first wasm frame runs, and throws from the calling frame:
 // nothing in wasm ran, so that error is the caller's own, the same on any
 // instance. Any other error that leaves an export went through wasm frames (an
@@ -27,7 +27,9 @@ function callExport(fn, args) {
 
 // The top frame of `error` ({ name, file }), or null: V8's call site when a custom
 // prepareStackTrace would format the stack (it formats it at the stack's first read,
-// which the user's format then gets as it would have), else the default text's first frame.
+// which the user's format then gets as it would have), else the default text's first
+// frame: V8's ("Name: message\n    at name (file:line:col)") or SpiderMonkey's
+// (Firefox: "name@file:line:col", no header).
 function topFrame(error) {
   const custom = Error.prepareStackTrace;
   if (typeof custom === 'function') {
@@ -47,7 +49,10 @@ function topFrame(error) {
   const stack = String(error.stack);
   // The frames follow "Name: message" (a message may hold any text).
   const start = stack.indexOf('\n    at ', `${error.name}: ${error.message}`.length);
-  if (start === -1) return null;
+  if (start === -1) {
+    const frame = /^([^@\n]*)@(.*):\d+:\d+(?:\n|$)/.exec(stack);
+    return frame === null ? null : { name: frame[1], file: frame[2] };
+  }
   const frame = stack.slice(start + '\n    at '.length, stack.indexOf('\n', start + 1) >>> 0);
   const file = frame.match(/ \((.*):\d+:\d+\)$/);
   // V8 names a method call's frame "Object.caller [as name]".

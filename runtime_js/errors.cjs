@@ -170,9 +170,11 @@ const UNREPORTED_PANIC =
 // is not ours to raise for every error, nor around each local call (~5 ns on
 // calls that take tens); a local panic in an export's own body is frame 9.
 const WASM_STACK_FRAMES = 64;
-// A wasm frame of V8's stack: `at <module>.wasm.<function> (wasm://wasm/…)`,
-// the function as the name section spells it.
-const WASM_FRAME = /^\s*at \S*?\.wasm\.(.+) \(wasm:\/\/[^\n]*\)$/gm;
+// A wasm frame of a stack, the function as the name section spells it: V8's for a
+// module compiled from bytes, `at <module>.wasm.<function> (wasm://wasm/…)`, or from
+// a URL (a browser's streaming compile), `at <function> (<url>:wasm-function[i]:0x…)`;
+// SpiderMonkey's, `<function>@<url>:wasm-function[i]:0x…`.
+const WASM_FRAME = /^\s*at (?:\S*?\.wasm\.)?(.+) \((?:wasm:\/\/[^\n]*|[^\n]*:wasm-function\[\d+\]:0x[0-9a-f]+)\)$|^([^@\n]+)@[^\n]*:wasm-function\[\d+\]:0x[0-9a-f]+$/gm;
 // Crates that are not the crate's: the panic machinery, std, Rayon, the
 // bindings, the hooks; `__` names are compiler- and wasm-bindgen-made.
 const NOT_THE_CRATES =
@@ -194,7 +196,8 @@ function readable(name) {
 // that runs the crate's code (a closure of the crate, inlined into core's or
 // Rayon's generic function, is only named in its generic arguments).
 function crateFrame(stack) {
-  for (const [, name] of String(stack).matchAll(WASM_FRAME)) {
+  for (const [, v8Name, spiderMonkeyName] of String(stack).matchAll(WASM_FRAME)) {
+    const name = v8Name ?? spiderMonkeyName;
     // A path has `::`, unless it is the whole name (an export's): not `usize`, not `$func12`.
     const paths = [...name.matchAll(PATH)].filter(([path, crate]) => (path.includes('::') || path === name) && !NOT_THE_CRATES.test(crate));
     if (paths.length === 0) continue;

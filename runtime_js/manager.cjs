@@ -9,7 +9,7 @@
 const { binding } = require('./binding.cjs');
 const { Engine } = require('./engine.cjs');
 const { TaskQueue } = require('./task-queue.cjs');
-const { checkOptions, callTimeout } = require('./options.cjs');
+const { checkOptions, callTimeout, SPIN_NEEDS_TIMEOUT } = require('./options.cjs');
 const { Metrics, CHANNELS } = require('./metrics.cjs');
 const errors = require('./errors.cjs');
 const platform = require('./platform/index.cjs');
@@ -39,6 +39,7 @@ class ThreadPoolManager {
       if (typeof fn !== 'function') throw new TypeError('execute(fn): fn must be a function');
       if (!platform.canBlock && !this.options.spinOnPage) throw errors.wouldBlock('execute()');
       callTimeoutMs = callTimeout('execute(fn, options)', options, this.options.callTimeoutMs);
+      if (!platform.canBlock && callTimeoutMs === Infinity) throw new RangeError(`execute(fn, options): ${SPIN_NEEDS_TIMEOUT('callTimeoutMs')}`);
     } catch (error) {
       throw this.refused('execute', null, error);
     }

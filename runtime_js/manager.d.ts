@@ -52,8 +52,9 @@ export interface ThreadPoolManagerOptions {
   /**
    * On a browser page's main thread, which may not block: let execute() (and a call outside it that
    * the pool must serve) wait for the pool by spinning, instead of rejecting with ERR_WOULD_BLOCK. The
-   * page is frozen and a core busy for the whole call; for SDKs whose JS cannot await. In a Worker and
-   * in Node it changes nothing.
+   * page is frozen and a core busy for the whole call; for SDKs whose JS cannot await. On a page it
+   * needs a finite callTimeoutMs (a RangeError without one): a browser cannot tell a deadlocked pool
+   * from a busy one. In a Worker and in Node it changes nothing.
    * @default false
    */
   spinOnPage?: boolean;

@@ -26,6 +26,12 @@ function checkDuration(name, value, min, why = '') {
   }
 }
 
+// A page that spins is frozen until the call ends, and a browser tells no thread's CPU
+// time, by which a deadlocked pool is told from a busy one: only a call timeout ends it.
+const SPIN_NEEDS_TIMEOUT = (name) =>
+  `spinOnPage on a page's main thread needs a finite ${name}: the page is frozen while it spins, and a ` +
+  'browser cannot tell a deadlocked pool from a busy one, so only the call timeout would end a deadlock';
+
 // The manager's options: the user's over `patchDefaults` over defaults.json.
 function checkOptions(options, patchDefaults) {
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
@@ -52,6 +58,7 @@ function checkOptions(options, patchDefaults) {
     throw new RangeError(`options.maxQueue must be an integer of at least 0, or Infinity for no bound; got ${String(o.maxQueue)}`);
   }
   if (typeof o.spinOnPage !== 'boolean') throw new TypeError(`options.spinOnPage must be true or false, got ${String(o.spinOnPage)}`);
+  if (o.spinOnPage && !platform.canBlock && o.callTimeoutMs === Infinity) throw new RangeError(SPIN_NEEDS_TIMEOUT('options.callTimeoutMs'));
   if (typeof o.onLog !== 'function') throw new TypeError('options.onLog must be a function');
   return o;
 }
@@ -64,4 +71,4 @@ function callTimeout(signature, options, managerTimeoutMs) {
   return callTimeoutMs;
 }
 
-module.exports = { checkOptions, callTimeout };
+module.exports = { checkOptions, callTimeout, SPIN_NEEDS_TIMEOUT };

@@ -279,14 +279,14 @@ class Pool {
     return open.length === 0 ? this.settledAt : Math.min(...open);
   }
 
-  // The `wasm` of one call outside execute() of an export that can wait, routed
-  // here (route.cjs), with its own deadline; null, to run it on the main thread's
-  // instance: inside execute() (its proxy has the call), or while this pool cannot serve it.
-  // Whether a call outside execute() goes to this pool now (else it runs on the main thread's instance).
+  // Whether a call outside execute() goes to this pool now: not inside execute() (its
+  // proxy has the call), nor while this pool cannot serve it.
   servesOutside() {
     return this.isReady && !this.closing && session.getStore() === undefined;
   }
 
+  // The `wasm` of one call outside execute() of an export that can wait, routed
+  // here (route.cjs), with its own deadline; null, to run it on the main thread's instance.
   routeOutside(timeoutMs) {
     if (!this.servesOutside()) return null;
     this.outsideCall = { pool: this, timeoutMs, deadline: performance.now() + timeoutMs, failure: null };

@@ -24,7 +24,7 @@ TEMPLATES = _resources("templates")
 RUNTIME_JS = _resources("runtime_js")
 # Read once, at import: the CLI's option declarations need them before any command runs.
 _DEFAULTS_FILE = json.loads((RUNTIME_JS / "defaults.json").read_text(encoding="utf-8"))
-DEFAULTS: dict[str, int | None] = _DEFAULTS_FILE["defaults"]  # None: Infinity (never)
+DEFAULTS: dict[str, int | bool | None] = _DEFAULTS_FILE["defaults"]  # None: Infinity (never)
 LIMITS: dict[str, int] = _DEFAULTS_FILE["limits"]
 
 

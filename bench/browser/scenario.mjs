@@ -1,4 +1,4 @@
-// Runs in headless Chromium (bench/browser/run.mjs): one figure group of
+// Runs in headless Chromium or Firefox (bench/browser/run.mjs): one figure group of
 // `make bench`'s browser rows, chosen by the query string (?step=panics). Each
 // step times on its own thread and answers samples in ms (µs for per-call times).
 // perCall is bench/timing.cjs, served as an ES module by run.mjs.

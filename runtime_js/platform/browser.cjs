@@ -171,12 +171,13 @@ module.exports = {
   receive: (end) => queueOf(end).receive(),
   listen: (end, onMessage) => queueOf(end).listen(onMessage),
   availableParallelism: () => globalThis.navigator?.hardwareConcurrency || 1,
-  // Why threads may not start here, for a start past startTimeoutMs: a browser starts a
-  // bounded number of workers per site and queues the rest, without an error (Firefox: 512,
-  // its dom.workers.maxPerDomain preference).
+  // What may keep threads from starting here, for a start past startTimeoutMs: a browser
+  // may start a bounded number of workers per site and hold back the rest, without an
+  // error (Firefox: 512, its dom.workers.maxPerDomain preference).
   startHint:
-    ': a browser starts only so many workers per site (Firefox: the dom.workers.maxPerDomain preference, 512) ' +
-    'and holds back the rest without an error; end workers this page no longer needs, or ask for fewer numThreads',
+    '; possibly the browser holds them back: it may start only so many workers per site (Firefox: the ' +
+    'dom.workers.maxPerDomain preference, 512) and queue the rest without an error; end workers this page no ' +
+    'longer needs, or ask for fewer numThreads',
   kernelThreadId: () => null,
   threadTicks: () => null,
   cpuUsage: () => null,

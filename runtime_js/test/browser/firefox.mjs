@@ -9,9 +9,12 @@
 // started without the remote agent: none). A driver that makes the browser
 // hang cannot test whether our runtime does.
 //
-// What this sees of the console: the page's and the worker the test starts,
-// not the pool's own threads (a driver would; the runtime reports their logs
-// and failures to the manager, which the tests check).
+// What this sees of the console: what the page and the worker the test starts
+// log, and the errors nothing caught there; not the pool's own threads (a
+// driver would; the runtime reports their logs and failures to the manager,
+// which the tests check), nor an app's own workers or what an app's page logs
+// before its load event (openPage), nor the browser's own messages (a 404, a
+// blocked resource). Chromium's run sees all of that.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
@@ -73,7 +76,9 @@ export async function launchFirefox(executablePath) {
       if (start !== undefined) {
         throw new Error(start.hang !== undefined ? `Firefox did not open ${runner} within ${START_TIMEOUT_MS} ms` : `Firefox exited (${start}) before it opened ${runner}`);
       }
-      const report = await within(doneP, timeoutMs);
+      // A Firefox that ends (crashes) before the page reported is no hang of the page's.
+      const report = await within(Promise.race([doneP, firefox.exited.then((code) => ({ exited: code }))]), timeoutMs);
+      if (report.exited !== undefined) throw new Error(`Firefox exited (${report.exited}) before ${runner} reported`);
       if (report.hang !== undefined) return { outcome: report, console: [], pageErrors: [] };
       return { ...report, outcome: fromText(report.outcome) };
     } finally {
@@ -89,13 +94,20 @@ export async function launchFirefox(executablePath) {
   };
 }
 
+// The Firefoxes running now: ended when the test process exits, however it does.
+const running = new Set();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 // A headless Firefox on a fresh profile with PREFS and `prefs`, showing `url`. `exited` resolves
-// (with the exit code or signal) only if it ends by itself; stop() ends it and
-// removes the profile.
+// (with the exit code or signal) only if it ends by itself, and rejects if it could not
+// start; stop() ends it and removes the profile.
 function startFirefox(executablePath, url, prefs) {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'wbg-firefox-'));
   fs.writeFileSync(path.join(profile, 'user.js'), Object.entries({ ...PREFS, ...prefs }).map(([k, v]) => `user_pref(${JSON.stringify(k)}, ${JSON.stringify(v)});\n`).join(''));
   const child = spawn(executablePath, ['--headless', '--no-remote', '--profile', profile, url], { stdio: 'ignore' });
+  running.add(child);
   const ended = once(child, 'exit');
   let stopping = false;
   return {
@@ -103,7 +115,8 @@ function startFirefox(executablePath, url, prefs) {
     async stop() {
       stopping = true;
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await ended;
+      await ended.catch(() => {}); // a Firefox that never started: its error is the run's
+      running.delete(child);
       fs.rmSync(profile, { recursive: true, force: true });
     },
   };

@@ -48,7 +48,8 @@ for (const [method, type] of [['log', 'log'], ['info', 'info'], ['debug', 'debug
 postMessage({ answer: await settle(${JSON.stringify(url)}) });`;
     const worker = new Worker(URL.createObjectURL(new Blob([source], { type: 'text/javascript' })), { type: 'module' });
     worker.onmessage = ({ data }) => ('answer' in data ? resolve(data.answer) : onConsole(data.console));
-    worker.onerror = (event) => resolve({ error: { name: 'WorkerError', message: event.message ?? 'the worker failed to start' } });
+    // A script that fails to load has an empty message.
+    worker.onerror = (event) => resolve({ error: { name: 'WorkerError', message: event.message || 'the worker failed to start' } });
   });
 }
 

@@ -69,6 +69,16 @@ for (const pkg of ['pkg-web', 'pkg-unwind-web']) {
     assert.equal(next, '55');
   });
 
+  test(`${pkg}, in a module Worker: an argument of the wrong type is the caller's TypeError, and nothing is reset`, async () => {
+    const { outside, inside, local, pooled } = await step(pkg, 'wrongArgument');
+    for (const error of [outside, inside]) {
+      assert.equal(error?.name, 'TypeError', JSON.stringify({ outside, inside }));
+      assert.match(error.message, /BigInt/);
+    }
+    assert.equal(local, 0, 'the object made before on the own instance still works');
+    assert.equal(pooled, 0, 'the object made before in the pool still works');
+  });
+
   test(`${pkg}, in a module Worker: a spinning pool ends with CallTimeoutError, and the next call works`, async () => {
     const { error, next } = await step(pkg, 'spin');
     assert.equal(error.name, 'CallTimeoutError');
@@ -111,8 +121,14 @@ test("on the page's main thread, run() calls the pool without blocking the page:
   assert.equal(value.next, '285');
 });
 
-test("on the page's main thread with spinOnPage, execute() spins instead: results, a typed panic, the next call", async () => {
+test("on the page's main thread with spinOnPage, execute() spins instead: results, a typed panic, a deadlock ended by callTimeoutMs, the next call", async () => {
   const value = await step('pkg-web', 'spinOnThePage', { worker: false });
+  for (const refused of [value.noTimeout, value.noTimeoutForTheCall]) {
+    assert.equal(refused?.name, 'RangeError', JSON.stringify(value));
+    assert.match(refused.message, /spinOnPage on a page's main thread needs a finite (options\.)?callTimeoutMs/);
+  }
+  assert.equal(value.deadlock?.name, 'CallTimeoutError', JSON.stringify(value));
+  assert.equal(value.afterDeadlock, '55');
   assert.equal(value.sum, String(nodeDemo.sum_squares(1000n)));
   assert.equal(value.threads, 2);
   assert.equal(value.busyThreads, 2);
@@ -133,6 +149,9 @@ test("on the page's main thread, a wasm-bindgen-rayon export that waits for the 
   assert.deepEqual(spin.outside, { value: 328350 }, seen);
   assert.equal(spin.panic?.name, 'WasmPanicError', seen);
   assert.equal(spin.next, 328350);
+  // Nothing but the resets the runtime warns of: each close() of Rayon's global pool (it
+  // cannot exit), and the panic of a call outside execute(), which no execute() rejected.
+  assert.deepEqual(problems({ console, pageErrors }).filter((p) => !/\[WBG_POOL_RESET\]$/.test(p.text ?? '')), [], seen);
 });
 
 test('a thread script that cannot load (moved by a bundler, a 404) is a typed start error naming its URL', async () => {
@@ -165,7 +184,7 @@ test('threads the browser holds back (its worker limit) are a typed start error 
   const { error } = await step('pkg-web', 'startHeldBack', { prefs: { 'dom.workers.maxPerDomain': 3 } });
   assert.equal(error.name, 'PoolStartError');
   assert.equal(error.code, 'ERR_POOL_START');
-  assert.match(error.message, /did not start within 2000 ms \(startTimeoutMs\): a browser starts only so many workers per site \(Firefox: the dom\.workers\.maxPerDomain preference, 512\)/);
+  assert.match(error.message, /did not start within 2000 ms \(startTimeoutMs\); possibly the browser holds them back: it may start only so many workers per site \(Firefox: the dom\.workers\.maxPerDomain preference, 512\)/);
 });
 
 test('a page without COOP/COEP gets a typed error naming both headers, at init and from the manager', async () => {

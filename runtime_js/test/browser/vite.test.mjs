@@ -18,6 +18,7 @@ import { RUNNER_PAGE } from './harness.mjs';
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const APP = path.join(ROOT, 'build/browser-tests/vite-app');
 const nodeDemo = createRequire(import.meta.url)('../../../build/pkg/wbg_demo.js');
+// What the README's Vite config gives the dev server: the two headers, not server.mjs's third (CORP).
 const HEADERS = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
 // Vite's own settings only: where the app is, and quiet.
 const VITE = { root: APP, configFile: false, logLevel: 'error' };

@@ -108,6 +108,25 @@ test('traps are classified from what V8 and SpiderMonkey report', () => {
   assert.equal(errors.trapKind(Object.assign(new Error('too much recursion'), { name: 'InternalError' })), 'stack_overflow');
 });
 
+test("the boundary and the crate's frame are read from V8's and SpiderMonkey's stacks alike", () => {
+  const boundary = require('../../boundary.cjs');
+  const file = require.resolve('../../boundary.cjs');
+  const thrown = (stack) => Object.assign(new TypeError("can't convert 5 to BigInt"), { stack });
+  // Firefox: no header, "name@file:line:col" frames.
+  assert.equal(boundary.thrownAtTheBoundary(thrown(`callExport@${file}:18:12\nrun@http://x/app.js:5:19\n`)), true);
+  assert.equal(boundary.thrownAtTheBoundary(thrown(`__wbg_get@http://x/glue.js:9:3\ncallExport@${file}:18:12\n`)), false);
+  assert.equal(boundary.thrownAtTheBoundary(thrown(`sdk::prove@http://x/x.wasm:wasm-function[7]:0x1f\ncallExport@${file}:18:12\n`)), false);
+  const v8 = `TypeError: can't convert 5 to BigInt\n    at callExport (${file}:18:12)\n    at run (http://x/app.js:5:9)`;
+  assert.equal(boundary.thrownAtTheBoundary(thrown(v8)), true);
+  // A panic without a hook: the crate's frame in each engine's words.
+  const frames = {
+    node: '    at std::panicking::begin_panic (wasm://wasm/0012:wasm-function[3]:0x10)\n    at wbg_demo_bg.wasm.wbg_demo::prove::{{closure}} (wasm://wasm/0012:wasm-function[9]:0x99)',
+    chromium: '    at std::panicking::begin_panic (http://x/x_bg.wasm:wasm-function[3]:0x10)\n    at wbg_demo::prove::{{closure}} (http://x/x_bg.wasm:wasm-function[9]:0x99)',
+    firefox: 'std::panicking::begin_panic@http://x/x_bg.wasm:wasm-function[3]:0x10\nwbg_demo::prove::{{closure}}@http://x/x_bg.wasm:wasm-function[9]:0x99\n',
+  };
+  for (const [engine, stack] of Object.entries(frames)) assert.equal(errors.crateFrame(stack), 'wbg_demo::prove::{{closure}}', engine);
+});
+
 test('errors cross threads as data and come back as the right class', () => {
   const sent = [
     errors.serialize(Object.assign(new WebAssembly.RuntimeError('unreachable'), { stack: 'at rust_oom' }), 2),

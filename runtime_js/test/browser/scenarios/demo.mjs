@@ -1,7 +1,7 @@
 // Runs in the browser (browser.mjs runModule): one step of the behaviour suite
 // against a patched demo package, chosen by this module's query string
 // (?pkg=pkg-web&step=panic). Answers plain data the test compares with Node's.
-import { rejection } from './outcome.mjs';
+import { describe, rejection } from './outcome.mjs';
 
 const params = new URL(import.meta.url).searchParams;
 const PKG = `/build/${params.get('pkg')}`;
@@ -43,6 +43,27 @@ const STEPS = {
     try {
       const error = await rejection(manager.execute(() => demo.trap_out_of_bounds()));
       return { error, next: String(await manager.execute(() => demo.sum_range(1n, 11n))) };
+    } finally {
+      await manager.close();
+    }
+  },
+
+  // An argument of the wrong type (a Number where the export takes a BigInt) is the
+  // caller's TypeError, on the thread's own instance and inside execute(): nothing in wasm
+  // ran, so nothing is reset and objects made before still work.
+  async wrongArgument({ demo, ThreadPoolManager }) {
+    const manager = new ThreadPoolManager({ numThreads: 2 });
+    try {
+      const local = new demo.Histogram(4);
+      const pooled = await manager.execute(() => new demo.Histogram(4));
+      let outside = null;
+      try {
+        demo.sum_squares(5);
+      } catch (error) {
+        outside = describe(error);
+      }
+      const inside = await rejection(manager.execute(() => demo.sum_squares(5)));
+      return { outside, inside, local: local.total, pooled: await manager.execute(() => pooled.total) };
     } finally {
       await manager.close();
     }
@@ -102,15 +123,27 @@ const STEPS = {
 
   // execute() on the page's main thread with spinOnPage: the page spins in each proxied
   // call instead of refusing it. Results, a typed panic, the next call.
+  // A browser cannot tell a deadlocked pool from a busy one, and a spinning page is
+  // frozen: spinOnPage needs a finite callTimeoutMs, which ends a deadlock.
   async spinOnThePage({ demo, ThreadPoolManager }) {
-    const manager = new ThreadPoolManager({ numThreads: 2, spinOnPage: true });
+    let noTimeout = null;
+    try {
+      new ThreadPoolManager({ spinOnPage: true });
+    } catch (error) {
+      noTimeout = describe(error);
+    }
+    const manager = new ThreadPoolManager({ numThreads: 2, spinOnPage: true, callTimeoutMs: 30_000 });
     try {
       return {
+        noTimeout,
+        noTimeoutForTheCall: await rejection(manager.execute(() => demo.noop(), { callTimeoutMs: Infinity })),
         sum: String(await manager.execute(() => demo.sum_squares(1000n))),
         threads: await manager.execute(() => demo.pool_threads()),
         busyThreads: await manager.execute(() => demo.busy(200)),
         error: await rejection(manager.execute(() => demo.panic_in_join(false))),
         next: String(await manager.execute(() => demo.sum_range(1n, 11n))),
+        deadlock: await rejection(manager.execute(() => demo.deadlock(), { callTimeoutMs: 500 })),
+        afterDeadlock: String(await manager.execute(() => demo.sum_range(1n, 11n))),
       };
     } finally {
       await manager.close();
