@@ -121,7 +121,7 @@ const STEPS = {
   // On the page's main thread with spinOnPage: a proxied noop, and the longest gap between
   // animation frames while execute() holds the pool for a 1.5 s job (the page spins through it).
   spin: () =>
-    withManager('pkg-web', { spinOnPage: true }, async ({ demo, manager }) => {
+    withManager('pkg-web', { spinOnPage: true, callTimeoutMs: 60_000 }, async ({ demo, manager }) => {
       await manager.execute(() => demo.noop());
       const proxy = await manager.execute(() => perCall(() => demo.noop(), 50, 200));
       const gaps = [];
