@@ -211,6 +211,15 @@ def _print_waits(module: ModuleInterface | None, kind: contract.Kind | None, eac
     if each:
         for name, reason in waits.exports.items():
             typer.echo(f"    {name}: {'cannot wait' if reason is None else reason}")
+    if module.waits_counted:
+        counting = "yes (a browser tells a deadlocked pool from a busy one by them)"
+    elif module.counted is not None:
+        counting = f"not yet: the patch makes the module count them ({module.counted.waits} waits in {module.counted.functions} functions)"
+    elif module.not_counted is not None:
+        counting = f"no, and the patch leaves them ({module.not_counted}): in a browser only callTimeoutMs ends a deadlock"
+    else:
+        counting = "nothing to count (the module has no wait)"
+    typer.echo(f"  waits counted: {counting}")
 
 
 @app.command(

@@ -86,6 +86,11 @@ def run(file: Path, overrides: dict[str, object], mode: Mode, with_diff: bool = 
         else:
             source, what = model.source, f"already patched by wbg-patch {__version__}"
         stale = emit.changed(runtime)
+        # The module, made to count its waits (wasm/instrument.py), goes with the runtime:
+        # a patch of glue that was patched before the module was counts it too.
+        module = locate.read_module(model)
+        if module is not None and module.counted is not None and model.wasm_file is not None:
+            stale[model.wasm_file] = module.counted.data
         if file.parent / emit.NPMIGNORE in stale:
             what = f"{what}; {emit.NPMIGNORE_WHY}"
 

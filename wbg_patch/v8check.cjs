@@ -1,9 +1,12 @@
 'use strict';
 // V8's verdict on the files a patch is about to write (wbg_patch/v8check.py runs it, once per
 // patch run, with --experimental-vm-modules). Reads on stdin a JSON array of
-// { name, kind: 'commonjs' | 'module', source } and writes on stdout a JSON array of
-// { name, line, column, message } for every file V8 refuses to compile. Compiling runs none of
-// the code: only what V8 refuses at load (early errors) shows, which is what tree-sitter misses.
+// { name, kind: 'commonjs' | 'module' | 'wasm', source } (a wasm module's bytes in base64, with
+// `original`, the module as it is: when this Node's V8 refuses that too, its features are
+// newer than this Node, and the check of what the patch made says nothing) and
+// writes on stdout a JSON array of { name, line, column, message } for every file V8 refuses to
+// compile. Compiling runs none of the code: only what V8 refuses at load (early errors) shows,
+// which is what tree-sitter misses, and a module that does not validate.
 
 const vm = require('node:vm');
 const { spawnSync } = require('node:child_process');
@@ -12,8 +15,12 @@ const { spawnSync } = require('node:child_process');
 // there, `import` and a top-level `await` are not.
 const COMMONJS_PARAMETERS = ['exports', 'require', 'module', '__filename', '__dirname'];
 
-function compile({ name, kind, source }) {
-  if (kind === 'module') new vm.SourceTextModule(source, { identifier: name });
+function compile({ name, kind, source, original }) {
+  if (kind === 'wasm') {
+    const bytes = Buffer.from(source, 'base64');
+    // Validating is fast; only a module that fails it is compiled, for V8's reason.
+    if (!WebAssembly.validate(bytes) && WebAssembly.validate(Buffer.from(original, 'base64'))) new WebAssembly.Module(bytes);
+  } else if (kind === 'module') new vm.SourceTextModule(source, { identifier: name });
   else vm.compileFunction(source, COMMONJS_PARAMETERS, { filename: name });
 }
 
@@ -32,6 +39,10 @@ function refusals(files) {
     try {
       compile(file);
     } catch (error) {
+      if (error instanceof WebAssembly.CompileError) {
+        refused.push({ name: file.name, line: null, column: null, message: `${error.name}: ${error.message}` });
+        continue;
+      }
       if (!(error instanceof SyntaxError)) throw error;
       refused.push({ name: file.name, ...position(file), message: `${error.name}: ${error.message}` });
     }

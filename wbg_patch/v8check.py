@@ -4,12 +4,14 @@ tree-sitter accepts JS that V8 refuses at load: its early errors (a `let`
 declared twice, `import` or a top-level `await` in CommonJS, an invalid
 regular expression...). When `node` is on PATH, every JS file of the run goes
 through one node process (v8check.cjs beside this file) that compiles each
-file as Node will load it, and runs none of it. Without node the check is
+file as Node will load it, and runs none of it; so does the module the patch
+rewrites (wasm/instrument.py), which V8 validates. Without node the check is
 skipped, and the report says so.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -23,7 +25,7 @@ from .model import Glue
 CHECKER = Path(__file__).resolve().with_name("v8check.cjs")
 # How Node loads a file of this extension; None: by the glue's module format, as Node's
 # syntax detection does for a `.js` whose package.json sets no "type".
-KINDS = {".cjs": "commonjs", ".mjs": "module", ".js": None}
+KINDS = {".cjs": "commonjs", ".mjs": "module", ".js": None, ".wasm": "wasm"}
 NOT_CHECKED = "not checked by V8: node is not on PATH"
 
 
@@ -44,6 +46,8 @@ def check(files: dict[Path, bytes], glue: Glue) -> str | None:
     path, line, column, message = refused[0]
     source, what = files[path], "V8 refuses it as patched"
     cause = "The patch made JS that Node cannot load: please report this."
+    if kinds[path] == "wasm":
+        raise RefusedByV8Error(f"{what}: {message}. The patch made a module V8 refuses: please report this. Nothing was written.", path)
     if path == glue.path:
         # The input's own error, at its place in the file the user has, when it is the input's.
         refused_input = _refusals(node, {path: (kinds[path], _without_source_imports(glue))})
@@ -57,7 +61,7 @@ def check(files: dict[Path, bytes], glue: Glue) -> str | None:
 
 def _refusals(node: str, files: dict[Path, tuple[str, bytes]]) -> list[tuple[Path, int | None, int | None, str]]:
     """(file, line, column, V8's message) of each file V8 refuses, from one node process."""
-    request = [{"name": str(path), "kind": kind, "source": source.decode("utf-8")} for path, (kind, source) in files.items()]
+    request = [_request(path, kind, source) for path, (kind, source) in files.items()]
     # NODE_OPTIONS is the user's, for their programs (a --require, an --inspect): not for the checker.
     env = {k: v for k, v in os.environ.items() if k != "NODE_OPTIONS"}
     try:
@@ -74,6 +78,14 @@ def _refusals(node: str, files: dict[Path, tuple[str, bytes]]) -> list[tuple[Pat
         raise InternalError(f"cannot check the output with V8 ({node} exited {run.returncode}): {run.stderr.decode(errors='replace').strip()}; nothing was written")
     by_name = {str(path): path for path in files}
     return [(by_name[r["name"]], r["line"], r["column"], r["message"]) for r in answer]
+
+
+def _request(path: Path, kind: str, source: bytes) -> dict[str, str]:
+    if kind != "wasm":
+        return {"name": str(path), "kind": kind, "source": source.decode("utf-8")}
+    # With the module as it is: a module whose features this Node lacks is not the patch's fault.
+    original = base64.b64encode(path.read_bytes()).decode()
+    return {"name": str(path), "kind": kind, "source": base64.b64encode(source).decode(), "original": original}
 
 
 def _without_source_imports(glue: Glue) -> bytes:

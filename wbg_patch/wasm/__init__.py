@@ -5,7 +5,8 @@
 - ``code`` decodes a function body into what the analyses ask of it;
 - ``hooks`` finds the exports that install a panic hook, and the exception
   tag the module raises its panics with (a panic=unwind build);
-- ``waits`` finds the exports that can wait for another thread.
+- ``waits`` finds the exports that can wait for another thread;
+- ``instrument`` rewrites the module so that it counts its threads' waits.
 
 The pool's shared memory must be created with the limits the module declares,
 so they are read from the module itself rather than assumed; the pool contract
@@ -19,12 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import UndecodableModuleError
-from . import hooks
+from . import hooks, instrument
 from .code import BodyFacts, UnknownOpcode, decode_body
+from .instrument import CannotCount, Counted, count_waits
 from .sections import MemoryImport, Module, read_module
 from .waits import Reason, Waits, classify
 
-__all__ = ["MemoryImport", "Module", "ModuleInterface", "Reason", "Waits", "read_interface", "read_module"]
+__all__ = ["Counted", "MemoryImport", "Module", "ModuleInterface", "Reason", "Waits", "read_interface", "read_module"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,13 @@ class ModuleInterface:
     # Which exported functions can wait for another thread (waits.py); None when the code
     # could not be decoded (then every export counts as one that can).
     waits: Waits | None = None
+    # Whether the module counts its waits (instrument.py): True when it does (patched before),
+    # False when the patch would make it, None when it has no wait, its code could not be read,
+    # or it cannot be made to (then `not_counted` says why).
+    waits_counted: bool | None = None
+    # The module rewritten to count its waits, when `waits_counted` is False: the patch writes it.
+    counted: Counted | None = None
+    not_counted: str | None = None
 
 
 def read_interface(path: Path) -> ModuleInterface:
@@ -96,9 +105,19 @@ def _decoded(module: Module) -> list[BodyFacts]:
 
 def _found(module: Module, facts: list[BodyFacts]) -> dict[str, object]:
     panics = hooks.panic_tags(module, facts)
+    try:
+        counted, not_counted = count_waits(module, facts), None
+    except CannotCount as e:
+        counted, not_counted = None, str(e)
+    already = instrument.EXPORT in module.export_names
+    waits = classify(module, facts)
+    waits.exports.pop(instrument.EXPORT, None)  # the runtime's, not the glue's
     return {
+        "waits_counted": True if already else (False if counted is not None else None),
+        "counted": counted,
+        "not_counted": not_counted,
         "panic_hook_exports": hooks.panic_hook_exports(module, facts),
         "throws": bool(panics),
         "other_throws": hooks.other_throws(module, facts, panics),
-        "waits": classify(module, facts),
+        "waits": waits,
     }

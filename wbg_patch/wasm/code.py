@@ -43,7 +43,13 @@ class BodyFacts:
     throws: set[int] = field(default_factory=set)
     # An `i64.const` of Rust's exception class: panic_unwind writes it into every panic it raises.
     rust_exception_class: bool = False
-    waits: bool = False  # memory.atomic.wait32 or wait64: the thread may sleep until another wakes it
+    # Its memory.atomic.wait32 / wait64 instructions, where the thread may sleep until another
+    # wakes it: (offset in the body, offset of the memory argument, end, 1 for wait32 or 2 for wait64).
+    wait_sites: list[tuple[int, int, int, int]] = field(default_factory=list)
+
+    @property
+    def waits(self) -> bool:
+        return bool(self.wait_sites)
 
 
 # panic_unwind's exception class, `u64::from_ne_bytes(*b"MOZ\0RUST")` (library/panic_unwind/src/gcc.rs),
@@ -283,6 +289,7 @@ def _rare(data: bytes, pos: int, op: int, shape: int | None, facts: BodyFacts, r
 
 
 def _prefixed(data: bytes, pos: int, prefix: int, facts: BodyFacts, run: int) -> int:
+    start = pos - 1
     sub, pos = _uleb(data, pos)
     if prefix == 0xFC and sub == _MEMORY_INIT:
         segment, pos = _uleb(data, pos)
@@ -305,8 +312,9 @@ def _prefixed(data: bytes, pos: int, prefix: int, facts: BodyFacts, run: int) ->
     elif prefix == 0xFE and sub == _FE_FENCE:
         pos += 1
     elif prefix == 0xFE and sub <= 0x4E:
-        facts.waits |= sub in _FE_WAITS
-        pos = _memarg(data, pos)
+        memarg, pos = pos, _memarg(data, pos)
+        if sub in _FE_WAITS:
+            facts.wait_sites.append((start, memarg, pos, sub))
     else:
         raise UnknownOpcode(f"unknown instruction 0x{prefix:02X} {sub}")
     return pos

@@ -25,7 +25,7 @@ _CODE_SECTION = 10
 _DATA_SECTION = 11
 _TAG_SECTION = 13
 _TAG_IMPORT = 4
-_FUNCTION_KIND, _TABLE_KIND = 0, 1
+_FUNCTION_KIND, _TABLE_KIND, _GLOBAL_KIND = 0, 1, 3
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class MemoryImport:
     initial: int
     maximum: int | None
     shared: bool
+    memory64: bool = False  # addresses are i64 (the memory64 proposal)
 
     def js_descriptor(self) -> str:
         """The argument of ``new WebAssembly.Memory(...)`` for these limits."""
@@ -62,6 +63,8 @@ class Module:
     exported_tables: list[str] = field(default_factory=list)  # JS may put any exported function in these
     names: dict[int, str] = field(default_factory=dict)  # the name section's function names
     bodies: list[bytes] = field(default_factory=list)  # the code of each defined function
+    body_offsets: list[int] = field(default_factory=list)  # where each body starts in the file
+    imported_globals: int = 0  # the global index space has these first
     table: dict[int, int] = field(default_factory=dict)  # slot -> function, as instantiation fills table 0
     # Every function some element segment names, of any table and mode: the functions a table may
     # hold. False when a segment could not be read (then any function may be in a table).
@@ -74,6 +77,7 @@ class Module:
     memory: MemoryImport | None = None  # None when the module defines its own memory
     # The producers section's `processed-by` tools and versions: wasm-bindgen writes its own there.
     processed_by: dict[str, str] = field(default_factory=dict)
+    data: bytes = field(default=b"", repr=False)  # the whole module, as read
     undecodable: str | None = None  # why, when a section had a form this reader does not know
 
     def function_name(self, index: int) -> str:
@@ -88,11 +92,12 @@ class _Reader(Reader):
         super().__init__(data, lambda: InputError("the wasm module ends early (truncated?)", path))
         self.path = path
 
-    def limits(self) -> tuple[int, int | None, bool]:
+    def limits(self) -> tuple[int, int | None, bool, bool]:
+        """Initial, maximum, shared, 64-bit (memory64)."""
         flags = self.byte()
         initial = self.uleb()
         maximum = self.uleb() if flags & 0x01 else None
-        return initial, maximum, bool(flags & 0x02)
+        return initial, maximum, bool(flags & 0x02), bool(flags & 0x04)
 
     def valtype(self) -> object:
         kind = self.byte()
@@ -222,6 +227,7 @@ def _section(r: _Reader, section: int, end: int, module: Module) -> None:
             else:
                 if kind == _TAG_IMPORT:
                     module.tags.append(name)
+                module.imported_globals += kind == _GLOBAL_KIND
                 r.skip_import_desc(kind)
     elif section == _EXPORT_SECTION:
         for _ in range(r.uleb()):
@@ -250,6 +256,7 @@ def _section(r: _Reader, section: int, end: int, module: Module) -> None:
     elif section == _CODE_SECTION:
         for _ in range(r.uleb()):
             size = r.uleb()
+            module.body_offsets.append(r.pos)
             module.bodies.append(r.data[r.pos : r.pos + size])
             r.skip(size)
     elif section == _CUSTOM_SECTION:
@@ -272,7 +279,7 @@ def read_module(path: Path) -> Module:
         raise InputError("is not a WebAssembly module (bad magic number)", path)
     r = _Reader(data, path)
     r.pos = len(MAGIC)
-    module = Module()
+    module = Module(data=data)
     while r.pos < len(data):
         section, size = r.byte(), r.uleb()
         end = r.pos + size
