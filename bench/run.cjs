@@ -216,7 +216,7 @@ function browserRows() {
   for (const mode of BROWSER_MODES) {
     const { name, where, browser } = mode;
     const on = `${browser}, ${where}`;
-    progress(`browser: noop, panics (x20, abort and unwind builds), collatz on 1 and 2 threads, pool start, frame gaps, spinOnPage, ${on}`);
+    progress(`browser: noop, panics (x20, abort and unwind builds), deadlock (x5), collatz on 1 and 2 threads, pool start, frame gaps, spinOnPage, ${on}`);
     const b = inChild(mode, 'browser/run.mjs');
     const ours = record(`browser_${name}_noop_proxy_us`, `browser: noop() through the proxy, from a module Worker, ${on}`, b.noop.proxy, 'µs', 'synchronous (Atomics.wait)');
     const local = record(`browser_${name}_noop_local_us`, `browser: noop() on the worker's own instance, ${on}`, b.noop.local, 'µs');
@@ -225,6 +225,7 @@ function browserRows() {
     record(`browser_${name}_next_abort_ms`, `browser: next execute() after a panic, panic=abort build, ${on}`, b.abort.next, 'ms', 'waits for a fresh pool');
     record(`browser_${name}_panic_unwind_ms`, `browser: panic -> reject, panic=unwind build, ${on}`, b.unwind.panics, 'ms');
     record(`browser_${name}_next_unwind_ms`, `browser: next execute() after a panic, panic=unwind build, ${on}`, b.unwind.next, 'ms', 'the same pool; goal <= 1 ms');
+    record(`browser_${name}_deadlock_late_ms`, `browser: deadlock -> HeartbeatTimeoutError, minus the 500 ms timeout, ${on}`, b.deadlock, 'ms', 'the module counts its waits');
     const one = record(`browser_${name}_collatz_1_ms`, `browser: collatz_sum(3e6), 1 pool thread, ${on}`, b.collatz[1], 'ms');
     const two = record(`browser_${name}_collatz_2_ms`, `browser: collatz_sum(3e6), 2 pool threads, ${on}`, b.collatz[2], 'ms');
     ratio(`browser_${name}_speedup`, `browser: speedup 2 vs 1 pool threads, ${on}`, one.median / two.median, 'goal >= 1.7 (free cores)');

@@ -218,12 +218,35 @@ function trapKind(error) {
   if (/table index (is )?out of bounds/i.test(message)) return 'foreign_js_value';
   if (/memory access out of bounds|^index out of bounds$/i.test(message)) return 'memory_out_of_bounds';
   if (/unreachable/i.test(message)) {
-    // The name section keeps std's function names in the trap's stack.
+    // The name section keeps std's function names in the trap's stack. The glue's allocator
+    // export aborts itself when the memory cannot grow (wasm-bindgen's malloc_failure): a
+    // thread's stack and TLS are allocated that way as it starts, a string argument too.
     if (/rust_oom|__rust_alloc_error_handler|handle_alloc_error/.test(stack)) return 'out_of_memory';
+    if (/__wbindgen_(malloc|realloc)\b/.test(topWasmFrame(stack))) return 'out_of_memory';
     // A panic that no hook reported (the crate installs none) still passes std's panic machinery.
     return PANIC_MACHINERY.test(stack) ? 'panic' : 'abort';
   }
   return 'runtime_error';
+}
+
+// The innermost wasm frame of a stack, V8's (`at m.wasm.name (wasm://…:wasm-function[i]:0x…)`)
+// or SpiderMonkey's (`name@…:wasm-function[i]:0x…`); '' without one.
+function topWasmFrame(stack) {
+  return stack.split('\n').find((line) => line.includes('wasm-function[')) ?? '';
+}
+
+// The pool's shared memory could not be made (new WebAssembly.Memory threw): a shared memory
+// reserves its maximum at once, and the process (its address space: ulimit -v, a 32-bit
+// browser, a phone) has no room for it. `error` is the engine's RangeError.
+function memoryRefused(error, { initial, maximum }) {
+  const mib = (pages) => `${(pages * 64) / 1024} MiB`;
+  return new WbgPoolError(
+    `the wasm memory could not be allocated (${error.message}): the module asks for a shared memory of ${mib(initial)}, ` +
+      `up to ${mib(maximum)}, and a shared memory reserves its maximum at once; this process has no room for it. ` +
+      'Build the crate with a smaller maximum (-C link-args=--max-memory=<bytes>), or give the process more address space',
+    'ERR_OUT_OF_MEMORY',
+    { cause: error },
+  );
 }
 
 // Plain data for an error about to cross threads. `throughWasm`: it came out of
@@ -333,6 +356,7 @@ module.exports = {
   threadLabel,
   warn,
   checkSharedMemory,
+  memoryRefused,
   wouldBlock,
   trapKind,
   serialize,

@@ -13,7 +13,7 @@ const platform = require('./platform/index.cjs');
 const { MessageType, Slot, HOST_THREAD, Hook } = require('./protocol.cjs');
 const { postReply } = require('./signal.cjs');
 const { Waiter } = require('./waiter.cjs');
-const { joinPool, attachGlue, releaseThread } = require('./thread.cjs');
+const { joinPool, attachGlue, newWaitCount, releaseThread } = require('./thread.cjs');
 const errors = require('./errors.cjs');
 const { callExport, thrownAtTheBoundary } = require('./boundary.cjs');
 const { abandonedPanic } = require('./unwind.cjs');
@@ -33,6 +33,7 @@ const IDLE_WAIT_MS = 100;
 const SLEEPING_BEAT_MS = Math.min(workerData.heartbeatTimeoutMs / 4, limits.maxTimerMs);
 
 const workers = [];
+let waitCount = 0; // where the pool's threads count their waits (thread.cjs), once it starts
 // Spawns the pool's ThreadPoolWorkers; each runs the contract's start-worker
 // export with `receiver` on the pool's memory and module.
 function spawnWorkers(count, receiver) {
@@ -57,6 +58,7 @@ function spawnWorkers(count, receiver) {
         gluePath: workerData.gluePath,
         format: workerData.format,
         contract,
+        waitCount,
         control: workerData.control,
         events: port,
         receiver,
@@ -80,10 +82,11 @@ Object.assign(hooks, { [Hook.SPAWN_WORKERS]: spawnWorkers }, contractHooks.hooks
 
 async function start() {
   const { glue, raw } = await attachGlue(workerData);
+  waitCount = newWaitCount(raw, memory);
   await adapter.startPool(glue, contract, numThreads);
   await poolThreadsRunning();
   heldAtStart = countHeldJsValues(glue, raw);
-  send({ type: MessageType.READY, thread: HOST_THREAD, tid: platform.kernelThreadId() });
+  send({ type: MessageType.READY, thread: HOST_THREAD, tid: platform.kernelThreadId(), waitCount });
   return { glue, raw };
 }
 

@@ -3,7 +3,10 @@
 // threads. A busy pool uses CPU even while its host cannot beat (it runs a long
 // call); a deadlocked one uses none. Read only at checks, at most every
 // CHECK_EVERY_MS: a /proc read costs more than a whole call.
-const { Slot } = require('./protocol.cjs');
+// Where no CPU time can be read (browsers), the pool's own count of its waits
+// tells instead: a deadlocked pool is one whose threads all sleep, each waiting
+// for another to wake it, and none wakes.
+const { Slot, WaitCount } = require('./protocol.cjs');
 const { HeartbeatTimeoutError } = require('./errors.cjs');
 const platform = require('./platform/index.cjs');
 
@@ -23,6 +26,12 @@ class Liveness {
     this.onThreadGone = onThreadGone;
     this.tids = new Map(); // thread index -> kernel tid, as threads report ready
     this.lastSample = undefined; // CPU use at the last check (see worked())
+    this.waitCount = null; // the pool's wait counters (WaitCount), where its module keeps them
+  }
+
+  // The counters the host made on the pool's memory at `address` (0: the module keeps none).
+  countWaits(memory, address) {
+    this.waitCount = address ? new Int32Array(memory.buffer, address, WaitCount.LENGTH) : null;
   }
 
   checkEvery() {
@@ -43,11 +52,25 @@ class Liveness {
     const beat = Atomics.load(this.control, Slot.BEAT);
     // Read also when the host beat (a run() task's start beats): it is what finds a thread gone.
     const worked = this.worked(now);
-    if (beat !== watch.beat || worked !== false) {
+    const asleep = this.allAsleep(watch);
+    if (beat !== watch.beat || (worked === undefined ? asleep !== true : worked)) {
       Object.assign(watch, { at: now, beat });
       return null;
     }
     return now - watch.at >= this.timeoutMs ? new HeartbeatTimeoutError({ timeoutMs: this.timeoutMs, call: name }) : null;
+  }
+
+  // Where no CPU time tells (worked() undefined): whether every thread that counts its
+  // waits sleeps without a timeout, and none began or ended a sleep since the previous
+  // check of `watch` (undefined without the counters). A thread that runs, or sleeps for
+  // a while only, is progress; so is one that woke and slept again between two checks.
+  allAsleep(watch) {
+    if (this.waitCount === null) return undefined;
+    const changes = Atomics.load(this.waitCount, WaitCount.CHANGES);
+    const counting = Atomics.load(this.waitCount, WaitCount.COUNTING);
+    const still = changes === watch.waitChanges;
+    watch.waitChanges = changes;
+    return still && counting > 0 && Atomics.load(this.waitCount, WaitCount.SLEEPING) >= counting;
   }
 
   // Whether the pool used CPU since the previous check (undefined at the first).
@@ -59,7 +82,7 @@ class Liveness {
     const usage = ticks === null ? platform.cpuUsage() : null;
     const previous = this.lastSample;
     this.lastSample = { at: now, ticks, usage };
-    // A browser tells no CPU time at all: only the host's beats count there.
+    // A browser tells no CPU time at all: the host's beats and the wait counters tell there (allAsleep).
     if (previous === undefined || (ticks === null && usage === null)) return undefined;
     if (ticks !== null) return ticks !== previous.ticks;
     const usedMs = (usage.user + usage.system - previous.usage.user - previous.usage.system) / 1000;

@@ -26,11 +26,11 @@ function checkDuration(name, value, min, why = '') {
   }
 }
 
-// A page that spins is frozen until the call ends, and a browser tells no thread's CPU
-// time, by which a deadlocked pool is told from a busy one: only a call timeout ends it.
+// A page that spins is frozen until the call ends: only a call timeout bounds how long (a
+// deadlock ends at the heartbeat timeout, but a livelock, or a long call, would go on).
 const SPIN_NEEDS_TIMEOUT = (name) =>
-  `spinOnPage on a page's main thread needs a finite ${name}: the page is frozen while it spins, and a ` +
-  'browser cannot tell a deadlocked pool from a busy one, so only the call timeout would end a deadlock';
+  `spinOnPage on a page's main thread needs a finite ${name}: the page is frozen while it spins, and ` +
+  'only the call timeout bounds how long (a pool that spins forever, or a call that runs for minutes)';
 
 // The manager's options: the user's over `patchDefaults` over defaults.json.
 function checkOptions(options, patchDefaults) {

@@ -24,7 +24,7 @@ const SLICE_MS = 5;
 const STOP_GRACE_MS = 1000;
 
 // Starts the host worker with the ports and counters of a pool of `numThreads`.
-function spawnHost(binding, { numThreads, heartbeatTimeoutMs }) {
+function spawnHost(binding, memory, { numThreads, heartbeatTimeoutMs }) {
   const control = new SharedArrayBuffer(Slot.LENGTH * 4);
   // One-way channels, [sender's end, receiver's end] (platform/).
   const requests = platform.channel();
@@ -36,7 +36,7 @@ function spawnHost(binding, { numThreads, heartbeatTimeoutMs }) {
   const host = platform.spawnThread(
     'host',
     {
-      __wbgPoolMemory: handle.raw().memory,
+      __wbgPoolMemory: memory,
       __wbgPoolModule: handle.module(),
       // The host's place in the pool: where its own JS value slots start (see prelude.cjs).
       __wbgPoolThread: HOST_THREAD,
@@ -112,11 +112,14 @@ class Pool {
     });
     this.ready.catch(() => {});
     this.startTimer = this.startDeadline();
-    Object.assign(this, spawnHost(binding, options));
+    this.memory = binding.handle.raw().memory; // the pool's, shared by its threads
+    Object.assign(this, spawnHost(binding, this.memory, options));
     this.liveness = new Liveness(this.control, options.heartbeatTimeoutMs, (thread) => this.threadGone(thread));
     this.host.on('error', (error) => this.fail(error));
     this.host.on('exit', (code) => {
       this.exited = true;
+      // A host that failed reported why, then ended: its report may still wait on its port.
+      if (!this.closing) this.drain();
       if (!this.closing) this.fail(new PoolClosedError(`the pool host exited unexpectedly (exit code ${code})`));
     });
     for (const port of this.eventPorts) {
@@ -147,6 +150,8 @@ class Pool {
       case MessageType.READY:
         this.started.add(message.thread);
         if (message.tid !== null) this.liveness.tids.set(message.thread, message.tid);
+        // On the memory this pool was given: the glue's may be a fresh one by now (a reset).
+        if (message.waitCount) this.liveness.countWaits(this.memory, message.waitCount);
         if (this.started.size === this.options.numThreads + 1 && !this.isReady) {
           this.isReady = true;
           clearTimeout(this.startTimer);
@@ -174,7 +179,7 @@ class Pool {
         // Another thread's panic report may wait on its own port (the host reports a pool
         // thread's abandoned panic after that thread reported the panic): read them all first.
         this.drain();
-        this.fail(this.panicReports.explainTrap(message.error, this.openSince()));
+        this.fail(this.startFailure(this.panicReports.explainTrap(message.error, this.openSince())));
         break;
       case MessageType.TASK_DONE:
         this.taskDone(message);
@@ -224,6 +229,19 @@ class Pool {
     // memory they share is no longer the local instance's).
     this.terminated = new Promise((resolve) => platform.setImmediate(() => resolve(this.host.terminate())));
     this.owner.onFailed(this, error);
+  }
+
+  // A thread that ran out of memory before the pool ran: it could not start. Each thread's
+  // stack and TLS are allocated in the shared memory as it starts, and the memory is full.
+  startFailure(error) {
+    if (this.isReady || error.kind !== 'out_of_memory') return error;
+    const mib = Math.round(this.memory.buffer.byteLength / 2 ** 20);
+    return new PoolStartError(
+      `${threadLabel(error.threadIndex)} ran out of wasm memory as it started: each pool thread's stack and TLS are ` +
+        `allocated in the shared memory, which holds ${mib} MiB and could not grow for them. Free memory before the ` +
+        'pool starts, ask for fewer threads (numThreads), or build with a larger maximum (-C link-args=--max-memory=<bytes>)',
+      { cause: error },
+    );
   }
 
   // A thread whose /proc entry is gone has ended. One that reported its own end

@@ -18,7 +18,7 @@
 // gets (wbg_patch/prelude.py); everything they are used for is here.
 const platform = require('./platform/index.cjs');
 const { HOOKS_GLOBAL, START_WORKERS_HOOK, HOST_THREAD, MAIN_THREAD } = require('./protocol.cjs');
-const { WbgPoolError, StaleObjectError, ForeignJsValueError, deserialize, checkSharedMemory } = require('./errors.cjs');
+const { WbgPoolError, StaleObjectError, ForeignJsValueError, deserialize, checkSharedMemory, memoryRefused } = require('./errors.cjs');
 const { guardedExports } = require('./local.cjs');
 const { unwindMembers } = require('./unwind.cjs');
 const { currentPool, finalizeIn } = require('./session.cjs');
@@ -378,6 +378,17 @@ function localExports(bindings, onPoolThread) {
   return local;
 }
 
+// A fresh memory for the glue: a page that cannot have one is told why (COOP/COEP), and one
+// the process has no room for (a shared memory reserves its maximum at once) is typed.
+function newMemory(descriptor) {
+  checkSharedMemory();
+  try {
+    return new WebAssembly.Memory(descriptor);
+  } catch (error) {
+    throw error instanceof RangeError ? memoryRefused(error, descriptor) : error;
+  }
+}
+
 /**
  * The handle of one copy of a patched glue (one per thread that loads it).
  * @param {PreludeOptions} options
@@ -406,8 +417,7 @@ function attach(options, bindings) {
     memory() {
       const given = givenByPool('__wbgPoolMemory');
       if (given instanceof WebAssembly.Memory) return given;
-      checkSharedMemory();
-      return new WebAssembly.Memory(options.memory);
+      return newMemory(options.memory);
     },
     poolModule(compile) {
       const given = givenByPool('__wbgPoolModule');

@@ -22,7 +22,8 @@ const MessageType = Object.freeze({
   // host -> main, on the responses port
   RESULT: 'wbg-pool:result', // { id, value } or { id, error }
   // host or worker -> main, on that thread's events port
-  READY: 'wbg-pool:ready', // { thread, tid }: thread runs; tid for the liveness check
+  // { thread, tid, waitCount }: thread runs; tid and (host) the wait counters' address for the liveness check
+  READY: 'wbg-pool:ready',
   LOG: 'wbg-pool:log', // { thread, level, target, message, time }
   OUTPUT: 'wbg-pool:output', // { thread, fd, text }: what the thread wrote to stdout (1) or stderr (2)
   PANIC: 'wbg-pool:panic', // { thread, message, file, line, column }
@@ -43,6 +44,16 @@ const Slot = Object.freeze({
   EVENTS: 3, // bumped by whoever posts an event (log, report): the main thread drains only then
   STARTED: 4, // bumped + notified by each pool thread once it runs: the host waits for them all
   LENGTH: 5,
+});
+
+// Int32 words in the pool's wasm memory, where the module counts its threads' waits once
+// the patch made it (wbg_patch/wasm/instrument.py, which writes the first two): what tells a
+// deadlocked pool from a busy one where no CPU time can be read (liveness.cjs).
+const WaitCount = Object.freeze({
+  SLEEPING: 0, // threads asleep in a wait with no timeout
+  CHANGES: 1, // such sleeps begun or ended
+  COUNTING: 2, // threads that count their waits (thread.cjs)
+  LENGTH: 3,
 });
 
 // The host's thread index in reports: it is not a Rayon pool thread.
@@ -71,4 +82,4 @@ const Hook = Object.freeze({
 // patched glue takes from the host instead of the crate's browser snippet.
 const START_WORKERS_HOOK = 'startWorkers';
 
-module.exports = { RUNTIME_VERSION, MessageType, Slot, HOST_THREAD, MAIN_THREAD, UNKNOWN_THREAD, HOOKS_GLOBAL, Hook, START_WORKERS_HOOK };
+module.exports = { RUNTIME_VERSION, MessageType, Slot, WaitCount, HOST_THREAD, MAIN_THREAD, UNKNOWN_THREAD, HOOKS_GLOBAL, Hook, START_WORKERS_HOOK };

@@ -4,7 +4,7 @@
 // forward its output there, install the hooks Rust calls, and attach the glue
 // to the pool's shared memory.
 const platform = require('./platform/index.cjs');
-const { MessageType, HOOKS_GLOBAL, Hook } = require('./protocol.cjs');
+const { MessageType, HOOKS_GLOBAL, Hook, WaitCount } = require('./protocol.cjs');
 const { postEvent } = require('./signal.cjs');
 const { watchPanicReports } = require('./reports.cjs');
 const { WASM_STACK_FRAMES, abandonedPanicData } = require('./errors.cjs');
@@ -58,10 +58,41 @@ async function attachGlue(workerData) {
   return { glue, raw: glue.__wbg_pool.init(workerData.__wbgPoolModule, workerData.__wbgPoolMemory) };
 }
 
+// The setter of a module whose waits the patch made countable (wbg_patch/wasm/instrument.py).
+const COUNT_WAITS = '__wbg_pool_count_waits';
+let counting = null; // this thread's instance and the counters, while it counts
+
+// Has this thread count its waits at `address` (WaitCount), where the module can.
+function countWaits(raw, memory, address) {
+  if (!address || typeof raw[COUNT_WAITS] !== 'function') return;
+  raw[COUNT_WAITS](address);
+  counting = { raw, address, words: new Int32Array(memory.buffer, address, WaitCount.LENGTH), owner: false };
+  Atomics.add(counting.words, WaitCount.COUNTING, 1);
+}
+
+// The host, as the pool starts on a memory: room for the wait counters, and this thread
+// counting there. Their address (0: the module does not count) goes to every pool thread.
+function newWaitCount(raw, memory) {
+  if (typeof raw[COUNT_WAITS] !== 'function' || typeof raw.__wbindgen_malloc !== 'function') return 0;
+  const address = raw.__wbindgen_malloc(WaitCount.LENGTH * 4, 4);
+  new Int32Array(memory.buffer, address, WaitCount.LENGTH).fill(0);
+  countWaits(raw, memory, address);
+  counting.owner = true;
+  return address;
+}
+
 // Gives a thread's wasm stack and TLS back to the allocator when it ends
-// cleanly (glue without thread support has nothing to give back).
+// cleanly (glue without thread support has nothing to give back), and stops
+// counting it: a thread gone would never sleep again. The host, which ends
+// last, gives the counters back too: the next pool on this memory makes its own.
 function releaseThread(raw) {
+  if (counting !== null) {
+    counting.raw[COUNT_WAITS](0);
+    Atomics.sub(counting.words, WaitCount.COUNTING, 1);
+    if (counting.owner && typeof raw.__wbindgen_free === 'function') raw.__wbindgen_free(counting.address, WaitCount.LENGTH * 4, 4);
+    counting = null;
+  }
   if (typeof raw.__wbindgen_thread_destroy === 'function') raw.__wbindgen_thread_destroy();
 }
 
-module.exports = { joinPool, attachGlue, releaseThread };
+module.exports = { joinPool, attachGlue, countWaits, newWaitCount, releaseThread };

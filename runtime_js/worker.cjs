@@ -6,7 +6,7 @@
 // routed through the host (console.log included) would arrive in time.
 const platform = require('./platform/index.cjs');
 const { MessageType, Slot, Hook } = require('./protocol.cjs');
-const { joinPool, attachGlue, releaseThread } = require('./thread.cjs');
+const { joinPool, attachGlue, countWaits, releaseThread } = require('./thread.cjs');
 const errors = require('./errors.cjs');
 
 // Rayon's index once the thread runs; until then, the order it was spawned in.
@@ -30,6 +30,7 @@ const crashed = (error, throughWasm = false) =>
   send({ type: MessageType.CRASH, thread: threadIndex, error: errors.serialize(error, threadIndex, throughWasm) });
 
 function run({ glue, raw }) {
+  countWaits(raw, workerData.__wbgPoolMemory, workerData.waitCount);
   // Contracts whose Rust side does not report the thread's start: it runs from here on.
   if (!adapter.rustReports) ready();
   try {

@@ -28,6 +28,7 @@ try {
     noop: await step('noop'),
     abort: await step('panics', { pkg: 'pkg-web' }),
     unwind: await step('panics', { pkg: 'pkg-unwind-web' }),
+    deadlock: await step('deadlock'),
     collatz: await step('collatz'),
     poolStart: await step('poolStart'),
     frames: await step('frames', { worker: false }),

@@ -75,6 +75,20 @@ const STEPS = {
       return { panics, next };
     }),
 
+  // A deadlock until execute() rejects with HeartbeatTimeoutError, minus the 500 ms
+  // timeout: how late the module's count of its waits shows it (5 runs).
+  deadlock: () =>
+    withManager('pkg-web', { heartbeatTimeoutMs: 500 }, async ({ demo, manager, HeartbeatTimeoutError }) => {
+      const late = [];
+      for (let i = 0; i < 5; i++) {
+        await manager.execute(() => demo.noop()); // a running pool: its start is not timed
+        const t = performance.now();
+        await expectRejection(manager.execute(() => demo.deadlock()), HeartbeatTimeoutError);
+        late.push(performance.now() - t - 500);
+      }
+      return late;
+    }),
+
   // The CPU-bound Rayon job on 1 and on 2 pool threads.
   collatz: async () => {
     const out = {};

@@ -3,7 +3,8 @@
 // panic=unwind build a panic rejects only its call: the same pool goes on.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { runtime, demo, UNWINDS, threadCount, assertNoWorkersLeft, collectUntil } from './helpers.mjs';
+import { spawnSync } from 'node:child_process';
+import { runtime, demo, UNWINDS, LOAD_PACKAGE, threadCount, assertNoWorkersLeft, collectUntil } from './helpers.mjs';
 
 const HEARTBEAT_MS = 1000;
 const logs = [];
@@ -197,6 +198,38 @@ test('a panic while the pool starts rejects with WasmPanicError, and the next po
     await fresh.close();
     manager = newManager(); // the later tests' manager, whatever happened here
   }
+});
+
+// Each pool thread's stack and TLS are allocated in the shared memory as it starts: an app
+// whose data filled the memory leaves no room for them.
+test('a pool with no room to start in (the memory full) rejects with PoolStartError that says so, and the next call works', async () => {
+  await manager.close();
+  const fresh = new runtime.ThreadPoolManager({ numThreads: 2, onLog() {} });
+  try {
+    assert.ok(demo.fill_memory(0) > 1000 * 1024, 'the memory is full: the app holds over 1000 of its 1024 MiB');
+    await assert.rejects(fresh.execute(() => demo.sum_range(1n, 11n)), (e) => {
+      assert.ok(e instanceof runtime.PoolStartError, String(e));
+      assert.match(e.message, /ran out of wasm memory as it started: .* holds 1024 MiB and could not grow for them/);
+      assert.ok(e.cause instanceof runtime.WasmTrapError && e.cause.kind === 'out_of_memory', String(e.cause));
+      return true;
+    });
+    // The memory was reset, as for any trap: the pool starts on a fresh one.
+    assert.equal(await fresh.execute(() => demo.sum_range(1n, 11n)), 55n);
+  } finally {
+    await fresh.close();
+    manager = newManager();
+  }
+});
+
+// A shared memory reserves its maximum at once (V8: some 10 GiB of address space for this
+// module's 1 GiB), so a process with less address space (ulimit -v here; a 32-bit browser,
+// a phone) cannot make it: the glue's first instantiation says so, typed.
+test('a memory the process cannot reserve is WbgPoolError ERR_OUT_OF_MEMORY at the first instantiation, naming the maximum', () => {
+  const script = `try { ${LOAD_PACKAGE} console.log('loaded'); } catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, message: e.message, cause: e.cause?.name })); }`;
+  const child = spawnSync('sh', ['-c', 'ulimit -v 2000000 && exec "$0" --input-type=module -e "$1"', process.execPath, script], { encoding: 'utf8' });
+  const outcome = JSON.parse(child.stdout.trim().split('\n').at(-1) || 'null');
+  assert.deepEqual({ ...outcome, message: undefined }, { name: 'WbgPoolError', code: 'ERR_OUT_OF_MEMORY', message: undefined, cause: 'RangeError' }, child.stdout + child.stderr);
+  assert.match(outcome.message, /the wasm memory could not be allocated \(WebAssembly\.Memory\(\): could not allocate memory\): .* up to 1024 MiB, and a shared memory reserves its maximum at once/);
 });
 
 test('finalizers of objects made before a crash do not free into the fresh memory', async () => {

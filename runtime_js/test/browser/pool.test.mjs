@@ -88,6 +88,24 @@ for (const pkg of ['pkg-web', 'pkg-unwind-web']) {
     assert.equal(next, '55');
   });
 
+  test(`${pkg}, in a module Worker: a deadlock rejects with HeartbeatTimeoutError, a busy pool is not taken for one, and the next call works`, async () => {
+    const { busyThreads, error, afterMs, next } = await step(pkg, 'deadlock');
+    assert.equal(busyThreads, 2, 'both pool threads ran 1.5 s, three heartbeat timeouts, untouched');
+    assert.equal(error?.name, 'HeartbeatTimeoutError', JSON.stringify(error));
+    assert.equal(error.code, 'ERR_HEARTBEAT_TIMEOUT');
+    assert.ok(afterMs >= 500, `not before the heartbeat timeout: ${afterMs} ms`);
+    assert.equal(next, '55');
+  });
+
+  test(`${pkg}, in a module Worker: a pool with no room to start in (the memory full) is a typed start error, and the next call works`, async () => {
+    const { takenKib, error, next } = await step(pkg, 'memoryFull');
+    assert.ok(takenKib > 1000 * 1024, `the app holds over 1000 of the memory's 1024 MiB: ${takenKib} KiB`);
+    assert.equal(error?.name, 'PoolStartError', JSON.stringify(error));
+    assert.match(error.message, /ran out of wasm memory as it started: .* holds 1024 MiB/);
+    assert.deepEqual([error.cause.name, error.cause.kind], ['WasmTrapError', 'out_of_memory']);
+    assert.equal(next, '55');
+  });
+
   test(`${pkg}, in a module Worker: every pool thread's logs reach onLog`, async () => {
     const entries = await step(pkg, 'logs');
     for (const thread of [0, 1]) {

@@ -634,6 +634,30 @@ pub fn trap_out_of_memory() -> u32 {
     run_in_pool(|| black_box(Vec::<u8>::with_capacity(1536 << 20)).capacity() as u32)
 }
 
+/// Takes the memory's room up to its maximum, all but about `leave_kib` KiB, and keeps it, as
+/// an app whose data filled its memory would (an allocation that fails is given up, not
+/// aborted on): a pool started then has no room for its threads' stacks. Returns the KiB taken.
+#[wasm_bindgen]
+pub fn fill_memory(leave_kib: u32) -> u32 {
+    let mut taken = FILLED.lock().unwrap();
+    let left = vec![0u8; leave_kib as usize * 1024];
+    let mut chunk = 64usize << 20;
+    let mut kib = 0;
+    while chunk >= 64 << 10 {
+        let mut block = Vec::<u8>::new();
+        if block.try_reserve_exact(chunk).is_ok() {
+            taken.push(block);
+            kib += (chunk >> 10) as u32;
+        } else {
+            chunk /= 2;
+        }
+    }
+    drop(left);
+    kib
+}
+
+static FILLED: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+
 /// Aborts on a pool thread without a panic.
 #[wasm_bindgen]
 pub fn abort_in_pool() {

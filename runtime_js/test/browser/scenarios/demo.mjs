@@ -80,6 +80,40 @@ const STEPS = {
     }
   },
 
+  // A deadlock (every pool thread parked, the host waiting for them) ends at the heartbeat
+  // timeout: a browser tells no CPU time, but the patched module counts its threads' sleeps.
+  // A pool busy for three heartbeat timeouts first is not taken for one.
+  async deadlock({ demo, ThreadPoolManager }) {
+    const manager = new ThreadPoolManager({ numThreads: 2, heartbeatTimeoutMs: 500 });
+    try {
+      const busyThreads = await manager.execute(() => demo.busy(1500));
+      const started = performance.now();
+      const error = await rejection(manager.execute(() => demo.deadlock()));
+      const afterMs = performance.now() - started;
+      return { busyThreads, error, afterMs, next: String(await manager.execute(() => demo.sum_range(1n, 11n))) };
+    } finally {
+      await manager.close();
+    }
+  },
+
+  // A memory the app filled leaves no room for the pool threads' stacks and TLS, which are
+  // allocated in it as each thread starts: a typed start error, then a fresh memory.
+  async memoryFull({ demo, ThreadPoolManager }) {
+    const manager = new ThreadPoolManager({ numThreads: 2 });
+    try {
+      const takenKib = demo.fill_memory(0);
+      let error = null;
+      try {
+        await manager.execute(() => demo.sum_range(1n, 11n));
+      } catch (e) {
+        error = { ...describe(e), cause: describe(e.cause) };
+      }
+      return { takenKib, error, next: String(await manager.execute(() => demo.sum_range(1n, 11n))) };
+    } finally {
+      await manager.close();
+    }
+  },
+
   async logs({ demo, ThreadPoolManager }) {
     const entries = [];
     const manager = new ThreadPoolManager({ numThreads: 2, onLog: (entry) => entries.push(entry) });
@@ -123,8 +157,8 @@ const STEPS = {
 
   // execute() on the page's main thread with spinOnPage: the page spins in each proxied
   // call instead of refusing it. Results, a typed panic, the next call.
-  // A browser cannot tell a deadlocked pool from a busy one, and a spinning page is
-  // frozen: spinOnPage needs a finite callTimeoutMs, which ends a deadlock.
+  // A spinning page is frozen: spinOnPage needs a finite callTimeoutMs, which here ends a
+  // deadlock before the heartbeat timeout (5 s) would.
   async spinOnThePage({ demo, ThreadPoolManager }) {
     let noTimeout = null;
     try {
