@@ -60,13 +60,13 @@ async function attachGlue(workerData) {
 
 // The setter of a module whose waits the patch made countable (wbg_patch/wasm/instrument.py).
 const COUNT_WAITS = '__wbg_pool_count_waits';
-let counting = null; // this thread's instance and the counters, while it counts
+let counting = null; // the counters, while this thread counts; `owner`: it made them
 
 // Has this thread count its waits at `address` (WaitCount), where the module can.
-function countWaits(raw, memory, address) {
+function countWaits(raw, memory, address, owner = false) {
   if (!address || typeof raw[COUNT_WAITS] !== 'function') return;
   raw[COUNT_WAITS](address);
-  counting = { raw, address, words: new Int32Array(memory.buffer, address, WaitCount.LENGTH), owner: false };
+  counting = { address, words: new Int32Array(memory.buffer, address, WaitCount.LENGTH), owner };
   Atomics.add(counting.words, WaitCount.COUNTING, 1);
 }
 
@@ -76,8 +76,7 @@ function newWaitCount(raw, memory) {
   if (typeof raw[COUNT_WAITS] !== 'function' || typeof raw.__wbindgen_malloc !== 'function') return 0;
   const address = raw.__wbindgen_malloc(WaitCount.LENGTH * 4, 4);
   new Int32Array(memory.buffer, address, WaitCount.LENGTH).fill(0);
-  countWaits(raw, memory, address);
-  counting.owner = true;
+  countWaits(raw, memory, address, true);
   return address;
 }
 
@@ -87,7 +86,7 @@ function newWaitCount(raw, memory) {
 // last, gives the counters back too: the next pool on this memory makes its own.
 function releaseThread(raw) {
   if (counting !== null) {
-    counting.raw[COUNT_WAITS](0);
+    raw[COUNT_WAITS](0);
     Atomics.sub(counting.words, WaitCount.COUNTING, 1);
     if (counting.owner && typeof raw.__wbindgen_free === 'function') raw.__wbindgen_free(counting.address, WaitCount.LENGTH * 4, 4);
     counting = null;

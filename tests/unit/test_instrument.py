@@ -21,6 +21,7 @@ from wbg_patch import pipeline
 from wbg_patch.errors import RefusedByV8Error
 from wbg_patch.wasm import instrument, read_interface, read_module
 from wbg_patch.wasm.code import decode_body
+from wbg_patch.wasm.sections import CODE_SECTION, Module
 
 I32, I64 = 0x7F, 0x7E
 
@@ -131,21 +132,9 @@ def test_a_module_that_cannot_count_its_waits_is_left_as_it_is_and_inspect_says_
     assert read_interface(tmp_path / "waits.wasm").counted is not None
 
 
-def code_start(data: bytes) -> int:
+def code_start(module: Module) -> int:
     """Where the code section's content starts."""
-    pos = 8
-    while True:
-        section, pos = data[pos], pos + 1
-        size = shift = 0
-        while True:
-            byte, pos = data[pos], pos + 1
-            size |= (byte & 0x7F) << shift
-            shift += 7
-            if byte < 0x80:
-                break
-        if section == 10:
-            return pos
-        pos += size
+    return next(start for section, start, _ in module.sections if section == CODE_SECTION)
 
 
 def test_the_demo_module_counted_keeps_every_other_byte_of_its_code_where_it_was(tmp_path: Path) -> None:
@@ -157,8 +146,8 @@ def test_the_demo_module_counted_keeps_every_other_byte_of_its_code_where_it_was
     after = read_module(tmp_path / "counted.wasm")
 
     # Offsets in the code section (DWARF's, a stack's `wasm-function[i]:0x…`) hold.
-    assert [o - code_start(after.data) for o in after.body_offsets[: len(before.bodies)]] == [
-        o - code_start(before.data) for o in before.body_offsets
+    assert [o - code_start(after) for o in after.body_offsets[: len(before.bodies)]] == [
+        o - code_start(before) for o in before.body_offsets
     ]
     assert set(after.export_names) == {*before.export_names, instrument.EXPORT}
     assert after.data[: before.body_offsets[0]] != before.data[: before.body_offsets[0]]  # the sections grew

@@ -37,20 +37,28 @@ from dataclasses import dataclass
 
 from ..errors import UnsupportedGlueError
 from .code import BodyFacts, Reader
-from .sections import MAGIC, Module
+from .sections import (
+    CODE_SECTION,
+    CUSTOM_SECTION,
+    EXPORT_SECTION,
+    FUNCTION_KIND,
+    FUNCTION_SECTION,
+    GLOBAL_SECTION,
+    MAGIC,
+    TYPE_SECTION,
+    Module,
+)
 
 # The setter the runtime calls on each thread; its presence also marks a module as counted.
 EXPORT = "__wbg_pool_count_waits"
 # What the runtime allocates the counters with, on the pool's host (runtime_js/thread.cjs).
 ALLOCATOR = "__wbindgen_malloc"
 
-_TYPE, _FUNCTION, _GLOBAL, _EXPORT, _CODE = 1, 3, 6, 7, 10
 # Known sections in the order a module must have them (the tag section, 13, sits before globals).
 _ORDER = [1, 2, 3, 4, 5, 13, 6, 7, 8, 9, 12, 10, 11]
 _I32, _I64 = 0x7F, 0x7E
 # The counters, at the address the setter gives: i32 words [sleeping, sleeps begun or ended, ...].
 _SLEEPING, _CHANGES = 0, 4
-_FUNCTION_KIND = 0x00
 
 
 class CannotCount(ValueError):
@@ -119,18 +127,6 @@ def _reader(data: bytes) -> Reader:
     return Reader(data, lambda: UnsupportedGlueError("the wasm module ends early"))
 
 
-def _sections(data: bytes) -> list[tuple[int, bytes]]:
-    """(id, payload) of each section, in order."""
-    sections, r = [], _reader(data)
-    r.pos = len(MAGIC)
-    while r.pos < len(data):
-        section = r.byte()
-        size = r.uleb()
-        sections.append((section, data[r.pos : r.pos + size]))
-        r.skip(size)
-    return sections
-
-
 def _count(payload: bytes) -> tuple[int, int]:
     """A vector section's entry count, and where its entries start."""
     r = _reader(payload)
@@ -147,12 +143,7 @@ def _extend(payload: bytes, entries: list[bytes], keep_width: bool = False) -> b
 
 def _has_dwarf(sections: list[tuple[int, bytes]]) -> bool:
     """Whether a custom section holds DWARF (`.debug_info`, `.debug_line`, …)."""
-    for section, payload in sections:
-        if section == 0:
-            r = _reader(payload)
-            if r.name().startswith(".debug_"):
-                return True
-    return False
+    return any(section == CUSTOM_SECTION and _reader(payload).name().startswith(".debug_") for section, payload in sections)
 
 
 def count_waits(module: Module, facts: list[BodyFacts]) -> Counted | None:
@@ -165,8 +156,7 @@ def count_waits(module: Module, facts: list[BodyFacts]) -> Counted | None:
         raise CannotCount("a 64-bit memory (memory64): the counting helpers take 32-bit addresses")
     if ALLOCATOR not in module.export_names:
         raise CannotCount(f"the module exports no allocator ({ALLOCATOR}) for the runtime to keep the counters with")
-    sections = _sections(data)
-    globals_defined = next((_count(p)[0] for s, p in sections if s == _GLOBAL), 0)
+    globals_defined = next((_count(data[start:end])[0] for s, start, end in module.sections if s == GLOBAL_SECTION), 0)
     counters = _encode_uleb(module.imported_globals + globals_defined)
     first_type, setter = len(module.types), len(module.function_types)
 
@@ -185,22 +175,22 @@ def count_waits(module: Module, facts: list[BodyFacts]) -> Counted | None:
     new_functions = [_encode_uleb(first_type)] + [_encode_uleb(first_type + sub) for sub, _ in helpers]
     bodies = [_setter_body(counters)] + [_wait_body(counters, sub, memarg) for sub, memarg in helpers]
     added = {
-        _TYPE: (types, False),
-        _FUNCTION: (new_functions, False),
-        _GLOBAL: ([bytes([_I32, 0x01]) + b"\x41\x00\x0b"], False),  # mutable i32, 0 until set
-        _EXPORT: ([_encode_uleb(len(EXPORT)) + EXPORT.encode() + bytes([_FUNCTION_KIND]) + _encode_uleb(setter)], False),
-        _CODE: ([_encode_uleb(len(b)) + b for b in bodies], True),
+        TYPE_SECTION: (types, False),
+        FUNCTION_SECTION: (new_functions, False),
+        GLOBAL_SECTION: ([bytes([_I32, 0x01]) + b"\x41\x00\x0b"], False),  # mutable i32, 0 until set
+        EXPORT_SECTION: ([_encode_uleb(len(EXPORT)) + EXPORT.encode() + bytes([FUNCTION_KIND]) + _encode_uleb(setter)], False),
+        CODE_SECTION: ([_encode_uleb(len(b)) + b for b in bodies], True),
     }
 
-    code = next(p for s, p in sections if s == _CODE)
-    if len(_encode_uleb(_count(code)[0] + len(bodies))) > _count(code)[1] and _has_dwarf(sections):
-        raise CannotCount("its function count would need a wider LEB128, which would move every DWARF offset by a byte")
-
-    # The waits become calls in place, then the sections grow.
+    # The waits become calls in place (nothing moves: the sections keep their bounds), then the sections grow.
     patched = bytearray(data)
     for at, call in patches:
         patched[at : at + len(call)] = call
-    sections = _with_empty(_sections(bytes(patched)), added)
+    sections = [(section, bytes(patched[start:end])) for section, start, end in module.sections]
+    count, width = _count(next(payload for section, payload in sections if section == CODE_SECTION))
+    if len(_encode_uleb(count + len(bodies))) > width and _has_dwarf(sections):
+        raise CannotCount("its function count would need a wider LEB128, which would move every DWARF offset by a byte")
+    sections = _with_empty(sections, added)
     out = bytearray(MAGIC)
     for section, payload in sections:
         if section in added:

@@ -15,17 +15,18 @@ from ..errors import InputError, UnsupportedGlueError
 from .code import REFTYPE_WITH_HEAP, Reader, UnknownOpcode
 
 MAGIC = b"\0asm\x01\0\0\0"
-_CUSTOM_SECTION = 0
-_TYPE_SECTION = 1
-_IMPORT_SECTION = 2
-_FUNCTION_SECTION = 3
-_EXPORT_SECTION = 7
-_ELEMENT_SECTION = 9
-_CODE_SECTION = 10
-_DATA_SECTION = 11
-_TAG_SECTION = 13
+CUSTOM_SECTION = 0
+TYPE_SECTION = 1
+IMPORT_SECTION = 2
+FUNCTION_SECTION = 3
+GLOBAL_SECTION = 6
+EXPORT_SECTION = 7
+ELEMENT_SECTION = 9
+CODE_SECTION = 10
+DATA_SECTION = 11
+TAG_SECTION = 13
 _TAG_IMPORT = 4
-_FUNCTION_KIND, _TABLE_KIND, _GLOBAL_KIND = 0, 1, 3
+FUNCTION_KIND, TABLE_KIND, GLOBAL_KIND = 0, 1, 3
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,8 @@ class Module:
     # The producers section's `processed-by` tools and versions: wasm-bindgen writes its own there.
     processed_by: dict[str, str] = field(default_factory=dict)
     data: bytes = field(default=b"", repr=False)  # the whole module, as read
+    # Each section in order: (id, where its payload starts, where it ends), in `data`.
+    sections: list[tuple[int, int, int]] = field(default_factory=list)
     undecodable: str | None = None  # why, when a section had a form this reader does not know
 
     def function_name(self, index: int) -> str:
@@ -216,50 +219,50 @@ def _processed_by(r: _Reader) -> dict[str, str]:
 
 
 def _section(r: _Reader, section: int, end: int, module: Module) -> None:
-    if section == _IMPORT_SECTION:
+    if section == IMPORT_SECTION:
         for _ in range(r.uleb()):
             mod, name, kind = r.name(), r.name(), r.byte()
             if kind == 2:
                 module.memory = MemoryImport(mod, name, *r.limits())
-            elif kind == _FUNCTION_KIND:
+            elif kind == FUNCTION_KIND:
                 module.imports.append((mod, name))
                 module.function_types.append(r.uleb())
             else:
                 if kind == _TAG_IMPORT:
                     module.tags.append(name)
-                module.imported_globals += kind == _GLOBAL_KIND
+                module.imported_globals += kind == GLOBAL_KIND
                 r.skip_import_desc(kind)
-    elif section == _EXPORT_SECTION:
+    elif section == EXPORT_SECTION:
         for _ in range(r.uleb()):
             name, kind, index = r.name(), r.byte(), r.uleb()
             module.export_names.append(name)
-            if kind == _FUNCTION_KIND:
+            if kind == FUNCTION_KIND:
                 module.exports[name] = index
-            elif kind == _TABLE_KIND:
+            elif kind == TABLE_KIND:
                 module.exported_tables.append(name)
-    elif section == _TYPE_SECTION:
+    elif section == TYPE_SECTION:
         _types(r, module)
-    elif section == _FUNCTION_SECTION:
+    elif section == FUNCTION_SECTION:
         module.function_types += [r.uleb() for _ in range(r.uleb())]
-    elif section == _ELEMENT_SECTION:
+    elif section == ELEMENT_SECTION:
         try:
             _elements(r, module)
         except UnknownOpcode:
             module.elements_known = False
             raise
-    elif section == _DATA_SECTION:
+    elif section == DATA_SECTION:
         _data(r, module)
-    elif section == _TAG_SECTION:
+    elif section == TAG_SECTION:
         for _ in range(r.uleb()):
             r.skip_import_desc(_TAG_IMPORT)  # a defined tag is written as an imported one is
             module.tags.append(None)
-    elif section == _CODE_SECTION:
+    elif section == CODE_SECTION:
         for _ in range(r.uleb()):
             size = r.uleb()
             module.body_offsets.append(r.pos)
             module.bodies.append(r.data[r.pos : r.pos + size])
             r.skip(size)
-    elif section == _CUSTOM_SECTION:
+    elif section == CUSTOM_SECTION:
         name = r.name()
         if name == "name":
             _function_names(r, end, module)
@@ -285,6 +288,7 @@ def read_module(path: Path) -> Module:
         end = r.pos + size
         if end > len(data):
             raise InputError("the wasm module ends inside a section (truncated?)", path)
+        module.sections.append((section, r.pos, end))
         try:
             _section(r, section, end, module)
         except UnknownOpcode as e:
