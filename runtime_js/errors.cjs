@@ -222,30 +222,43 @@ function trapKind(error) {
     // export aborts itself when the memory cannot grow (wasm-bindgen's malloc_failure): a
     // thread's stack and TLS are allocated that way as it starts, a string argument too.
     if (/rust_oom|__rust_alloc_error_handler|handle_alloc_error/.test(stack)) return 'out_of_memory';
-    if (/__wbindgen_(malloc|realloc)\b/.test(topWasmFrame(stack))) return 'out_of_memory';
+    if (/__wbindgen_(malloc|realloc)\b/.test(innermostWasmFunction(stack))) return 'out_of_memory';
     // A panic that no hook reported (the crate installs none) still passes std's panic machinery.
     return PANIC_MACHINERY.test(stack) ? 'panic' : 'abort';
   }
   return 'runtime_error';
 }
 
-// The innermost wasm frame of a stack, V8's (`at m.wasm.name (wasm://…:wasm-function[i]:0x…)`)
-// or SpiderMonkey's (`name@…:wasm-function[i]:0x…`); '' without one.
-function topWasmFrame(stack) {
-  return stack.split('\n').find((line) => line.includes('wasm-function[')) ?? '';
+// The function of a stack's innermost wasm frame (WASM_FRAME), or '' without one.
+function innermostWasmFunction(stack) {
+  const [, v8Name, spiderMonkeyName] = String(stack).matchAll(WASM_FRAME).next().value ?? [];
+  return v8Name ?? spiderMonkeyName ?? '';
 }
+
+const LARGER_MAXIMUM = '-C link-args=--max-memory=<bytes>';
 
 // The pool's shared memory could not be made (new WebAssembly.Memory threw): a shared memory
 // reserves its maximum at once, and the process (its address space: ulimit -v, a 32-bit
-// browser, a phone) has no room for it. `error` is the engine's RangeError.
+// browser, a phone) has no room for it. `error` is the engine's RangeError; sizes in pages.
 function memoryRefused(error, { initial, maximum }) {
   const mib = (pages) => `${(pages * 64) / 1024} MiB`;
   return new WbgPoolError(
     `the wasm memory could not be allocated (${error.message}): the module asks for a shared memory of ${mib(initial)}, ` +
       `up to ${mib(maximum)}, and a shared memory reserves its maximum at once; this process has no room for it. ` +
-      'Build the crate with a smaller maximum (-C link-args=--max-memory=<bytes>), or give the process more address space',
+      `Build the crate with a smaller maximum (${LARGER_MAXIMUM}), or give the process more address space`,
     'ERR_OUT_OF_MEMORY',
     { cause: error },
+  );
+}
+
+// A thread that ran out of memory (`trap`, of kind out_of_memory) before its pool ran: each
+// thread's stack and TLS are allocated in the shared memory, of `bytes`, as it starts.
+function startOutOfMemory(trap, bytes) {
+  return new PoolStartError(
+    `${threadLabel(trap.threadIndex)} ran out of wasm memory as it started: each pool thread's stack and TLS are ` +
+      `allocated in the shared memory, which holds ${Math.round(bytes / 2 ** 20)} MiB and could not grow for them. Free memory before the ` +
+      `pool starts, ask for fewer threads (numThreads), or build with a larger maximum (${LARGER_MAXIMUM})`,
+    { cause: trap },
   );
 }
 
@@ -357,6 +370,7 @@ module.exports = {
   warn,
   checkSharedMemory,
   memoryRefused,
+  startOutOfMemory,
   wouldBlock,
   trapKind,
   serialize,

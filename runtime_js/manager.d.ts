@@ -146,6 +146,7 @@ export class WbgPoolError extends Error {
    * every use of the glue throws it until the next execute() or run() tries the reset again and it works),
    * `ERR_WOULD_BLOCK` (execute() on a browser page's main thread, which may not block: call it in a module Worker).
    * `ERR_NOT_CROSS_ORIGIN_ISOLATED` (a browser page without the COOP/COEP headers, which get it shared memory).
+   * `ERR_OUT_OF_MEMORY` (the glue's first instantiation: the process cannot reserve the module's shared memory).
    */
   readonly code: string;
 }

@@ -234,14 +234,7 @@ class Pool {
   // A thread that ran out of memory before the pool ran: it could not start. Each thread's
   // stack and TLS are allocated in the shared memory as it starts, and the memory is full.
   startFailure(error) {
-    if (this.isReady || error.kind !== 'out_of_memory') return error;
-    const mib = Math.round(this.memory.buffer.byteLength / 2 ** 20);
-    return new PoolStartError(
-      `${threadLabel(error.threadIndex)} ran out of wasm memory as it started: each pool thread's stack and TLS are ` +
-        `allocated in the shared memory, which holds ${mib} MiB and could not grow for them. Free memory before the ` +
-        'pool starts, ask for fewer threads (numThreads), or build with a larger maximum (-C link-args=--max-memory=<bytes>)',
-      { cause: error },
-    );
+    return this.isReady || error.kind !== 'out_of_memory' ? error : errors.startOutOfMemory(error, this.memory.buffer.byteLength);
   }
 
   // A thread whose /proc entry is gone has ended. One that reported its own end

@@ -47,8 +47,11 @@ const Slot = Object.freeze({
 });
 
 // Int32 words in the pool's wasm memory, where the module counts its threads' waits once
-// the patch made it (wbg_patch/wasm/instrument.py, which writes the first two): what tells a
-// deadlocked pool from a busy one where no CPU time can be read (liveness.cjs).
+// the patch made it (wbg_patch/wasm/instrument.py, which writes the first two, and adds the
+// export COUNT_WAITS_EXPORT that tells a thread's instance where they are: a test keeps the
+// two sides equal): what tells a deadlocked pool from a busy one where no CPU time can be
+// read (liveness.cjs).
+const COUNT_WAITS_EXPORT = '__wbg_pool_count_waits';
 const WaitCount = Object.freeze({
   SLEEPING: 0, // threads asleep in a wait with no timeout
   CHANGES: 1, // such sleeps begun or ended
@@ -82,4 +85,4 @@ const Hook = Object.freeze({
 // patched glue takes from the host instead of the crate's browser snippet.
 const START_WORKERS_HOOK = 'startWorkers';
 
-module.exports = { RUNTIME_VERSION, MessageType, Slot, WaitCount, HOST_THREAD, MAIN_THREAD, UNKNOWN_THREAD, HOOKS_GLOBAL, Hook, START_WORKERS_HOOK };
+module.exports = { RUNTIME_VERSION, MessageType, Slot, COUNT_WAITS_EXPORT, WaitCount, HOST_THREAD, MAIN_THREAD, UNKNOWN_THREAD, HOOKS_GLOBAL, Hook, START_WORKERS_HOOK };

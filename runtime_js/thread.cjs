@@ -4,7 +4,7 @@
 // forward its output there, install the hooks Rust calls, and attach the glue
 // to the pool's shared memory.
 const platform = require('./platform/index.cjs');
-const { MessageType, HOOKS_GLOBAL, Hook, WaitCount } = require('./protocol.cjs');
+const { MessageType, HOOKS_GLOBAL, Hook, COUNT_WAITS_EXPORT: COUNT_WAITS, WaitCount } = require('./protocol.cjs');
 const { postEvent } = require('./signal.cjs');
 const { watchPanicReports } = require('./reports.cjs');
 const { WASM_STACK_FRAMES, abandonedPanicData } = require('./errors.cjs');
@@ -58,24 +58,24 @@ async function attachGlue(workerData) {
   return { glue, raw: glue.__wbg_pool.init(workerData.__wbgPoolModule, workerData.__wbgPoolMemory) };
 }
 
-// The setter of a module whose waits the patch made countable (wbg_patch/wasm/instrument.py).
-const COUNT_WAITS = '__wbg_pool_count_waits';
 let counting = null; // the counters, while this thread counts; `owner`: it made them
 
-// Has this thread count its waits at `address` (WaitCount), where the module can.
+// Has this thread count its waits at `address` (WaitCount), where the module can (the
+// patch made it). `owner`: the host, which made the counters; they start at zero.
 function countWaits(raw, memory, address, owner = false) {
   if (!address || typeof raw[COUNT_WAITS] !== 'function') return;
   raw[COUNT_WAITS](address);
   counting = { address, words: new Int32Array(memory.buffer, address, WaitCount.LENGTH), owner };
+  if (owner) counting.words.fill(0);
   Atomics.add(counting.words, WaitCount.COUNTING, 1);
 }
 
 // The host, as the pool starts on a memory: room for the wait counters, and this thread
 // counting there. Their address (0: the module does not count) goes to every pool thread.
+// (The patch counts only a module that exports the allocator: wasm/instrument.py.)
 function newWaitCount(raw, memory) {
-  if (typeof raw[COUNT_WAITS] !== 'function' || typeof raw.__wbindgen_malloc !== 'function') return 0;
+  if (typeof raw[COUNT_WAITS] !== 'function') return 0;
   const address = raw.__wbindgen_malloc(WaitCount.LENGTH * 4, 4);
-  new Int32Array(memory.buffer, address, WaitCount.LENGTH).fill(0);
   countWaits(raw, memory, address, true);
   return address;
 }

@@ -39,6 +39,8 @@ class Waiter {
   // `expectSoon`: an answer may come within a spin (a request was just sent,
   // or one was just served); later waits of the same call sleep at once.
   wait(control, slot, seen, timeoutMs, expectSoon = true) {
+    // A page's main thread (spinOnPage) may not block: it spins for the whole wait.
+    if (!platform.canBlock) return spinWhile(control, slot, seen, timeoutMs);
     if (expectSoon && this.canSpin && (this.score >= 0.5 || --this.untilProbe === 0)) {
       const probe = this.score < 0.5;
       this.spins++;
@@ -54,8 +56,7 @@ class Waiter {
       if (probe) this.probeAfter = Math.min(LAST_PROBE_AFTER, this.probeAfter * 2);
       this.untilProbe = this.probeAfter;
     }
-    if (platform.canBlock) Atomics.wait(control, slot, seen, timeoutMs);
-    else spinWhile(control, slot, seen, timeoutMs); // a page's main thread (spinOnPage) may not block
+    Atomics.wait(control, slot, seen, timeoutMs);
   }
 }
 

@@ -1,7 +1,8 @@
 """What two sides must agree on has one source, and the other side is checked
 against it: every default and limit of the runtime (runtime_js/defaults.json)
-as the TypeScript declarations state them, and the names Rust calls the
-runtime's hooks by (rust_example/pool/src/js.rs, runtime_js/protocol.cjs)."""
+as the TypeScript declarations state them, the names Rust calls the
+runtime's hooks by (rust_example/pool/src/js.rs, runtime_js/protocol.cjs), and
+where the patched module keeps its wait counters (wbg_patch/wasm/instrument.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import re
 import subprocess
 
 from conftest import ROOT
+from wbg_patch.wasm import instrument
 
 RUNTIME_JS = ROOT / "runtime_js"
 SOURCE = json.loads((RUNTIME_JS / "defaults.json").read_text())
@@ -52,6 +54,13 @@ def test_rust_calls_the_runtimes_hooks_by_the_names_the_runtime_installs():
     script = "const p = require('./runtime_js/protocol.cjs'); console.log(JSON.stringify({ GLOBAL: p.HOOKS_GLOBAL, ...p.Hook }))"
     js = json.loads(subprocess.run(["node", "-e", script], cwd=ROOT, capture_output=True, text=True, check=True).stdout)
     assert hook_names_of_rust() == js
+
+
+def test_the_runtime_reads_the_wait_counters_where_the_patched_module_writes_them():
+    script = "const p = require('./runtime_js/protocol.cjs'); console.log(JSON.stringify({ name: p.COUNT_WAITS_EXPORT, ...p.WaitCount }))"
+    js = json.loads(subprocess.run(["node", "-e", script], cwd=ROOT, capture_output=True, text=True, check=True).stdout)
+    assert js["name"] == instrument.EXPORT
+    assert (js["SLEEPING"] * 4, js["CHANGES"] * 4) == (instrument._SLEEPING, instrument._CHANGES)
 
 
 def test_the_readme_documents_every_error_code_and_trap_kind_the_declarations_list():

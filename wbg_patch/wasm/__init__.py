@@ -105,11 +105,11 @@ def _decoded(module: Module) -> list[BodyFacts]:
 
 def _found(module: Module, facts: list[BodyFacts]) -> dict[str, object]:
     panics = hooks.panic_tags(module, facts)
+    already = instrument.EXPORT in module.export_names
     try:
-        counted, not_counted = count_waits(module, facts), None
+        counted, not_counted = (None if already else count_waits(module, facts)), None
     except CannotCount as e:
         counted, not_counted = None, str(e)
-    already = instrument.EXPORT in module.export_names
     waits = classify(module, facts)
     waits.exports.pop(instrument.EXPORT, None)  # the runtime's, not the glue's
     return {

@@ -49,7 +49,8 @@ from .sections import (
     Module,
 )
 
-# The setter the runtime calls on each thread; its presence also marks a module as counted.
+# The setter the runtime calls on each thread (runtime_js/protocol.cjs COUNT_WAITS_EXPORT, kept equal
+# by a test); its presence also marks a module as counted.
 EXPORT = "__wbg_pool_count_waits"
 # What the runtime allocates the counters with, on the pool's host (runtime_js/thread.cjs).
 ALLOCATOR = "__wbindgen_malloc"
@@ -57,7 +58,8 @@ ALLOCATOR = "__wbindgen_malloc"
 # Known sections in the order a module must have them (the tag section, 13, sits before globals).
 _ORDER = [1, 2, 3, 4, 5, 13, 6, 7, 8, 9, 12, 10, 11]
 _I32, _I64 = 0x7F, 0x7E
-# The counters, at the address the setter gives: i32 words [sleeping, sleeps begun or ended, ...].
+# The counters, at the address the setter gives: i32 words [sleeping, sleeps begun or ended, ...]
+# (runtime_js/protocol.cjs WaitCount, kept equal by a test).
 _SLEEPING, _CHANGES = 0, 4
 
 
@@ -147,10 +149,10 @@ def _has_dwarf(sections: list[tuple[int, bytes]]) -> bool:
 
 
 def count_waits(module: Module, facts: list[BodyFacts]) -> Counted | None:
-    """The module with its waits counted; None when it has no wait, or counts them already.
-    Raises CannotCount for a module with waits that it leaves as it is."""
+    """The module with its waits counted (one that counts them already is not asked for);
+    None when it has no wait. Raises CannotCount for a module with waits that it leaves as it is."""
     data = module.data
-    if EXPORT in module.export_names or not any(body.wait_sites for body in facts):
+    if not any(body.wait_sites for body in facts):
         return None
     if module.memory is not None and module.memory.memory64:
         raise CannotCount("a 64-bit memory (memory64): the counting helpers take 32-bit addresses")

@@ -38,19 +38,25 @@ async function settle(url) {
 function settleInWorker(url, onConsole) {
   return new Promise((resolve) => {
     const source = `const settle = ${settle};
-for (const [method, type] of [['log', 'log'], ['info', 'info'], ['debug', 'debug'], ['warn', 'warning'], ['error', 'error']]) {
-  const original = console[method];
-  console[method] = (...args) => {
-    postMessage({ console: { type, text: args.map(String).join(' ') } });
-    original.apply(console, args);
-  };
-}
+(${forwardConsole})(globalThis, (entry) => postMessage({ console: entry }));
 postMessage({ answer: await settle(${JSON.stringify(url)}) });`;
     const worker = new Worker(URL.createObjectURL(new Blob([source], { type: 'text/javascript' })), { type: 'module' });
     worker.onmessage = ({ data }) => ('answer' in data ? resolve(data.answer) : onConsole(data.console));
     // A script that fails to load has an empty message.
     worker.onerror = (event) => resolve({ error: { name: 'WorkerError', message: event.message || 'the worker failed to start' } });
   });
+}
+
+// Passes each console entry of `scope` ({ type, text }, types as the drivers name them) to
+// `onEntry`, and on to the console.
+function forwardConsole(scope, onEntry) {
+  for (const [method, type] of [['log', 'log'], ['info', 'info'], ['debug', 'debug'], ['warn', 'warning'], ['error', 'error']]) {
+    const original = scope.console[method];
+    scope.console[method] = (...args) => {
+      onEntry({ type, text: args.map(String).join(' ') });
+      original.apply(scope.console, args);
+    };
+  }
 }
 
 // The answer crosses to the test as JSON text, BigInts tagged: the drivers
@@ -69,7 +75,7 @@ export function settleExpression(url, { worker }) {
 }
 
 // The functions above as a script's text, for a page to define them.
-export const SOURCES = [settle, settleInWorker, toText].join('\n');
+export const SOURCES = [settle, settleInWorker, forwardConsole, toText].join('\n');
 
 // The page firefox.mjs opens: it runs a module (?module=URL&worker=1) as the
 // drivers do, or opens an app's page in a frame and evaluates an expression
@@ -87,13 +93,7 @@ const params = new URLSearchParams(location.search);
 const report = (data) => fetch(params.get('report'), { method: 'POST', body: JSON.stringify(data) });
 const record = { console: [], pageErrors: [] };
 function watch(window) {
-  for (const [method, type] of [['log', 'log'], ['info', 'info'], ['debug', 'debug'], ['warn', 'warning'], ['error', 'error']]) {
-    const original = window.console[method];
-    window.console[method] = (...args) => {
-      record.console.push({ type, text: args.map(String).join(' ') });
-      original.apply(window.console, args);
-    };
-  }
+  forwardConsole(window, (entry) => record.console.push(entry));
   window.addEventListener('error', (event) => record.pageErrors.push({ name: event.error?.name ?? 'Error', message: event.message }));
   window.addEventListener('unhandledrejection', (event) => record.pageErrors.push({ name: event.reason?.name ?? typeof event.reason, message: String(event.reason?.message ?? event.reason) }));
 }
