@@ -1,8 +1,9 @@
 """The module made to count its waits (wbg_patch/wasm/instrument.py): every wait
 becomes a call of the same length, nothing else in the code moves, V8 accepts
 the result, the helpers wait as the instructions did (memory argument included)
-and count only the sleeps without a timeout of a thread that counts; a counted
-module is not counted again, and the patch writes it."""
+and count only the sleeps without a timeout of a thread that counts, and trap
+where their instance's waits are forbidden; a counted module is not counted
+again, and the patch writes it."""
 
 from __future__ import annotations
 
@@ -70,6 +71,14 @@ out.counted = [exports.wait32(4, 5, -1n), ...counters()];
 out.timed = [exports.wait32(4, 7, 0n), ...counters()]; // 2 only if the offset was kept
 out.wait64 = [exports.wait64(16, 9n, -1n), ...counters()];
 out.importedGlobal = g.value; // the module's own global holds the address, not this one
+// Waits forbidden (as the runtime forbids the main thread's, around some calls): any wait traps.
+exports.__wbg_pool_no_wait.value = 1;
+try {
+  out.forbidden = ['returned', exports.wait32(4, 5, -1n)];
+} catch (error) {
+  out.forbidden = [error.constructor.name, exports.__wbg_pool_no_wait.value, ...counters()];
+}
+exports.__wbg_pool_no_wait.value = 0;
 const sleeper = new Worker(`
   const { workerData: { module, memory }, parentPort } = require('node:worker_threads');
   const g = new WebAssembly.Global({ value: 'i32', mutable: true }, 0);
@@ -110,6 +119,7 @@ def test_the_helpers_wait_as_the_instructions_did_and_count_only_sleeps_without_
             "timed": [2, 0, 2],  # a wait with a timeout is not counted
             "wait64": [1, 0, 4],
             "importedGlobal": 0,
+            "forbidden": ["RuntimeError", instrument.TRIPPED, 0, 4],  # trapped, said so, counted nothing
             "asleep": [1, 5],  # the worker sleeps, counted
             "woken": [0, 0, 6],  # woken: "ok", and no longer asleep
         }, (with_global, imported_global)
@@ -149,7 +159,7 @@ def test_the_demo_module_counted_keeps_every_other_byte_of_its_code_where_it_was
     assert [o - code_start(after) for o in after.body_offsets[: len(before.bodies)]] == [
         o - code_start(before) for o in before.body_offsets
     ]
-    assert set(after.export_names) == {*before.export_names, instrument.EXPORT}
+    assert set(after.export_names) == {*before.export_names, instrument.EXPORT, instrument.NO_WAIT}
     assert after.data[: before.body_offsets[0]] != before.data[: before.body_offsets[0]]  # the sections grew
     helpers = range(len(before.function_types) + 1, len(after.function_types))
     for index, (old, new) in enumerate(zip(before.bodies, after.bodies), len(before.imports)):

@@ -1,7 +1,9 @@
 """Which exports can wait for another thread (wbg_patch/wasm/waits.py): a wait
 reached directly, through an indirect call of the same type, through a JS import;
-the code that only runs once a failure began left out, by std's own names only;
-and the demo and contract crates as they are built."""
+which depend on their instance (thread-local storage, a global, the table of JS
+values, a JS value in the signature); the code that only runs once a failure
+began left out, by std's own names only and only in a guarded module; and the
+demo and contract crates as they are built."""
 
 from __future__ import annotations
 
@@ -34,7 +36,8 @@ def call_indirect(type_index: int) -> bytes:
     return b"\x11" + uleb(type_index) + uleb(0)
 
 
-def module(bodies: dict[int, bytes], exports: dict[str, int], *, imports=(), types=None, function_types=None, names=None, elements=()) -> Module:
+def module(bodies: dict[int, bytes], exports: dict[str, int], *, imports=(), types=None, function_types=None, names=None, elements=(),
+           **fields) -> Module:  # fmt: skip
     """Functions numbered from 0, imports first; every function of type 0 (() -> ()) unless told."""
     count = len(imports) + len(bodies)
     return Module(
@@ -45,12 +48,30 @@ def module(bodies: dict[int, bytes], exports: dict[str, int], *, imports=(), typ
         names=names or {},
         bodies=[bodies[i] for i in range(len(imports), count)],
         elements=set(elements),
+        **fields,
     )
 
 
-def waits_of(m: Module) -> dict[str, str | None]:
-    found = classify(m, [decode_body(b) for b in m.bodies])
+def waits_of(m: Module, guarded: bool = True) -> dict[str, str | None]:
+    found = classify(m, [decode_body(b) for b in m.bodies], cut_failure_paths=guarded)
     return {name: None if reason is None else str(reason) for name, reason in found.exports.items()}
+
+
+def bound_of(m: Module, guarded: bool = True) -> dict[str, str | None]:
+    found = classify(m, [decode_body(b) for b in m.bodies], cut_failure_paths=guarded)
+    return {name: None if reason is None else str(reason) for name, reason in found.bound.items()}
+
+
+def global_get(index: int) -> bytes:
+    return b"\x23" + uleb(index) + b"\x1a"  # global.get; drop
+
+
+def table_get(index: int) -> bytes:
+    return b"\x41\x00\x25" + uleb(index) + b"\x1a"  # i32.const 0; table.get; drop
+
+
+# wasm-ld's globals: the stack pointer, the thread-local storage's base; a third one unnamed.
+THREAD_GLOBALS = {"mutable_globals": {0, 1, 2}, "global_names": {0: "__stack_pointer", 1: "__tls_base"}}
 
 
 def test_a_wait_reached_by_direct_calls_is_named_with_its_path():
@@ -103,7 +124,14 @@ def test_the_code_that_runs_only_once_a_failure_began_is_not_counted(name: str):
     bodies = {0: body(call(1)), 1: body(call(2)), 2: body(WAIT32)}
     m = module(bodies, {"may_panic": 0}, names={1: name})
     assert waits_of(m) == {"may_panic": None}
-    assert classify(m, [decode_body(b) for b in m.bodies]).cut == (name,)
+    assert classify(m, [decode_body(b) for b in m.bodies], cut_failure_paths=True).cut == (name,)
+
+
+def test_without_the_guard_nothing_is_cut():
+    """A module the patch could not rewrite has no wait guard: its main thread could sleep there."""
+    m = module({0: body(call(1)), 1: body(call(2)), 2: body(WAIT32)}, {"may_panic": 0}, names={1: PANIC_WITH_HOOK})
+    assert waits_of(m, guarded=False)["may_panic"].startswith("waits in function 2")
+    assert classify(m, [decode_body(b) for b in m.bodies]).cut == ()
 
 
 @pytest.mark.parametrize("name", [None, "my_crate::panicking::panic_with_hook", "std::panicking::panic_with_hook_and_more", "panic_in_pool"])
@@ -117,6 +145,41 @@ def test_a_wait_reached_other_than_through_the_failure_path_still_counts():
     bodies = {0: body(call(1), call(2)), 1: body(call(2)), 2: body(WAIT32)}
     m = module(bodies, {"locks_too": 0}, names={1: PANIC_WITH_HOOK})
     assert waits_of(m)["locks_too"].startswith("waits in function 2")
+
+
+def test_thread_local_storage_and_other_globals_bind_an_export_to_its_instance_but_the_stack_pointer_does_not():
+    bodies = {0: body(call(3)), 1: body(global_get(0)), 2: body(global_get(2)), 3: body(global_get(1))}
+    m = module(bodies, {"tls": 0, "stack": 1, "other": 2}, names={3: "current_thread_index"}, **THREAD_GLOBALS)
+    assert bound_of(m) == {
+        "tls": "uses thread-local storage (__tls_base: a thread_local!, the thread's identity) in current_thread_index",
+        "stack": None,
+        "other": "uses the global global 2, of which each thread's instance has its own",
+    }
+    assert waits_of(m) == {"tls": None, "stack": None, "other": None}  # none of them can wait
+    assert classify(m, [decode_body(b) for b in m.bodies]).local == ["stack"]
+
+
+def test_without_global_names_every_mutable_global_binds_and_immutable_ones_do_not():
+    m = module({0: body(global_get(0)), 1: body(global_get(1))}, {"sp": 0, "constant": 1}, mutable_globals={0})
+    assert bound_of(m)["sp"] == "uses the global global 0, of which each thread's instance has its own"
+    assert bound_of(m)["constant"] is None
+
+
+def test_the_table_of_js_values_binds_an_export_to_its_instance():
+    types = [((), ()), ((0x6F,), ())]  # a JS value in the signature: externref
+    bodies = {0: body(table_get(1)), 1: body(b"\x41\x00\xfc\x0f" + uleb(0) + b"\x1a"), 2: body(), 3: body(call(0))}
+    m = module(bodies, {"reads": 3, "grows": 1, "takes": 2}, types=types, function_types=[0, 0, 1, 0], externref_tables={1})
+    found = bound_of(m)
+    assert found["reads"] == "uses the table of JS values (table 1), of which each thread's instance has its own in function 0"
+    assert found["grows"] == "changes a function table (table 0), of which each thread's instance has its own"  # table.grow of a funcref table
+    assert found["takes"] == "uses the table of JS values (one it takes or returns), of which each thread's instance has its own"
+
+
+def test_a_use_in_the_failure_path_only_does_not_bind():
+    bodies = {0: body(call(1)), 1: body(global_get(1))}
+    m = module(bodies, {"may_panic": 0}, names={1: PANIC_WITH_HOOK}, **THREAD_GLOBALS)
+    assert bound_of(m) == {"may_panic": None}
+    assert bound_of(m, guarded=False)["may_panic"].startswith("uses thread-local storage")
 
 
 def test_the_demo_s_small_exports_cannot_wait_and_its_parallel_ones_can():
@@ -160,11 +223,11 @@ def test_inspect_lists_every_export_with_its_reason():
     result = run_cli("inspect", "--exports", BUILD / "pkg-wasm-bindgen-rayon")
     assert result.returncode == 0, result.stderr
     assert "outside execute(): the main thread's calls would join the pool while it is up" in result.stdout
-    assert "    wbg_rayon_poolbuilder_numThreads: cannot wait" in result.stdout
-    assert "    sum_of_squares: waits in " in result.stdout
+    assert "    wbg_rayon_poolbuilder_numThreads: local" in result.stdout
+    assert "    sum_of_squares: pool: waits in " in result.stdout
     demo = run_cli("inspect", BUILD / "pkg")
     assert "outside execute(): calls run on the main thread's own instance" in demo.stdout
-    assert "    noop: cannot wait" not in demo.stdout  # one line per export only with --exports
+    assert "    noop: local" not in demo.stdout  # one line per export only with --exports
 
 
 
@@ -183,5 +246,5 @@ def test_inspect_exports_on_bad_input_says_what_is_wrong_and_changes_nothing(tmp
     next(pkg.glob("*_bg.wasm")).unlink()
     before = snapshot(pkg)
     shown = run_cli("inspect", "--exports", pkg / "wbg_demo.js")
-    assert "can wait: unknown (no module beside the glue): every export counts as one that can" in shown.stdout
+    assert "calls: unknown (no module beside the glue): every export counts as one that can wait" in shown.stdout
     assert snapshot(pkg) == before

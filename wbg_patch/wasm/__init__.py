@@ -5,7 +5,8 @@
 - ``code`` decodes a function body into what the analyses ask of it;
 - ``hooks`` finds the exports that install a panic hook, and the exception
   tag the module raises its panics with (a panic=unwind build);
-- ``waits`` finds the exports that can wait for another thread;
+- ``waits`` finds the exports that can wait for another thread, and those that
+  depend on the instance they run on;
 - ``instrument`` rewrites the module so that it counts its threads' waits.
 
 The pool's shared memory must be created with the limits the module declares,
@@ -48,8 +49,8 @@ class ModuleInterface:
     # The producers section's `processed-by` tools and versions: wasm-bindgen writes its own
     # there (`wbg-patch doctor` reports which wasm-bindgen made a package).
     processed_by: dict[str, str] = field(default_factory=dict)
-    # Which exported functions can wait for another thread (waits.py); None when the code
-    # could not be decoded (then every export counts as one that can).
+    # Which exported functions can wait for another thread, and which depend on their instance
+    # (waits.py); None when the code could not be decoded (then every export counts as one that can).
     waits: Waits | None = None
     # Whether the module counts its waits (instrument.py): True when it does (patched before),
     # False when the patch would make it, None when it has no wait, its code could not be read,
@@ -110,8 +111,11 @@ def _found(module: Module, facts: list[BodyFacts]) -> dict[str, object]:
         counted, not_counted = (None if already else count_waits(module, facts)), None
     except CannotCount as e:
         counted, not_counted = None, str(e)
-    waits = classify(module, facts)
-    waits.exports.pop(instrument.EXPORT, None)  # the runtime's, not the glue's
+    # Failure paths are left out only where the main thread cannot wait in them (waits.py):
+    # a module counted now or before with the guard of instrument.NO_WAIT.
+    guarded = counted is not None or instrument.NO_WAIT in module.export_names
+    waits = classify(module, facts, cut_failure_paths=guarded)
+    waits.pop(instrument.EXPORT)  # the runtime's, not the glue's
     return {
         "waits_counted": True if already else (False if counted is not None else None),
         "counted": counted,

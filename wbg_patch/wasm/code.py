@@ -2,8 +2,9 @@
 analyses need: which functions it calls (directly, and by type through a table
 or a reference), which functions it takes references of, the i32 constants it
 uses, where ``memory.init`` puts data, which exception tags it throws, whether
-it holds Rust's exception class (Rust raises its panics there) and whether it
-waits (``memory.atomic.wait32/64``).
+it holds Rust's exception class (Rust raises its panics there), whether it
+waits (``memory.atomic.wait32/64``), and which globals and tables it uses (each
+instance has its own: what makes a call's result depend on the thread it runs on).
 
 An instruction's length is known only from its opcode's immediates, so every
 immediate of every opcode Rust and LLVM emit is read (block types, memory
@@ -46,6 +47,10 @@ class BodyFacts:
     # Its memory.atomic.wait32 / wait64 instructions, where the thread may sleep until another
     # wakes it: (offset in the body, offset of the memory argument, end, 1 for wait32 or 2 for wait64).
     wait_sites: list[tuple[int, int, int, int]] = field(default_factory=list)
+    globals: set[int] = field(default_factory=set)  # of global.get / global.set
+    # Of table.get / set / size / grow / fill / copy / init (call_indirect's table is not one:
+    # it only reads the functions instantiation put there).
+    tables: set[int] = field(default_factory=set)
 
     @property
     def waits(self) -> bool:
@@ -64,13 +69,15 @@ REFTYPE_WITH_HEAP = {0x63, 0x64}
 
 # The shape of each opcode's immediates (the index into _SHAPES is the opcode).
 (NONE, INDEX, MEMARG, I32, I64, F32, F64, BLOCK, CALL, INDIRECT, BR_TABLE, SELECT, HEAP, TRY_TABLE, PREFIX, THROW, REF_FUNC,
- CALL_REF, MEMORY) = range(19)
+ CALL_REF, MEMORY, GLOBAL, TABLE) = range(21)
 _SHAPES = [None] * 256
 for _op in [0x00, 0x01, 0x05, 0x0A, 0x0B, 0x0F, 0x19, 0x1A, 0x1B, 0xD1, 0xD3, 0xD4, *range(0x45, 0xC5)]:
     _SHAPES[_op] = NONE
-# Labels, locals, globals, tables, tags; br_on_null / br_on_non_null.
-for _op in [0x07, 0x09, 0x0C, 0x0D, 0x18, 0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0xD5, 0xD6]:
+# Labels, locals, tags; br_on_null / br_on_non_null.
+for _op in [0x07, 0x09, 0x0C, 0x0D, 0x18, 0x20, 0x21, 0x22, 0xD5, 0xD6]:
     _SHAPES[_op] = INDEX
+_SHAPES[0x23] = _SHAPES[0x24] = GLOBAL  # global.get, global.set
+_SHAPES[0x25] = _SHAPES[0x26] = TABLE  # table.get, table.set
 for _op in range(0x28, 0x3F):  # loads and stores
     _SHAPES[_op] = MEMARG
 _SHAPES[0x3F] = _SHAPES[0x40] = MEMORY  # memory.size, memory.grow: a memory index
@@ -91,6 +98,9 @@ _SHAPES[0xFC] = _SHAPES[0xFD] = _SHAPES[0xFE] = PREFIX
 # 0xFC (saturating truncation, bulk memory, tables): how many LEB indices follow each sub-opcode.
 _MEMORY_INIT = 8
 _FC_INDICES = {**{op: 0 for op in range(8)}, 8: 2, 9: 1, 10: 2, 11: 1, 12: 2, 13: 1, 14: 2, 15: 1, 16: 1, 17: 1}
+# Their table operations, and which of their indices name tables: table.init (segment, table),
+# table.copy (destination, source), table.grow, table.size, table.fill.
+_FC_TABLES = {12: (1,), 14: (0, 1), 15: (0,), 16: (0,), 17: (0,)}
 # 0xFD (SIMD): sub-opcodes with a memory argument, with a lane byte, or with 16 bytes.
 _FD_MEMARG = set(range(0, 12)) | {92, 93}
 _FD_MEMARG_LANE = set(range(84, 92))
@@ -207,7 +217,7 @@ def _memarg(data: bytes, pos: int) -> int:
 
 def _decode(data: bytes) -> tuple[BodyFacts, int]:
     facts = BodyFacts()
-    calls, constants = facts.calls, facts.constants
+    calls, constants, globals_ = facts.calls, facts.constants, facts.globals
     shapes, end = _SHAPES, len(data)
     locals_, pos = _uleb(data, 0)
     for _ in range(locals_):  # local declarations: a count and a value type each
@@ -234,6 +244,14 @@ def _decode(data: bytes) -> tuple[BodyFacts, int]:
             function, pos = _uleb(data, pos)
             calls.add(function)
             run = 0
+        elif shape is GLOBAL:
+            if data[pos] < 0x80:
+                globals_.add(data[pos])
+                pos += 1
+            else:
+                index, pos = _uleb(data, pos)
+                globals_.add(index)
+            run = 0
         else:
             pos = _rare(data, pos, op, shape, facts, run)
             run = 0
@@ -258,6 +276,10 @@ def _rare(data: bytes, pos: int, op: int, shape: int | None, facts: BodyFacts, r
         return _skip_uleb(data, pos) if shape is INDIRECT else pos  # call_indirect: then a table
     if shape is MEMORY:
         return _skip_uleb(data, pos)
+    if shape is TABLE:
+        table, pos = _uleb(data, pos)
+        facts.tables.add(table)
+        return pos
     if shape is THROW:
         tag, pos = _uleb(data, pos)
         facts.throws.add(tag)
@@ -297,8 +319,11 @@ def _prefixed(data: bytes, pos: int, prefix: int, facts: BodyFacts, run: int) ->
         if run >= 3:  # destination, source offset, size
             facts.placed[segment] = facts.constants[-3]
     elif prefix == 0xFC and sub in _FC_INDICES:
-        for _ in range(_FC_INDICES[sub]):
-            pos = _skip_uleb(data, pos)
+        tables = _FC_TABLES.get(sub, ())
+        for i in range(_FC_INDICES[sub]):
+            index, pos = _uleb(data, pos)
+            if i in tables:
+                facts.tables.add(index)
     elif prefix == 0xFD and sub in _FD_MEMARG:
         pos = _memarg(data, pos)
     elif prefix == 0xFD and sub in _FD_MEMARG_LANE:

@@ -15,7 +15,7 @@ function index written as a padded LEB128, ``nop``s after it), and the code
 section's entry count keeps its width, so offsets within the code section (what
 DWARF holds) stay right; offsets from the module's start (a stack's
 ``wasm-function[i]:0x…``, a source map's) move by what the sections before the
-code gained. The helpers, their types, one global and one export are appended
+code gained. The helpers, their types, two globals and two exports are appended
 after what is there, so no index changes. Each helper holds the original
 instruction, memory argument included: traps stay exactly as they were.
 
@@ -29,6 +29,14 @@ Each thread's instance has its own copy of the global, which says where the
 counters are: a thread counts once the runtime calls the exported setter with
 their address (runtime_js/thread.cjs); until then, and in an instance that
 never calls it, the helpers only wait.
+
+The helpers also keep the main thread from waiting where it must not: a second
+global, exported (``NO_WAIT``), forbids every wait of its instance while it is
+FORBIDDEN. The runtime sets it around the main thread's calls of exports that
+cannot wait for another thread but through their failure paths (waits.py): a
+wait reached there sets it to TRIPPED and traps, so the call fails, typed
+(runtime_js/local.cjs), where it could otherwise sleep forever on a lock that a
+dead thread held.
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ from .sections import (
     EXPORT_SECTION,
     FUNCTION_KIND,
     FUNCTION_SECTION,
+    GLOBAL_KIND,
     GLOBAL_SECTION,
     MAGIC,
     TYPE_SECTION,
@@ -52,6 +61,11 @@ from .sections import (
 # The setter the runtime calls on each thread (runtime_js/protocol.cjs COUNT_WAITS_EXPORT, kept equal
 # by a test); its presence also marks a module as counted.
 EXPORT = "__wbg_pool_count_waits"
+# The global that forbids its instance's waits (runtime_js/protocol.cjs NoWait, kept equal by a
+# test): FORBIDDEN while the runtime says so, TRIPPED by a wait that met it. A module counted
+# without it (an earlier version) has no guard: waits.py then leaves no failure path out.
+NO_WAIT = "__wbg_pool_no_wait"
+FORBIDDEN, TRIPPED = 1, 2
 # What the runtime allocates the counters with, on the pool's host (runtime_js/thread.cjs).
 ALLOCATOR = "__wbindgen_malloc"
 
@@ -104,14 +118,18 @@ def _setter_body(counters: bytes) -> bytes:
     return b"\x00" + b"\x20\x00\x24" + counters + b"\x0b"
 
 
-def _wait_body(counters: bytes, sub: int, memarg: bytes) -> bytes:
+def _wait_body(counters: bytes, no_wait: bytes, sub: int, memarg: bytes) -> bytes:
     """A helper taking a wait's operands (address, expected value, timeout in ns) and
-    returning its result: it counts the sleep around the wait when the thread counts
-    and the timeout is infinite (negative); a wait with a timeout ends by itself."""
+    returning its result: it traps where its instance's waits are forbidden; it counts
+    the sleep around the wait when the thread counts and the timeout is infinite
+    (negative); a wait with a timeout ends by itself."""
     wait = b"\x20\x00\x20\x01\x20\x02\xfe" + bytes([sub]) + memarg
     add = lambda delta, at: b"\x23" + counters + b"\x41" + delta + b"\xfe\x1e\x02" + bytes([at]) + b"\x1a"  # noqa: E731
     code = (
-        b"\x23" + counters + b"\x45"  # global.get $counters; i32.eqz
+        b"\x23" + no_wait + b"\x04\x40"  # global.get $no_wait; if: forbidden
+        + b"\x41" + bytes([TRIPPED]) + b"\x24" + no_wait + b"\x00"  # no_wait = TRIPPED; unreachable
+        + b"\x0b"  # end
+        + b"\x23" + counters + b"\x45"  # global.get $counters; i32.eqz
         + b"\x20\x02\x42\x00\x59\x72"  # local.get 2; i64.const 0; i64.ge_s; i32.or
         + b"\x04\x7f" + wait  # if (result i32): not counted, only wait
         + b"\x05"  # else: sleeping += 1, changes += 1, wait, sleeping -= 1, changes += 1
@@ -160,6 +178,7 @@ def count_waits(module: Module, facts: list[BodyFacts]) -> Counted | None:
         raise CannotCount(f"the module exports no allocator ({ALLOCATOR}) for the runtime to keep the counters with")
     globals_defined = next((_count(data[start:end])[0] for s, start, end in module.sections if s == GLOBAL_SECTION), 0)
     counters = _encode_uleb(module.imported_globals + globals_defined)
+    no_wait = _encode_uleb(module.imported_globals + globals_defined + 1)
     first_type, setter = len(module.types), len(module.function_types)
 
     # One helper per wait form (wait32 or wait64, and its memory argument), after the setter.
@@ -175,12 +194,12 @@ def count_waits(module: Module, facts: list[BodyFacts]) -> Counted | None:
 
     types = [_function_type([_I32], []), _function_type([_I32, _I32, _I64], [_I32]), _function_type([_I32, _I64, _I64], [_I32])]
     new_functions = [_encode_uleb(first_type)] + [_encode_uleb(first_type + sub) for sub, _ in helpers]
-    bodies = [_setter_body(counters)] + [_wait_body(counters, sub, memarg) for sub, memarg in helpers]
+    bodies = [_setter_body(counters)] + [_wait_body(counters, no_wait, sub, memarg) for sub, memarg in helpers]
     added = {
         TYPE_SECTION: (types, False),
         FUNCTION_SECTION: (new_functions, False),
-        GLOBAL_SECTION: ([bytes([_I32, 0x01]) + b"\x41\x00\x0b"], False),  # mutable i32, 0 until set
-        EXPORT_SECTION: ([_encode_uleb(len(EXPORT)) + EXPORT.encode() + bytes([FUNCTION_KIND]) + _encode_uleb(setter)], False),
+        GLOBAL_SECTION: ([bytes([_I32, 0x01]) + b"\x41\x00\x0b"] * 2, False),  # mutable i32s, 0 until set
+        EXPORT_SECTION: ([_export(EXPORT, FUNCTION_KIND, setter), _export(NO_WAIT, GLOBAL_KIND, module.imported_globals + globals_defined + 1)], False),
         CODE_SECTION: ([_encode_uleb(len(b)) + b for b in bodies], True),
     }
 
@@ -199,6 +218,10 @@ def count_waits(module: Module, facts: list[BodyFacts]) -> Counted | None:
             payload = _extend(payload, *added[section])
         out += bytes([section]) + _encode_uleb(len(payload)) + payload
     return Counted(bytes(out), len(patches), functions)
+
+
+def _export(name: str, kind: int, index: int) -> bytes:
+    return _encode_uleb(len(name)) + name.encode() + bytes([kind]) + _encode_uleb(index)
 
 
 def _call(function: int, length: int) -> bytes:

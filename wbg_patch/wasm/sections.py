@@ -1,6 +1,6 @@
 """The sections of a .wasm binary, read into a ``Module``: its types, imports,
-functions, exports, tables' elements, data, code bodies (not decoded here: see
-``code``), function names and producers.
+functions, exports, tables and their elements, globals, data, code bodies (not
+decoded here: see ``code``), function and global names, and producers.
 
 Every section is walked, not only the ones a question needs: a module cut short
 anywhere would pass the patch and fail only when Node compiles it.
@@ -19,6 +19,7 @@ CUSTOM_SECTION = 0
 TYPE_SECTION = 1
 IMPORT_SECTION = 2
 FUNCTION_SECTION = 3
+TABLE_SECTION = 4
 GLOBAL_SECTION = 6
 EXPORT_SECTION = 7
 ELEMENT_SECTION = 9
@@ -27,6 +28,7 @@ DATA_SECTION = 11
 TAG_SECTION = 13
 _TAG_IMPORT = 4
 FUNCTION_KIND, TABLE_KIND, GLOBAL_KIND = 0, 1, 3
+_EXTERNREF = 0x6F
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,13 @@ class Module:
     bodies: list[bytes] = field(default_factory=list)  # the code of each defined function
     body_offsets: list[int] = field(default_factory=list)  # where each body starts in the file
     imported_globals: int = 0  # the global index space has these first
+    # Each instance has its own globals and tables (the memory alone is shared): the mutable
+    # globals and the tables of JS values (externref), by index, imports first.
+    mutable_globals: set[int] = field(default_factory=set)
+    global_names: dict[int, str] = field(default_factory=dict)  # the name section's
+    externref_tables: set[int] = field(default_factory=set)
+    globals: int = 0
+    tables: int = 0
     table: dict[int, int] = field(default_factory=dict)  # slot -> function, as instantiation fills table 0
     # Every function some element segment names, of any table and mode: the functions a table may
     # hold. False when a segment could not be read (then any function may be in a table).
@@ -106,18 +115,9 @@ class _Reader(Reader):
         kind = self.byte()
         return (kind, self.sleb()) if kind in REFTYPE_WITH_HEAP else kind
 
-    def skip_import_desc(self, kind: int) -> None:
-        if kind == 1:  # table: reftype + limits
-            self.valtype()
-            self.limits()
-        elif kind == 3:  # global: valtype + mutability
-            self.valtype()
-            self.byte()
-        elif kind == _TAG_IMPORT:  # tag: attribute + type index
-            self.byte()
-            self.uleb()
-        else:
-            raise UnsupportedGlueError(f"unknown import kind {kind} in the wasm module", self.path)
+    def skip_tag(self) -> None:
+        self.byte()  # attribute
+        self.uleb()  # type index
 
     def offset(self) -> int | None:
         """A segment's offset: `i32.const N; end`, as wasm-ld writes it for a module
@@ -130,6 +130,19 @@ class _Reader(Reader):
         if self.byte() != 0x0B:
             raise UnknownOpcode("a segment offset other than a constant")
         return offset
+
+    def constant_expression(self) -> None:
+        """Skips a global's initial value: one constant (or a `ref`), or the extended
+        constant expressions' arithmetic on them."""
+        while (op := self.byte()) != 0x0B:
+            if op in (0x41, 0x42, 0x23, 0xD2):  # i32/i64.const, global.get, ref.func
+                self.uleb()
+            elif op in (0x43, 0x44):  # f32/f64.const
+                self.skip(4 if op == 0x43 else 8)
+            elif op == 0xD0:  # ref.null: a heap type
+                self.valtype()
+            elif op not in (0x6A, 0x6B, 0x6C, 0x7C, 0x7D, 0x7E):  # i32/i64 add, sub, mul
+                raise UnknownOpcode(f"a global's initial value with opcode 0x{op:02X}")
 
     def constant_expression_rest(self) -> None:
         """Skips a constant expression whose first opcode was read: only global.get
@@ -196,15 +209,34 @@ def _data(r: _Reader, module: Module) -> None:
         r.skip(length)
 
 
-def _function_names(r: _Reader, end: int, module: Module) -> None:
+# The name section's subsections of function names and of global names.
+_FUNCTION_NAMES, _GLOBAL_NAMES = 1, 7
+
+
+def _names(r: _Reader, end: int, module: Module) -> None:
     while r.pos < end:
         subsection, size = r.byte(), r.uleb()
         after = r.pos + size
-        if subsection == 1:
+        names = {_FUNCTION_NAMES: module.names, _GLOBAL_NAMES: module.global_names}.get(subsection)
+        if names is not None:
             for _ in range(r.uleb()):
                 index = r.uleb()
-                module.names[index] = r.name()
+                names[index] = r.name()
         r.pos = after
+
+
+def _table_type(r: _Reader, module: Module) -> None:
+    if r.valtype() == _EXTERNREF:
+        module.externref_tables.add(module.tables)
+    module.tables += 1
+    r.limits()
+
+
+def _global_type(r: _Reader, module: Module) -> None:
+    r.valtype()
+    if r.byte() & 0x01:
+        module.mutable_globals.add(module.globals)
+    module.globals += 1
 
 
 def _processed_by(r: _Reader) -> dict[str, str]:
@@ -227,11 +259,16 @@ def _section(r: _Reader, section: int, end: int, module: Module) -> None:
             elif kind == FUNCTION_KIND:
                 module.imports.append((mod, name))
                 module.function_types.append(r.uleb())
+            elif kind == TABLE_KIND:
+                _table_type(r, module)
+            elif kind == GLOBAL_KIND:
+                _global_type(r, module)
+                module.imported_globals += 1
+            elif kind == _TAG_IMPORT:
+                module.tags.append(name)
+                r.skip_tag()
             else:
-                if kind == _TAG_IMPORT:
-                    module.tags.append(name)
-                module.imported_globals += kind == GLOBAL_KIND
-                r.skip_import_desc(kind)
+                raise UnsupportedGlueError(f"unknown import kind {kind} in the wasm module", r.path)
     elif section == EXPORT_SECTION:
         for _ in range(r.uleb()):
             name, kind, index = r.name(), r.byte(), r.uleb()
@@ -244,6 +281,13 @@ def _section(r: _Reader, section: int, end: int, module: Module) -> None:
         _types(r, module)
     elif section == FUNCTION_SECTION:
         module.function_types += [r.uleb() for _ in range(r.uleb())]
+    elif section == TABLE_SECTION:
+        for _ in range(r.uleb()):
+            _table_type(r, module)
+    elif section == GLOBAL_SECTION:
+        for _ in range(r.uleb()):
+            _global_type(r, module)
+            r.constant_expression()
     elif section == ELEMENT_SECTION:
         try:
             _elements(r, module)
@@ -254,7 +298,7 @@ def _section(r: _Reader, section: int, end: int, module: Module) -> None:
         _data(r, module)
     elif section == TAG_SECTION:
         for _ in range(r.uleb()):
-            r.skip_import_desc(_TAG_IMPORT)  # a defined tag is written as an imported one is
+            r.skip_tag()  # a defined tag is written as an imported one is
             module.tags.append(None)
     elif section == CODE_SECTION:
         for _ in range(r.uleb()):
@@ -265,7 +309,7 @@ def _section(r: _Reader, section: int, end: int, module: Module) -> None:
     elif section == CUSTOM_SECTION:
         name = r.name()
         if name == "name":
-            _function_names(r, end, module)
+            _names(r, end, module)
         elif name == "producers":
             module.processed_by = _processed_by(r)
 
