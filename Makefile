@@ -36,6 +36,10 @@ lint: build
 	.venv/bin/python -m pyflakes wbg_patch tests bench
 	node_modules/.bin/eslint runtime_js bench rust_example/demo/js eslint.config.cjs $(foreach p,$(PACKAGES),$(wildcard $(p)/wbg-pool-manager.*js))
 
+# The behaviour tests run a second time on these with every call inside execute() sent to the
+# host (splitCalls: false; runtime_js/test/split-setting.mjs): the split must change no outcome.
+SPLIT_OFF_PACKAGES = build/pkg build/pkg-unwind
+
 # Extra flags for every `node --test` run, e.g. NODE_TEST_FLAGS=--test-concurrency=4
 # (the suites' time bounds hold with files running side by side).
 NODE_TEST_FLAGS =
@@ -54,6 +58,9 @@ test-js: build build-versions
 	done; \
 	for pkg in $(PACKAGES) $(VERSION_PACKAGES); do \
 	  run "runtime behaviour tests against $$pkg" env WBG_PKG=$$pkg node --test $(NODE_TEST_FLAGS) runtime_js/test/*.test.mjs; \
+	done; \
+	for pkg in $(SPLIT_OFF_PACKAGES); do \
+	  run "runtime behaviour tests against $$pkg, splitCalls: false" env WBG_PKG=$$pkg WBG_SPLIT_CALLS=off node --test $(NODE_TEST_FLAGS) runtime_js/test/*.test.mjs; \
 	done; \
 	[ -z "$$failed" ] || { printf 'test-js: failed:%b\n' "$$failed" >&2; exit 1; }
 

@@ -1,6 +1,7 @@
 """Patcher timings for bench/run.cjs: in-process parse + locate + rewrite, and
 CLI wall time, on the largest fixture and on a ~300 KB glue file generated from
-a crate with many exports. Prints JSON; progress goes to stderr."""
+a crate with many exports; the classification of the exports (wasm/waits.py) on
+the largest module built here. Prints JSON; progress goes to stderr."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from wbg_patch import locate, parse, pipeline, rewrite  # noqa: E402
 from wbg_patch.config import RuntimeConfig  # noqa: E402
+from wbg_patch.wasm import _decoded, read_module  # noqa: E402
+from wbg_patch.wasm.waits import classify  # noqa: E402
 
 MANY = ROOT / "build" / "bench-many"
 EXPORTS = 500
@@ -95,6 +98,14 @@ def main() -> None:
         cli = timed(lambda: subprocess.run([str(ROOT / ".venv/bin/wbg-patch"), "patch", "--dry-run", str(path)],
                                            check=True, capture_output=True), 5)
         figures[f"patch_cli_{key}_ms"] = figure(f"wbg-patch CLI wall time, {path.name} ({size})", cli, "--dry-run; includes Python start")
+    # The module's code read and decoded, and every export classified, on the largest module here.
+    module_path = max(ROOT.glob("build/*-unpatched/*_bg.wasm"), key=lambda p: p.stat().st_size)
+    mb = module_path.stat().st_size / 1e6
+    classified = timed(lambda: classify((m := read_module(module_path)), _decoded(m), cut_failure_paths=True), 10)
+    label = f"classify every export, {module_path.parent.name}/{module_path.name} ({mb:.2f} MB): read, decode, call graph"
+    figures["classify_ms"] = figure(label, classified)
+    per_5mb = [t * 5 / mb for t in classified]
+    figures["classify_per_5mb_ms"] = figure("classify, scaled to 5 MB of wasm", per_5mb, "goal <= 1000 ms")
     print(json.dumps(figures))
 
 

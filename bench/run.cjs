@@ -201,6 +201,24 @@ function outsideCalls() {
   }
 }
 
+// A chatty SDK inside execute() (bench/chatty.cjs), free and pinned: a circuit of 100,000
+// small calls outside execute(), inside it with the split and without; collatz with and without.
+function chattyCalls() {
+  for (const mode of MODES) {
+    const { name, where } = mode;
+    progress(`chatty calls: a circuit of 100,000 small calls outside and inside execute(), with and without the split, ${where}`);
+    const { outside, inside, insideProxied, collatzSplit, collatzProxied } = inChild(mode, 'chatty.cjs');
+    const base = record(`chatty_${name}_outside_ms`, `circuit of 100,000 small calls outside execute(), ${where}`, outside, 'ms', 'the main thread');
+    const split = record(`chatty_${name}_split_ms`, `the same inside execute(), split, ${where}`, inside, 'ms', 'they cannot wait: the caller instance');
+    const proxied = record(`chatty_${name}_proxied_ms`, `the same inside execute(), splitCalls: false, ${where}`, insideProxied, 'ms', 'every call crosses to the host');
+    ratio(`chatty_${name}_split_ratio`, `circuit inside execute() with the split / outside, ${where}`, split.median / base.median, 'goal <= 1.3');
+    ratio(`chatty_${name}_proxied_ratio`, `circuit inside execute() without the split / outside, ${where}`, proxied.median / base.median);
+    const a = record(`chatty_${name}_collatz_split_ms`, `collatz_sum(1e6) inside execute(), split, ${where}`, collatzSplit, 'ms');
+    const b = record(`chatty_${name}_collatz_proxied_ms`, `collatz_sum(1e6) inside execute(), splitCalls: false, ${where}`, collatzProxied, 'ms');
+    ratio(`chatty_${name}_collatz_ratio`, `collatz_sum with / without the split, ${where}`, a.median / b.median, 'goal <= 1.02');
+  }
+}
+
 // The browser rows (bench/browser/): the patched `--target web` demo in headless
 // Chromium, free and pinned (Chromium's processes inherit the pin), and in headless
 // Firefox with free cores, each in a process of its own. Calls from a module Worker,
@@ -399,6 +417,7 @@ function printTable() {
   await eventLoop();
   await proxyCost();
   outsideCalls();
+  chattyCalls();
   browserRows();
   staleCheckCost();
   panics();

@@ -167,15 +167,20 @@ class Engine {
     })();
   }
 
-  // A trap of the main thread's own instance (outside execute()): the memory,
-  // which the pool shares, was reset at once (prelude.cjs), so the pool is done.
+  // A trap of the main thread's own instance: the memory, which the pool shares,
+  // was reset at once (prelude.cjs), so the pool is done.
   localTrapped(error) {
     if (this.pool === null) return;
-    // The calls on that pool did not fail themselves: they are told why their pool went.
-    this.localTrap = new PoolClosedError(
-      `the main thread's own instance failed outside execute(), and the pool shares its memory, which was reset: ${error.message}`,
-      { cause: error },
-    );
+    // A call that an execute() of this pool ran there (proxy.cjs) failed as it would have on the
+    // host: the pool fails with its error. Calls outside execute() did not fail the pool's calls
+    // themselves: those are told why their pool went.
+    this.localTrap =
+      session.getStore()?.pool === this.pool
+        ? error
+        : new PoolClosedError(
+            `the main thread's own instance failed outside execute(), and the pool shares its memory, which was reset: ${error.message}`,
+            { cause: error },
+          );
     this.pool.fail(this.localTrap);
   }
 

@@ -68,6 +68,10 @@ const TRAP_TEXT = {
   js_values_overflow: 'held more JS values in wasm state than its range of the table of JS values has slots',
   // panic=unwind builds whose rustc unwinds a destructor's panic during unwinding instead of aborting.
   panic_while_panicking: 'panicked while a panic unwound (a destructor panicked), past destructors that may have held locks',
+  // A call of an export that cannot wait for another thread, on the main thread's instance, reached
+  // a wait all the same: only its failure path can (a panic or a failed allocation that met a lock
+  // another thread held), where the main thread could have slept forever (wbg_patch/wasm/waits.py).
+  wait_forbidden: 'had to wait for another thread while it failed (a panic or a failed allocation met a lock another thread held), where it may not wait',
   runtime_error: 'trapped',
 };
 

@@ -8,7 +8,7 @@
 // the memory). A wrong argument stays the caller's own error (boundary.cjs),
 // and so does a panic that unwound to the export in a panic=unwind build
 // (unwind.cjs): only that call fails.
-const { MAIN_THREAD, HOOKS_GLOBAL, Hook } = require('./protocol.cjs');
+const { MAIN_THREAD, HOOKS_GLOBAL, Hook, NO_WAIT_EXPORT, NoWait } = require('./protocol.cjs');
 const { callExport, thrownAtTheBoundary } = require('./boundary.cjs');
 const { watchPanicReports } = require('./reports.cjs');
 const { deliverLog, printLog } = require('./logs.cjs');
@@ -62,9 +62,11 @@ function deliverLogs(hooks) {
 }
 
 // The typed error of `error`, which left the main thread's instance through wasm frames
-// during a call begun at mark `since`, with the panic this thread reported since then.
-function typedFailure(error, hooks, since) {
+// during a call begun at mark `since`, with the panic this thread reported since then;
+// `tripped`: a wait the call was forbidden (wbg_patch/wasm/instrument.py) made it trap.
+function typedFailure(error, hooks, since, tripped) {
   const trap = errors.serialize(error, MAIN_THREAD, true);
+  if (tripped) return errors.deserialize({ ...trap, kind: 'wait_forbidden' });
   if (trap.kind !== 'panic' && trap.kind !== 'abort') return errors.deserialize(trap);
   return hooks.reports.explainTrap(trap, since);
 }
@@ -77,11 +79,18 @@ function typedFailure(error, hooks, since) {
  * that traps leaves its callers' frames on the same instance, which must not
  * go on to read a reset memory.
  * @param {WebAssembly.Exports} raw
+ *
+ * The calls of exports that cannot wait for another thread (`forbidsWaits(name)`)
+ * run with the instance's waits forbidden, where the patched module can (the
+ * global NO_WAIT_EXPORT): such a call can reach a wait only once it failed
+ * (wbg_patch/wasm/waits.py), and one that does traps there (kind wait_forbidden).
+ * @param {WebAssembly.Exports} raw
  * @param {{failed(error: Error): Error, overflowed(): Error | null, installsPanicHook(name: string): boolean, ran(name: string): void,
- *   unwound(error: unknown): {panic: boolean, payload: unknown} | null}} instance
+ *   unwound(error: unknown): {panic: boolean, payload: unknown} | null, forbidsWaits(name: string): boolean}} instance
  */
 function guardedExports(raw, instance) {
   const hooks = mainThreadHooks();
+  const noWait = raw[NO_WAIT_EXPORT];
   let depth = 0;
   let since = 0; // the panic reports' mark when the outermost call began
   let logTo = null; // whose logs they were before it (another glue's call may have called into this one)
@@ -94,6 +103,7 @@ function guardedExports(raw, instance) {
   const guard = (fn, name) => {
     // Only the exports that install a panic hook are remembered (see prelude.cjs panicHooks).
     const remembered = instance.installsPanicHook(name);
+    const forbid = noWait !== undefined && instance.forbidsWaits(name);
     return function guarded(...args) {
       // A nested call after a trap would run on the trapped instance (a lock it held, say).
       if (failure !== null) throw failure;
@@ -111,7 +121,9 @@ function guardedExports(raw, instance) {
           raw.wbg_pool_init_logger();
         }
       }
+      const allowed = forbid ? noWait.value : NoWait.ALLOWED; // an outer call's, restored after
       try {
+        if (forbid) noWait.value = NoWait.FORBIDDEN;
         const result = callExport(fn, args);
         if (++calls % CHECK_EVERY === 0) failure ??= instance.overflowed();
         if (remembered) instance.ran(name);
@@ -129,8 +141,9 @@ function guardedExports(raw, instance) {
           failure = hooks.reports.explainTrap(errors.abandonedPanicData(MAIN_THREAD), since);
         }
         // A JS value thrown through wasm frames (unwound or not) skipped Rust's destructors: a trap.
-        failure ??= typedFailure(unwound === null ? error : unwound.payload, hooks, since);
+        failure ??= typedFailure(unwound === null ? error : unwound.payload, hooks, since, forbid && noWait.value === NoWait.TRIPPED);
       } finally {
+        if (forbid) noWait.value = allowed;
         if (--depth === 0 && logTo !== instance && logTo !== null) hooks.logTo = logTo;
         if (depth === 0 && hooks.logs.length > 0) deliverLogs(hooks);
         if (depth === 0 && failure !== null) {

@@ -58,6 +58,15 @@ export interface ThreadPoolManagerOptions {
    * @default false
    */
   spinOnPage?: boolean;
+  /**
+   * Inside execute(), run the calls of exports that cannot wait for another thread and use nothing a
+   * thread has its own of (the patch reads which off the module: `wbg-patch inspect --exports`) on the
+   * caller's own instance, without the round trip to the pool's host. Their failures are the same,
+   * with threadIndex -2. false: every call goes to the host, as before; for an export that runs long
+   * sequentially and must stay under callTimeoutMs, which a call on the caller's instance cannot honour.
+   * @default true
+   */
+  splitCalls?: boolean;
   /** Receives every log record of the pool; default: one line on stderr. */
   onLog?: (entry: LogEntry) => void;
 }
@@ -181,7 +190,8 @@ export class WasmTrapError extends WbgPoolError {
    * js_exception: an imported JS function threw through the wasm frames (the original error is `cause`);
    * foreign_js_value: a JS value kept by an object made outside execute() was used in the pool;
    * js_values_overflow: the instance held more JS values than its range of the table has slots;
-   * panic_while_panicking: a destructor panicked while a panic unwound (a panic=unwind build).
+   * panic_while_panicking: a destructor panicked while a panic unwound (a panic=unwind build);
+   * wait_forbidden: a call on the main thread's instance met, while it failed, a lock another thread held.
    */
   readonly kind:
     | 'out_of_memory'
@@ -192,6 +202,7 @@ export class WasmTrapError extends WbgPoolError {
     | 'foreign_js_value'
     | 'js_values_overflow'
     | 'panic_while_panicking'
+    | 'wait_forbidden'
     | 'runtime_error';
   /** As WasmPanicError's: null for the pool host, -2 for the main thread's own instance. */
   readonly threadIndex: number | null;

@@ -57,7 +57,9 @@ function checkOptions(options, patchDefaults) {
   if (o.maxQueue !== Infinity && !(Number.isInteger(o.maxQueue) && o.maxQueue >= 0)) {
     throw new RangeError(`options.maxQueue must be an integer of at least 0, or Infinity for no bound; got ${String(o.maxQueue)}`);
   }
-  if (typeof o.spinOnPage !== 'boolean') throw new TypeError(`options.spinOnPage must be true or false, got ${String(o.spinOnPage)}`);
+  for (const name of ['spinOnPage', 'splitCalls']) {
+    if (typeof o[name] !== 'boolean') throw new TypeError(`options.${name} must be true or false, got ${String(o[name])}`);
+  }
   if (o.spinOnPage && !platform.canBlock && o.callTimeoutMs === Infinity) throw new RangeError(SPIN_NEEDS_TIMEOUT('options.callTimeoutMs'));
   if (typeof o.onLog !== 'function') throw new TypeError('options.onLog must be a function');
   return o;

@@ -8,7 +8,7 @@
 // stuck pool becomes an error, never a hang. The pool tells its owner (the
 // engine) what happens through the callbacks it is given; it never reaches up.
 const platform = require('./platform/index.cjs');
-const { MessageType, Slot, HOST_THREAD, MAIN_THREAD, UNKNOWN_THREAD } = require('./protocol.cjs');
+const { MessageType, Slot, HOST_THREAD, UNKNOWN_THREAD } = require('./protocol.cjs');
 const { postRequest } = require('./signal.cjs');
 const { Waiter } = require('./waiter.cjs');
 const { Liveness } = require('./liveness.cjs');
@@ -431,21 +431,17 @@ class Pool {
     else task.reject(this.failIfTrap(error, task.since));
   }
 
-  // Calls an allocator export on the local instance (see proxy.cjs). A trap
-  // there (out of memory) leaves that instance mid-way, like one in the pool:
-  // the pool fails with it, and the memory is reset.
+  // Calls export `name` on the main thread's own instance (see proxy.cjs), as
+  // a call outside execute() does (local.cjs): a trap there leaves that
+  // instance mid-way, like one in the pool, so the memory is reset and the
+  // pool fails with the call's own error (Engine.localTrapped).
   callLocal(name, args) {
     // A thread that trapped may have died holding the heap's lock: its report, if
     // already sent, fails the pool here rather than leave this call spinning on it.
     this.drainNew();
     if (this.failure !== null) throw this.failure;
     this.call = null;
-    try {
-      return this.binding.handle.raw()[name](...args);
-    } catch (error) {
-      this.fail(errors.deserialize(errors.serialize(error, MAIN_THREAD, true)));
-      throw this.failure;
-    }
+    return this.binding.handle.callLocally(name, args);
   }
 
   // Asks the host to exit the pool; resolves true once it did cleanly, false when

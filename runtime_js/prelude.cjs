@@ -17,7 +17,7 @@
 // the glue file can reach. wbg-patch decides which bindings and values a glue
 // gets (wbg_patch/prelude.py); everything they are used for is here.
 const platform = require('./platform/index.cjs');
-const { HOOKS_GLOBAL, START_WORKERS_HOOK, HOST_THREAD, MAIN_THREAD } = require('./protocol.cjs');
+const { HOOKS_GLOBAL, START_WORKERS_HOOK, HOST_THREAD, MAIN_THREAD, NO_WAIT_EXPORT } = require('./protocol.cjs');
 const { WbgPoolError, StaleObjectError, ForeignJsValueError, deserialize, checkSharedMemory, memoryRefused } = require('./errors.cjs');
 const { guardedExports } = require('./local.cjs');
 const { unwindMembers } = require('./unwind.cjs');
@@ -36,6 +36,10 @@ const { routeMembers } = require('./route.cjs');
  * @property {string[]} [panicHookExports] the exports that install a panic hook and take and return nothing
  *   (wbg_patch/wasm_code.py): see panicHooks()
  * @property {'unwind' | 'abort'} [panics] how the module's panics end (see unwind.cjs); abort when absent
+ * @property {string[]} [localExports] the exports that cannot wait for another thread and use nothing each
+ *   instance has its own of (wbg_patch/wasm/waits.py): see callMembers()
+ * @property {string[]} [boundExports] the exports that cannot wait for another thread but use what their
+ *   instance has its own of
  *
  * @typedef {object} GlueBindings the glue's own variables, as the glue file alone can reach them
  * @property {() => WebAssembly.Exports | undefined} raw the glue's `wasm`: the local instance's exports
@@ -88,6 +92,12 @@ const { routeMembers } = require('./route.cjs');
  *   what the glue's wrappers of the pool's init and exit exports call first: throws ERR_POOL_OWNED_BY_RUNTIME
  *   unless the runtime is the caller
  * @property {<T>(call: () => T) => T} runtimeCall runs `call`, the runtime's own call of those exports
+ * @property {(name: string) => boolean} runsLocally whether inside execute() a call of export `name` may run on
+ *   the main thread's instance (see callMembers())
+ * @property {(name: string) => boolean} forbidsWaits whether the main thread's instance runs export `name` with its
+ *   waits forbidden (see callMembers())
+ * @property {(name: string, args: unknown[]) => unknown} callLocally calls export `name` of the main thread's
+ *   instance, guarded (local.cjs), inside execute(): the glue's imports that it calls see that instance as `wasm`
  * @property {(name: string) => boolean} installsPanicHook whether export `name` installs the crate's panic hook
  * @property {(name: string) => void} ranExport export `name` returned, locally or in the pool (see panicHooks())
  * @property {boolean} unwinds whether a panic unwinds to the export's caller, failing only its call (unwind.cjs)
@@ -322,6 +332,35 @@ function panicHooks(names = []) {
   };
 }
 
+// Where the calls of each export may run, as the patch read it off the module
+// (wbg_patch/wasm/waits.py). Those that cannot wait for another thread run on
+// the main thread's instance with its waits forbidden (local.cjs): they could
+// reach a wait only once they failed, and there they trap instead of sleeping
+// on a lock that a dead thread held. Of those, the ones that use nothing each
+// instance has its own of (thread-local storage, the table of JS values) may
+// run there inside execute() too, without the round trip to the host
+// (proxy.cjs): only in the module the patch rewrote, which has the guard.
+// Glue patched without the lists (an earlier wbg-patch) proxies every call.
+// `state.onCaller` is true while execute() runs such a call: the glue's imports
+// it calls (a panic's report, a string copied into wasm) must see that instance as `wasm`.
+function callMembers(options, bindings, state, local) {
+  const here = new Set(options.localExports);
+  const forbidding = new Set([...here, ...(options.boundExports ?? [])]);
+  return {
+    runsLocally: (name) => here.has(name) && bindings.raw()?.[NO_WAIT_EXPORT] !== undefined,
+    forbidsWaits: (name) => forbidding.has(name),
+    callLocally(name, args) {
+      const outer = state.onCaller;
+      state.onCaller = true;
+      try {
+        return local.exports()[name](...args);
+      } finally {
+        state.onCaller = outer;
+      }
+    },
+  };
+}
+
 // Why the glue cannot be used after a reset failed (after `reason`).
 function resetFailed(reason, error, generation) {
   const fix =
@@ -358,6 +397,7 @@ function localExports(bindings, onPoolThread) {
       return overflow === null ? null : deserialize(overflow);
     },
     installsPanicHook: (name) => local.handle.installsPanicHook(name),
+    forbidsWaits: (name) => local.handle.forbidsWaits(name),
     ran: (name) => local.handle.ranExport(name),
     unwound: (error) => local.handle.unwound(error),
     // Whether a manager hears this instance's logs (see onLocalLog).
@@ -398,9 +438,9 @@ function newMemory(descriptor) {
 function attach(options, bindings) {
   const generation = GENERATIONS[options.generation];
   if (generation === undefined) throw new Error(`wbg-patch: unknown glue generation ${options.generation}; re-run wbg-patch`);
-  // The pool's proxy while execute() calls run; the memory epoch, and why it last began.
-  // The route of the wrapper running outside execute(), if any (route.cjs).
-  const state = { proxy: undefined, epoch: 0, resetReason: null, route: null };
+  // The pool's proxy while execute() calls run; the memory epoch, and why it last began; the
+  // route of the wrapper running outside execute(), if any (route.cjs); onCaller: callMembers().
+  const state = { proxy: undefined, epoch: 0, resetReason: null, route: null, onCaller: false };
   const onPoolThread = givenByPool('__wbgPoolThread') !== undefined;
   const local = localExports(bindings, onPoolThread);
   const hooks = panicHooks(options.panicHookExports);
@@ -409,6 +449,7 @@ function attach(options, bindings) {
     staleFinalizations: 0,
     wasm() {
       if (local.broken !== null) throw local.broken;
+      if (state.onCaller) return local.exports();
       return state.proxy ?? state.route ?? local.exports();
     },
     // What calls outside execute() get, also while a proxy is installed.
@@ -439,6 +480,7 @@ function attach(options, bindings) {
     },
     startWorkers,
     ...poolExportGuard(),
+    ...callMembers(options, bindings, state, local),
     installsPanicHook: hooks.installsPanicHook,
     ranExport: hooks.ranExport,
     ...unwindMembers(options, bindings, onPoolThread),

@@ -59,6 +59,13 @@ const WaitCount = Object.freeze({
   LENGTH: 3,
 });
 
+// The global (wbg_patch/wasm/instrument.py NO_WAIT, which makes it: a test keeps the two sides
+// equal) that forbids every wait of its instance while FORBIDDEN: the main thread's instance runs
+// the calls of exports that cannot wait for another thread so (local.cjs). A wait that meets it
+// sets TRIPPED and traps: the call fails where it could have slept forever (wasm/waits.py).
+const NO_WAIT_EXPORT = '__wbg_pool_no_wait';
+const NoWait = Object.freeze({ ALLOWED: 0, FORBIDDEN: 1, TRIPPED: 2 });
+
 // The host's thread index in reports: it is not a Rayon pool thread.
 const HOST_THREAD = -1;
 // The main thread's own instance, in reports of a trap there (see Pool.callLocal).
@@ -85,4 +92,4 @@ const Hook = Object.freeze({
 // patched glue takes from the host instead of the crate's browser snippet.
 const START_WORKERS_HOOK = 'startWorkers';
 
-module.exports = { RUNTIME_VERSION, MessageType, Slot, COUNT_WAITS_EXPORT, WaitCount, HOST_THREAD, MAIN_THREAD, UNKNOWN_THREAD, HOOKS_GLOBAL, Hook, START_WORKERS_HOOK };
+module.exports = { RUNTIME_VERSION, MessageType, Slot, COUNT_WAITS_EXPORT, WaitCount, NO_WAIT_EXPORT, NoWait, HOST_THREAD, MAIN_THREAD, UNKNOWN_THREAD, HOOKS_GLOBAL, Hook, START_WORKERS_HOOK };

@@ -10,16 +10,19 @@ const { session } = require('./session.cjs');
 // returned one a free. They need no pool: the memory is shared, and Rust's
 // allocator is one global heap behind a lock that every instance on that memory
 // takes (a spin lock on wasm, so the main thread may take it too). Run on the
-// local instance, they cost no round trip. Nothing else is safe to run here:
-// other exports may use the Rayon pool, the calling thread's stack, or its
-// table of JS values.
+// local instance, they cost no round trip, also in glue patched before the
+// patch told which other exports may run there (`runsLocally`): those that
+// cannot wait for another thread and use nothing each instance has its own of
+// (wbg_patch/wasm/waits.py), unless the manager's splitCalls is false.
 const LOCAL_EXPORTS = new Set(['__wbindgen_malloc', '__wbindgen_realloc', '__wbindgen_free']);
 
 // What stands for export `name` (of kind `kind`) of `pool`'s host.
 function remote(pool, name, kind) {
   switch (kind) {
     case 'function':
-      if (LOCAL_EXPORTS.has(name)) return (...args) => pool.callLocal(name, args);
+      if (LOCAL_EXPORTS.has(name) || (pool.options.splitCalls && pool.binding.handle.runsLocally(name))) {
+        return (...args) => pool.callLocal(name, args);
+      }
       return (...args) => {
         const result = pool.request(MessageType.CALL, name, args);
         pool.binding.handle.ranExport(name); // one that installs a panic hook runs again after a reset

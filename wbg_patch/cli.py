@@ -191,26 +191,36 @@ def inspect(
 
 
 def _print_waits(module: ModuleInterface | None, kind: contract.Kind | None, each: bool) -> None:
-    """Which exports can wait for another thread, and what that means for calls
-    outside execute() under this contract (runtime_js/route.cjs)."""
+    """Where each export's calls run (wasm/waits.py): inside execute() on the caller's
+    instance or on the pool's host (runtime_js/proxy.cjs), and outside execute() under
+    this contract (runtime_js/route.cjs)."""
     waits = module.waits if module is not None else None
     if waits is None:
         what = "no module beside the glue" if module is None else "the module's code could not be decoded"
-        typer.echo(f"  can wait: unknown ({what}): every export counts as one that can")
+        typer.echo(f"  calls: unknown ({what}): every export counts as one that can wait, and goes to the pool's host")
         return
-    local, total = len(waits.local), len(waits.exports)
-    typer.echo(f"  can wait: {total - local} of {total} exported functions can wait for another thread; {local} cannot")
+    total, local, never = len(waits.exports), len(waits.local), len(waits.never_wait)
+    typer.echo(
+        f"  calls: {local} of {total} exported functions run on the caller's instance inside execute(); the pool's host runs "
+        f"{total - never} that can wait for another thread and {never - local} that use what each thread has its own of"
+    )
     if kind in contract.MAIN_THREAD_JOINS:
         typer.echo("  outside execute(): the main thread's calls would join the pool while it is up; those that can wait go to it then")
     elif kind is not None:
         typer.echo("  outside execute(): calls run on the main thread's own instance (the pool is entered only on its host)")
     if waits.cut:
-        typer.echo(f"  can wait, not counted: the code that runs only once a panic or a failed allocation began ({', '.join(waits.cut)})")
+        typer.echo(
+            f"  left out: the code that runs only once a panic or a failed allocation began ({', '.join(waits.cut)}); "
+            "a wait there traps on the main thread's instance"
+        )
+    elif module.waits_counted is None and module.not_counted is not None:
+        typer.echo("  left out: nothing (the module cannot be rewritten to trap a wait there: see waits counted)")
     else:
-        typer.echo("  can wait, not counted: nothing (std's panic machinery not found by name: a stripped module?)")
+        typer.echo("  left out: nothing (std's panic machinery not found by name: a stripped module?)")
     if each:
-        for name, reason in waits.exports.items():
-            typer.echo(f"    {name}: {'cannot wait' if reason is None else reason}")
+        for name in waits.exports:
+            reason = waits.reason(name)
+            typer.echo(f"    {name}: {'local' if reason is None else f'pool: {reason}'}")
     if module.waits_counted:
         counting = "yes (a browser tells a deadlocked pool from a busy one by them)"
     elif module.counted is not None:

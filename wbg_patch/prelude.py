@@ -61,6 +61,14 @@ def options(glue: Glue) -> dict[str, object]:
     # Only when there are some: a crate without such exports gets the glue it got before.
     if glue.module_interface.panic_hook_exports:
         found["panicHookExports"] = list(glue.module_interface.panic_hook_exports)
+    # Where each call may run (wasm/waits.py): inside execute() on the caller's instance
+    # (`localExports`); on the main thread's instance with its waits forbidden (those and
+    # `boundExports`, which cannot wait but depend on their instance). Glue without them
+    # (patched by an earlier version, or whose module could not be read) proxies every call.
+    waits = glue.module_interface.waits
+    if waits is not None:
+        found["localExports"] = waits.local
+        found["boundExports"] = sorted(set(waits.never_wait) - set(waits.local))
     return found
 
 

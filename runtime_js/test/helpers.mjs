@@ -8,6 +8,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createRequire } from 'node:module';
+import { withSplitSetting } from './split-setting.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const PKG = path.resolve(ROOT, process.env.WBG_PKG ?? 'build/pkg');
@@ -18,14 +19,15 @@ if (ENTRY === undefined) throw new Error(`${PKG} is not built: run \`make build\
 // processes (node --input-type=module -e): it defines `runtime` and `demo`.
 // Glue of --target web does not initialise itself: the snippet does, as a user would.
 export const LOAD_PACKAGE = `
-const runtime = await import(${JSON.stringify(pathToFileURL(ENTRY).href)});
+const { withSplitSetting } = await import(${JSON.stringify(new URL('./split-setting.mjs', import.meta.url).href)});
+const runtime = withSplitSetting(await import(${JSON.stringify(pathToFileURL(ENTRY).href)}));
 const demo = await import(${JSON.stringify(pathToFileURL(path.join(PKG, 'wbg_demo.js')).href)});
 if (demo.__wbg_pool.raw() === undefined) {
   demo.initSync({ module: (await import('node:fs')).readFileSync(${JSON.stringify(path.join(PKG, 'wbg_demo_bg.wasm'))}) });
 }
 `;
 
-export const runtime = await import(pathToFileURL(ENTRY).href);
+export const runtime = withSplitSetting(await import(pathToFileURL(ENTRY).href));
 
 // A file of the package's runtime by its path in runtime_js/ ('./protocol.cjs'): the same
 // instance the package runs, from its wbg-pool/ files or its ES-module build (--target web).
@@ -113,3 +115,4 @@ export function managerPerTest(defaults = {}) {
     return manager;
   };
 }
+export { SPLIT_CALLS } from './split-setting.mjs';

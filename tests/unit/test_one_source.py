@@ -63,6 +63,12 @@ def test_the_runtime_reads_the_wait_counters_where_the_patched_module_writes_the
     assert (js["SLEEPING"] * 4, js["CHANGES"] * 4) == (instrument._SLEEPING, instrument._CHANGES)
 
 
+def test_the_runtime_forbids_waits_with_the_global_and_values_the_patched_module_reads():
+    script = "const p = require('./runtime_js/protocol.cjs'); console.log(JSON.stringify({ name: p.NO_WAIT_EXPORT, ...p.NoWait }))"
+    js = json.loads(subprocess.run(["node", "-e", script], cwd=ROOT, capture_output=True, text=True, check=True).stdout)
+    assert js == {"name": instrument.NO_WAIT, "ALLOWED": 0, "FORBIDDEN": instrument.FORBIDDEN, "TRIPPED": instrument.TRIPPED}
+
+
 def test_the_readme_documents_every_error_code_and_trap_kind_the_declarations_list():
     """manager.d.ts is what TypeScript users see; the README's error table must name the same."""
     dts = (RUNTIME_JS / "manager.d.ts").read_text()

@@ -20,8 +20,11 @@ const APP = path.join(ROOT, 'build/browser-tests/vite-app');
 const nodeDemo = createRequire(import.meta.url)('../../../build/pkg/wbg_demo.js');
 // What the README's Vite config gives the dev server: the two headers, not server.mjs's third (CORP).
 const HEADERS = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
-// Vite's own settings only: where the app is, and quiet.
-const VITE = { root: APP, configFile: false, logLevel: 'error' };
+// Vite's own settings only: where the app is, and quiet; and its cache of pre-bundled
+// dependencies inside the app, which each run makes afresh. By default Vite keeps it in the
+// node_modules of the nearest package.json (this repository's), where a dev server of a later
+// run took the glue of an earlier build from it, beside the module of the new one.
+const VITE = { root: APP, configFile: false, logLevel: 'error', cacheDir: path.join(APP, 'node_modules/.vite') };
 
 let browser;
 before(async () => {

@@ -2,6 +2,8 @@
 //! export is a real use of Rayon through `wbg_pool::run_in_pool`, one per ABI
 //! shape the runtime must proxy and one per way a pool can fail.
 
+mod calls;
+
 use rayon::prelude::*;
 use std::hint::black_box;
 use wasm_bindgen::prelude::*;
