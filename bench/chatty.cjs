@@ -1,7 +1,7 @@
 'use strict';
 // One process of `make bench`: a chatty SDK inside execute(). A circuit built
-// the way a proof SDK's compiler builds one (about ten small calls per gate:
-// seven wire constructors, a gate constructor, a push, a free), outside
+// the way a proof SDK's compiler builds one (17 small calls per gate: seven
+// wire constructors, a gate constructor, a push, eight frees), outside
 // execute(), inside it with the split (those exports run on the caller's
 // instance: wbg_patch/wasm/waits.py) and inside it without (splitCalls: false,
 // every call crosses to the host); and the CPU-bound Rayon job with and without
@@ -11,7 +11,8 @@ const path = require('path');
 const PKG = path.join(__dirname, '../build/pkg');
 const { ThreadPoolManager } = require(path.join(PKG, 'wbg-pool-manager.cjs'));
 const demo = require(path.join(PKG, 'wbg_demo.js'));
-const GATES = 10_000; // 100,000 calls
+const CALLS_PER_GATE = 17;
+const GATES = Math.round(100_000 / CALLS_PER_GATE);
 const COEFFICIENTS = new Uint8Array(16).map((_, i) => i * 7);
 
 // Builds the circuit: ms per 100,000 calls.
@@ -23,6 +24,7 @@ function circuit() {
     const gate = new demo.Gate(g % 5, ...wires, COEFFICIENTS);
     gates.add(gate);
     gate.free();
+    for (const wire of wires) wire.free();
   }
   const ms = performance.now() - started;
   gates.free();

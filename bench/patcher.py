@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from wbg_patch import locate, parse, pipeline, rewrite  # noqa: E402
 from wbg_patch.config import RuntimeConfig  # noqa: E402
-from wbg_patch.wasm import _decoded, read_module  # noqa: E402
+from wbg_patch.wasm import decode_bodies, read_module  # noqa: E402
 from wbg_patch.wasm.waits import classify  # noqa: E402
 
 MANY = ROOT / "build" / "bench-many"
@@ -101,7 +101,7 @@ def main() -> None:
     # The module's code read and decoded, and every export classified, on the largest module here.
     module_path = max(ROOT.glob("build/*-unpatched/*_bg.wasm"), key=lambda p: p.stat().st_size)
     mb = module_path.stat().st_size / 1e6
-    classified = timed(lambda: classify((m := read_module(module_path)), _decoded(m), cut_failure_paths=True), 10)
+    classified = timed(lambda: classify((m := read_module(module_path)), decode_bodies(m), cut_failure_paths=True), 10)
     label = f"classify every export, {module_path.parent.name}/{module_path.name} ({mb:.2f} MB): read, decode, call graph"
     figures["classify_ms"] = figure(label, classified)
     per_5mb = [t * 5 / mb for t in classified]

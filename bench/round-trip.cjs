@@ -62,7 +62,8 @@ async function reference() {
 }
 
 (async () => {
-  const manager = new ThreadPoolManager({ numThreads: 1, onLog() {} });
+  // Every call to the host: noop() would run on the caller's instance with the split.
+  const manager = new ThreadPoolManager({ numThreads: 1, splitCalls: false, onLog() {} });
   const proxy = await manager.execute(() =>
     measure((count, sample) => {
       for (let i = 0; i < count; i++) {

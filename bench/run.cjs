@@ -194,7 +194,7 @@ function outsideCalls() {
     const before = record(`outside_${name}_small_no_pool_us`, `byte_sum(32 bytes) outside execute(), no pool up, ${where}`, smallNoPool, 'µs', 'the main thread');
     const after = record(`outside_${name}_small_pool_up_us`, `byte_sum(32 bytes) outside execute(), pool up, ${where}`, smallPoolUp, 'µs', 'cannot wait: stays on the main thread');
     ratio(`outside_${name}_small_ratio`, `byte_sum outside execute(), pool up / no pool up, ${where}`, after.median / before.median, 'goal <= 1.05');
-    record(`outside_${name}_small_inside_us`, `byte_sum(32 bytes) inside execute(), ${where}`, inside.small, 'µs', 'every call crosses to the host');
+    record(`outside_${name}_small_inside_us`, `byte_sum(32 bytes) inside execute(), ${where}`, inside.small, 'µs', 'cannot wait: runs on the caller instance (splitCalls)');
     const routed = record(`outside_${name}_parallel_pool_up_us`, `sum_of_squares(1000) outside execute(), pool up, ${where}`, parallelPoolUp, 'µs', 'can wait: routed to the host');
     const proxied = record(`outside_${name}_parallel_inside_us`, `sum_of_squares(1000) inside execute(), ${where}`, inside.parallel, 'µs');
     ratio(`outside_${name}_parallel_ratio`, `sum_of_squares routed outside / inside execute(), ${where}`, routed.median / proxied.median, 'goal <= 1.1');

@@ -23,7 +23,8 @@ function load(dir) {
   const pkg = path.join(ROOT, dir);
   const { ThreadPoolManager, WasmPanicError } = require(path.join(pkg, 'wbg-pool-manager.cjs'));
   const demo = require(path.join(pkg, 'wbg_demo.js'));
-  return { demo, WasmPanicError, manager: new ThreadPoolManager({ numThreads: 2, onLog() {} }) };
+  // Every call to the host, in both builds: the split takes other exports in each (waits.py).
+  return { demo, WasmPanicError, manager: new ThreadPoolManager({ numThreads: 2, splitCalls: false, onLog() {} }) };
 }
 
 // A pool-thread panic until execute() rejects, then the next execute() (a noop)

@@ -171,9 +171,10 @@ class Engine {
   // was reset at once (prelude.cjs), so the pool is done.
   localTrapped(error) {
     if (this.pool === null) return;
-    // A call that an execute() of this pool ran there (proxy.cjs) failed as it would have on the
-    // host: the pool fails with its error. Calls outside execute() did not fail the pool's calls
-    // themselves: those are told why their pool went.
+    // A call that this pool's session ran there (an execute()'s, proxy.cjs; a finalizer's free of
+    // an object made in this pool, session.cjs) failed as it would have on the host: the pool fails
+    // with its error. Calls outside execute() did not fail the pool's calls themselves: those are
+    // told why their pool went.
     this.localTrap =
       session.getStore()?.pool === this.pool
         ? error

@@ -1,5 +1,6 @@
 'use strict';
-// The main thread's own instance, as the glue calls it outside execute(). A
+// The main thread's own instance, as the glue calls it outside execute(), and
+// as execute() calls the exports that may run there (proxy.cjs). A
 // trap there (a panic under panic=abort, an out-of-bounds access, a JS
 // exception an import threw through wasm frames) leaves the instance mid-way,
 // as on a pool thread: locks held, state half-written. So the call throws the
@@ -78,7 +79,6 @@ function typedFailure(error, hooks, since, tripped) {
  * `failed(error)` returns, once the outermost call ends: a nested call (wasm → import → export)
  * that traps leaves its callers' frames on the same instance, which must not
  * go on to read a reset memory.
- * @param {WebAssembly.Exports} raw
  *
  * The calls of exports that cannot wait for another thread (`forbidsWaits(name)`)
  * run with the instance's waits forbidden, where the patched module can (the

@@ -3,7 +3,7 @@
 // glue), beside the entry file they describe, where TypeScript looks for them.
 
 export interface LogEntry {
-  /** Rayon pool thread index, null for the ThreadPoolHost, -2 for the main thread (a call outside execute()). */
+  /** Rayon pool thread index, null for the ThreadPoolHost, -2 for the main thread (a call outside execute(), or one that ran on the caller's instance inside it). */
   threadIndex: number | null;
   level: 'error' | 'warn' | 'info' | 'debug' | 'trace';
   /** The `log` target (the Rust module path by default). */

@@ -70,7 +70,7 @@ const threadOf = (thread) => (thread === HOST_THREAD ? null : thread);
 class Pool {
   /**
    * @param {object} binding the glue this pool serves (binding.cjs)
-   * @param {{numThreads: number, startTimeoutMs: number, heartbeatTimeoutMs: number}} options
+   * @param {{numThreads: number, startTimeoutMs: number, heartbeatTimeoutMs: number, splitCalls: boolean}} options
    * @param {{onStarted(startMs: number): void, onLog(message: object): void, onFailed(pool: Pool, error: Error): void,
    *   onDetachedPanic(error: Error): void}} owner
    */
@@ -438,9 +438,18 @@ class Pool {
   callLocal(name, args) {
     // A thread that trapped may have died holding the heap's lock: its report, if
     // already sent, fails the pool here rather than leave this call spinning on it.
-    this.drainNew();
+    // (Not from a callback run while a pool call waits: its events are being delivered.)
+    if (this.pendingWasmRequests.size === 0) this.drainNew();
     if (this.failure !== null) throw this.failure;
+    const call = this.call;
     this.call = null;
+    // A synchronous fn of many such calls never lets the call timer fire: its deadline is
+    // checked here. The pool was not working for the call: only the call is rejected.
+    if (call !== null && call.deadline !== Infinity && performance.now() >= call.deadline) {
+      call.failure = new CallTimeoutError({ timeoutMs: call.timeoutMs });
+      call.reject?.(call.failure);
+      throw call.failure;
+    }
     return this.binding.handle.callLocally(name, args);
   }
 

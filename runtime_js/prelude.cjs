@@ -67,7 +67,8 @@ const { routeMembers } = require('./route.cjs');
  * @property {() => object | undefined} outsideExports what calls outside execute() get: the route of the running
  *   wrapper (route.cjs), else the local instance's exports
  * @property {() => object} wasm what the glue reads as `wasm`: the pool's proxy inside execute(), else
- *   outsideExports() (the local exports on the main thread are guarded: see local.cjs)
+ *   outsideExports() (the local exports on the main thread are guarded: see local.cjs); the local
+ *   exports while execute() runs a call on the main thread's instance (see callMembers())
  * @property {(router: ((name: string) => object | null) | null) => void} setOutsideRouter
  *   the engine's choice of route for a call outside execute() of an export that can wait (route.cjs)
  * @property {(name: string) => object | null} enter first in a wrapper of export `name`, which can wait:

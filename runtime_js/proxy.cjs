@@ -1,7 +1,8 @@
 'use strict';
 // The object the glue sees as `wasm` inside execute(), and in a wrapper that a
 // call outside execute() routes to the pool (route.cjs): raw exports that run on
-// the pool's host, which has the pool. Memory is shared, so it is used directly.
+// the pool's host, which has the pool, except those that may run on the main
+// thread's own instance (see LOCAL_EXPORTS). Memory is shared, so it is used directly.
 const { MessageType } = require('./protocol.cjs');
 const { PoolClosedError } = require('./errors.cjs');
 const { session } = require('./session.cjs');

@@ -199,10 +199,10 @@ def _print_waits(module: ModuleInterface | None, kind: contract.Kind | None, eac
         what = "no module beside the glue" if module is None else "the module's code could not be decoded"
         typer.echo(f"  calls: unknown ({what}): every export counts as one that can wait, and goes to the pool's host")
         return
-    total, local, never = len(waits.exports), len(waits.local), len(waits.never_wait)
+    total, local, bound = len(waits.exports), len(waits.local), len(waits.bound_only)
     typer.echo(
         f"  calls: {local} of {total} exported functions run on the caller's instance inside execute(); the pool's host runs "
-        f"{total - never} that can wait for another thread and {never - local} that use what each thread has its own of"
+        f"{total - local - bound} that can wait for another thread and {bound} that use what each thread has its own of"
     )
     if kind in contract.MAIN_THREAD_JOINS:
         typer.echo("  outside execute(): the main thread's calls would join the pool while it is up; those that can wait go to it then")
@@ -215,6 +215,8 @@ def _print_waits(module: ModuleInterface | None, kind: contract.Kind | None, eac
         )
     elif module.waits_counted is None and module.not_counted is not None:
         typer.echo("  left out: nothing (the module cannot be rewritten to trap a wait there: see waits counted)")
+    elif module.waits_counted is None:
+        typer.echo("  left out: nothing (the module has no wait)")
     else:
         typer.echo("  left out: nothing (std's panic machinery not found by name: a stripped module?)")
     if each:

@@ -68,7 +68,7 @@ def options(glue: Glue) -> dict[str, object]:
     waits = glue.module_interface.waits
     if waits is not None:
         found["localExports"] = waits.local
-        found["boundExports"] = sorted(set(waits.never_wait) - set(waits.local))
+        found["boundExports"] = waits.bound_only
     return found
 
 

@@ -46,9 +46,10 @@ async function longestFrameGap(job) {
 }
 
 const STEPS = {
-  // A proxied noop from a module Worker, and the same call on the worker's own instance.
+  // A proxied noop from a module Worker (splitCalls: false, or it would run on the worker's
+  // instance), and the same call on the worker's own instance.
   noop: () =>
-    withManager('pkg-web', {}, async ({ demo, manager }) => {
+    withManager('pkg-web', { splitCalls: false }, async ({ demo, manager }) => {
       await manager.execute(() => demo.noop());
       return {
         proxy: await manager.execute(() => perCall(() => demo.noop(), 50, 200)),
@@ -135,7 +136,7 @@ const STEPS = {
   // On the page's main thread with spinOnPage: a proxied noop, and the longest gap between
   // animation frames while execute() holds the pool for a 1.5 s job (the page spins through it).
   spin: () =>
-    withManager('pkg-web', { spinOnPage: true, callTimeoutMs: 60_000 }, async ({ demo, manager }) => {
+    withManager('pkg-web', { spinOnPage: true, callTimeoutMs: 60_000, splitCalls: false }, async ({ demo, manager }) => {
       await manager.execute(() => demo.noop());
       const proxy = await manager.execute(() => perCall(() => demo.noop(), 50, 200));
       const gaps = [];

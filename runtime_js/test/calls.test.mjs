@@ -71,7 +71,7 @@ test('an export behind a OnceLock stays on the pool', async () => {
   assert.equal(await manager.execute(() => demo.lazy_square(12)), 144);
 });
 
-// A circuit of `gates` gates, built with about ten small calls each, as a proof SDK's compiler does.
+// A circuit of `gates` gates, built with 17 small calls each, as a proof SDK's compiler does.
 function buildCircuit(gates) {
   const circuit = new demo.GateVector();
   const coefficients = new Uint8Array(16).map((_, i) => i * 7);
@@ -82,20 +82,30 @@ function buildCircuit(gates) {
     gate.free();
     for (const wire of wires) wire.free();
   }
-  const result = { len: circuit.len, digest: circuit.digest(), row: new demo.Wire(3, 1).row };
+  const result = { len: circuit.len, digest: circuit.digest(), row: new demo.Wire(3, 1).row, field: demo.field_from_bytes(coefficients) };
   circuit.free();
   return result;
 }
 
 test('SDK-shaped exports run on the caller instance inside execute() and answer as they do outside it', async () => {
-  // In a panic=unwind build their catch path (wasm-bindgen's, dropping a panic's payload through
-  // its vtable) reaches more than the analysis can bound: fewer of them run there.
-  for (const name of UNWINDS ? ['wire_new', 'gatevector_new', 'field_from_bytes', 'noop'] : ['wire_new', 'wire_row', 'gate_new', 'gatevector_new', 'gatevector_add', 'gatevector_len', 'gatevector_digest', 'field_from_bytes', 'noop']) {
-    assert.equal(local(name), true, `${name} was not classified local`);
-  }
+  // In a panic=unwind build their catch path (wasm-bindgen's, which throws the panic as a JS value)
+  // uses the table of JS values: fewer of them run there.
+  const shaped = UNWINDS ? ['wire_new', 'gatevector_new', 'field_from_bytes'] : ['wire_new', 'wire_row', 'gate_new', 'gatevector_new', 'gatevector_add', 'gatevector_len', 'gatevector_digest', 'field_from_bytes'];
+  for (const name of shaped) assert.equal(local(name), true, `${name} was not classified local`);
   const outside = buildCircuit(200);
-  assert.deepEqual(await manager.execute(() => buildCircuit(200)), outside);
-  assert.deepEqual(outside, { len: 200, digest: outside.digest, row: 3 });
+  // Where they ran: the handle's callLocally is what execute() runs them with.
+  const handle = demo.__wbg_pool;
+  const original = handle.callLocally;
+  const ran = new Set();
+  handle.callLocally = (name, args) => (ran.add(name), original(name, args));
+  try {
+    assert.deepEqual(await manager.execute(() => buildCircuit(200)), outside);
+  } finally {
+    handle.callLocally = original;
+  }
+  for (const name of shaped) assert.equal(ran.has(name), SPLIT_CALLS, `${name} ran on the caller's instance: ${ran.has(name)}`);
+  assert.equal(handle.raw().__wbg_pool_no_wait.value, 0, 'waits are allowed again between calls');
+  assert.deepEqual(outside, { len: 200, digest: outside.digest, row: 3, field: 0x312a231c150e0700n % ((1n << 61n) - 1n) });
   assert.equal(await manager.execute(() => demo.field_from_bytes(new Uint8Array([1, 2]))), 513n);
 });
 
@@ -106,9 +116,24 @@ test('splitCalls must be true or false', () => {
 });
 
 test('a local call that panics fails its execute() like a pool call, on thread -2 with the split, and the next call works', async () => {
-  const caller = SPLIT_CALLS && local('panic_on_host') ? -2 : null;
+  assert.equal(local('panic_on_host'), !UNWINDS); // its catch path uses the table of JS values
+  const caller = SPLIT_CALLS && !UNWINDS ? -2 : null;
   await assert.rejects(manager.execute(() => demo.panic_on_host()), (e) => e instanceof runtime.WasmPanicError && e.threadIndex === caller);
   assert.equal(await manager.execute(() => (demo.noop(), demo.pool_threads())), THREADS);
+});
+
+test('a synchronous loop of calls on the caller instance still ends at callTimeoutMs', async () => {
+  const started = performance.now();
+  await assert.rejects(
+    manager.execute(() => {
+      // Bounded, so that a broken check fails the test instead of hanging it.
+      const until = performance.now() + 10_000;
+      while (performance.now() < until) demo.noop();
+    }, { callTimeoutMs: 200 }),
+    (e) => e instanceof runtime.CallTimeoutError && e.timeoutMs === 200,
+  );
+  assert.ok(performance.now() - started >= 200);
+  assert.equal(await manager.execute(() => demo.pool_threads()), THREADS);
 });
 
 test('glue patched without the lists (an earlier wbg-patch) sends every call to the host', () => {
@@ -126,4 +151,18 @@ test('glue patched without the lists (an earlier wbg-patch) sends every call to 
   const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
   fs.rmSync(copy, { recursive: true, force: true });
   assert.deepEqual(JSON.parse(child.stdout.trim().split('\n').pop()), { local: false, thread: null }, child.stderr);
+});
+
+// Last in this file: the hook it installs is the crate's from then on (run again on each fresh memory).
+test('a call on the caller instance that meets, while it panics, a lock another thread holds traps at once (wait_forbidden), and the next call works', async () => {
+  await manager.execute(() => demo.install_locking_hook());
+  const failed = manager.execute(() => (demo.hold_hook_lock(500), demo.panic_on_host()));
+  if (SPLIT_CALLS && !UNWINDS) {
+    // Its panic hook would wait for a pool thread: on the main thread it may not.
+    await assert.rejects(failed, (e) => e instanceof runtime.WasmTrapError && e.kind === 'wait_forbidden' && e.threadIndex === -2);
+  } else {
+    // On the host it waits until the pool thread lets the lock go, then reports its panic.
+    await assert.rejects(failed, (e) => e instanceof runtime.WasmPanicError && e.threadIndex === null && e.panicMessage === 'panic on the host before entering the pool');
+  }
+  assert.equal(await manager.execute(() => demo.pool_threads()), THREADS);
 });

@@ -7,16 +7,18 @@ demo and contract crates as they are built."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
 from conftest import BUILD, run_cli, snapshot, uleb, wasm_bindgen_output
+from test_patch_fixtures import section, wasm_string
 from wbg_patch import locate, parse
 from wbg_patch.wasm import read_interface
 from wbg_patch.wasm.code import decode_body
-from wbg_patch.wasm.sections import Module
+from wbg_patch.wasm.sections import Module, read_module
 from wbg_patch.wasm.waits import classify
 
 I32 = 0x7F
@@ -171,8 +173,57 @@ def test_the_table_of_js_values_binds_an_export_to_its_instance():
     m = module(bodies, {"reads": 3, "grows": 1, "takes": 2}, types=types, function_types=[0, 0, 1, 0], externref_tables={1})
     found = bound_of(m)
     assert found["reads"] == "uses the table of JS values (table 1), of which each thread's instance has its own in function 0"
-    assert found["grows"] == "changes a function table (table 0), of which each thread's instance has its own"  # table.grow of a funcref table
+    assert found["grows"] == "uses a function table that the module changes (table 0), of which each thread's instance has its own"
     assert found["takes"] == "uses the table of JS values (one it takes or returns), of which each thread's instance has its own"
+
+
+def test_an_indirect_call_binds_only_through_a_function_table_that_some_function_changes():
+    bodies = {0: body(b"\x41\x00\x11" + uleb(0) + uleb(1)), 1: body(b"\x41\x00\x11" + uleb(0) + uleb(0)), 2: body()}
+    m = module(bodies, {"through_1": 0, "through_0": 1, "target": 2}, elements={2})
+    assert bound_of(m) == {"through_1": None, "through_0": None, "target": None}
+    # A function that sets a slot of table 1 (table.set 1): table 1 differs on each instance.
+    bodies[3] = body(b"\x41\x00\xd0\x70\x26" + uleb(1))
+    m = module(bodies, {"through_1": 0, "through_0": 1, "target": 2}, elements={2})
+    assert bound_of(m)["through_1"] == "uses a function table that the module changes (table 1), of which each thread's instance has its own"
+    assert bound_of(m)["through_0"] is None
+
+
+@pytest.mark.parametrize(
+    ("instruction", "tables"),
+    [
+        (b"\xfc\x0c" + uleb(3) + uleb(2), {2}),  # table.init segment 3, table 2
+        (b"\xfc\x0e" + uleb(4) + uleb(5), {4, 5}),  # table.copy to 4 from 5
+        (b"\xfc\x0d" + uleb(7), set()),  # elem.drop: a segment, no table
+        (b"\xfc\x10" + uleb(200), {200}),  # table.size of a table whose index takes two bytes
+    ],
+)
+def test_the_decoder_reads_which_tables_each_table_instruction_names(instruction: bytes, tables: set[int]):
+    assert decode_body(body(instruction)).tables == tables
+
+
+def test_the_decoder_reads_global_indices_of_one_byte_and_more():
+    assert decode_body(body(global_get(3), global_get(300), b"\x41\x00\x24" + uleb(130))).globals == {3, 300, 130}
+
+
+def test_the_module_reader_knows_mutable_globals_their_names_and_tables_of_js_values(tmp_path: Path):
+    globals_ = [b"\x7f\x01\x41\x00\x0b", b"\x7f\x00\x41\x05\x0b", b"\x6f\x01\xd0\x6f\x0b", b"\x7f\x01\x41\x00\x41\x01\x6a\x0b"]
+    imports = [wasm_string("env") + wasm_string("g") + b"\x03\x7f\x00", wasm_string("env") + wasm_string("t") + b"\x01\x6f\x00\x01"]
+    names = wasm_string("name") + b"\x07" + uleb(9) + uleb(1) + uleb(1) + wasm_string("__tls_base")
+    data = b"\0asm\x01\0\0\0" + section(2, imports) + section(4, [b"\x70\x00\x01"]) + section(6, globals_)
+    data += b"\x00" + uleb(len(names)) + names
+    (tmp_path / "m.wasm").write_bytes(data)
+    m = read_module(tmp_path / "m.wasm")
+    assert m.undecodable is None
+    # The imported global comes first (immutable); then mutable, immutable, mutable externref, mutable (extended const).
+    assert (m.globals, m.mutable_globals, m.global_names) == (5, {1, 3, 4}, {1: "__tls_base"})
+    assert (m.tables, m.externref_tables) == (2, {0})  # the imported table holds JS values, the defined one functions
+
+
+def test_a_global_with_an_initial_value_of_an_unknown_form_leaves_the_rest_mutable_and_the_module_readable(tmp_path: Path):
+    globals_ = [b"\x7f\x00\x41\x05\x0b", b"\x7b\x00\xfd\x0c" + bytes(16) + b"\x0b", b"\x7f\x00\x41\x05\x0b"]  # v128.const
+    (tmp_path / "m.wasm").write_bytes(b"\0asm\x01\0\0\0" + section(6, globals_))
+    m = read_module(tmp_path / "m.wasm")
+    assert m.undecodable is None and (m.globals, m.mutable_globals) == (3, {2})
 
 
 def test_a_use_in_the_failure_path_only_does_not_bind():
@@ -248,3 +299,12 @@ def test_inspect_exports_on_bad_input_says_what_is_wrong_and_changes_nothing(tmp
     shown = run_cli("inspect", "--exports", pkg / "wbg_demo.js")
     assert "calls: unknown (no module beside the glue): every export counts as one that can wait" in shown.stdout
     assert snapshot(pkg) == before
+
+
+def test_the_readme_s_shares_of_the_demo_s_exports_on_the_caller_s_instance_are_the_classification_s():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    abort = re.search(r"The demo: (\d+) of its (\d+) exported functions", readme)
+    unwind = re.search(r"\(the demo: (\d+) of (\d+)\)", readme)
+    for found, package in ((abort, "pkg"), (unwind, "pkg-unwind")):
+        waits = read_interface(next(wasm_bindgen_output(package).glob("*_bg.wasm"))).waits
+        assert (int(found[1]), int(found[2])) == (len(waits.local), len(waits.exports)), package

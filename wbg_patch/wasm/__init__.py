@@ -27,7 +27,7 @@ from .instrument import CannotCount, Counted, count_waits
 from .sections import MemoryImport, Module, read_module
 from .waits import Reason, Waits, classify
 
-__all__ = ["Counted", "MemoryImport", "Module", "ModuleInterface", "Reason", "Waits", "read_interface", "read_module"]
+__all__ = ["Counted", "MemoryImport", "Module", "ModuleInterface", "Reason", "Waits", "decode_bodies", "read_interface", "read_module"]
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def read_interface(path: Path) -> ModuleInterface:
     that has std's set_hook is refused instead (UndecodableModuleError)."""
     module = read_module(path)
     try:
-        facts = _decoded(module)
+        facts = decode_bodies(module)
     except UnknownOpcode as e:
         if hooks.set_hook_functions(module):
             raise UndecodableModuleError(
@@ -90,7 +90,7 @@ def read_interface(path: Path) -> ModuleInterface:
     )
 
 
-def _decoded(module: Module) -> list[BodyFacts]:
+def decode_bodies(module: Module) -> list[BodyFacts]:
     """Every function body decoded; raises UnknownOpcode naming where the decoding stopped."""
     if module.undecodable is not None:
         raise UnknownOpcode(module.undecodable)

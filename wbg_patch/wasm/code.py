@@ -48,9 +48,10 @@ class BodyFacts:
     # wakes it: (offset in the body, offset of the memory argument, end, 1 for wait32 or 2 for wait64).
     wait_sites: list[tuple[int, int, int, int]] = field(default_factory=list)
     globals: set[int] = field(default_factory=set)  # of global.get / global.set
-    # Of table.get / set / size / grow / fill / copy / init (call_indirect's table is not one:
-    # it only reads the functions instantiation put there).
+    # Of table.get / set / size / grow / fill / copy / init; and the tables of its
+    # call_indirect, which read what instantiation put there unless some function changes it.
     tables: set[int] = field(default_factory=set)
+    indirect_tables: set[int] = field(default_factory=set)
 
     @property
     def waits(self) -> bool:
@@ -273,7 +274,11 @@ def _rare(data: bytes, pos: int, op: int, shape: int | None, facts: BodyFacts, r
     if shape is INDIRECT or shape is CALL_REF:
         type_index, pos = _uleb(data, pos)
         facts.indirect.add(type_index)
-        return _skip_uleb(data, pos) if shape is INDIRECT else pos  # call_indirect: then a table
+        if shape is CALL_REF:
+            return pos
+        table, pos = _uleb(data, pos)  # call_indirect: then a table
+        facts.indirect_tables.add(table)
+        return pos
     if shape is MEMORY:
         return _skip_uleb(data, pos)
     if shape is TABLE:

@@ -139,8 +139,8 @@ class _Reader(Reader):
                 self.uleb()
             elif op in (0x43, 0x44):  # f32/f64.const
                 self.skip(4 if op == 0x43 else 8)
-            elif op == 0xD0:  # ref.null: a heap type
-                self.valtype()
+            elif op == 0xD0:  # ref.null: a heap type (s33)
+                self.sleb()
             elif op not in (0x6A, 0x6B, 0x6C, 0x7C, 0x7D, 0x7E):  # i32/i64 add, sub, mul
                 raise UnknownOpcode(f"a global's initial value with opcode 0x{op:02X}")
 
@@ -285,9 +285,17 @@ def _section(r: _Reader, section: int, end: int, module: Module) -> None:
         for _ in range(r.uleb()):
             _table_type(r, module)
     elif section == GLOBAL_SECTION:
-        for _ in range(r.uleb()):
+        count = r.uleb()
+        for done in range(count):
             _global_type(r, module)
-            r.constant_expression()
+            try:
+                r.constant_expression()
+            except UnknownOpcode:
+                # An initial value of a form unknown here: the globals after it are read as
+                # mutable (each instance's own), which keeps more calls on the pool, nothing worse.
+                module.mutable_globals.update(range(module.globals, module.globals + count - done - 1))
+                module.globals += count - done - 1
+                return
     elif section == ELEMENT_SECTION:
         try:
             _elements(r, module)

@@ -120,7 +120,7 @@ class Reason:
             "thread-local": f"uses thread-local storage ({self.what}: a thread_local!, the thread's identity){where}{via}",
             "global": f"uses the global {self.what}, of which each thread's instance has its own{where}{via}",
             "js-values": f"uses the table of JS values ({self.what}), of which each thread's instance has its own{where}{via}",
-            "table": f"changes a function table ({self.what}), of which each thread's instance has its own{where}{via}",
+            "table": f"uses a function table that the module changes ({self.what}), of which each thread's instance has its own{where}{via}",
         }
         return texts[self.kind]
 
@@ -143,9 +143,9 @@ class Waits:
         return sorted(name for name in self.exports if self.reason(name) is None)
 
     @property
-    def never_wait(self) -> list[str]:
-        """The exports that cannot wait for another thread."""
-        return sorted(name for name, reason in self.exports.items() if reason is None)
+    def bound_only(self) -> list[str]:
+        """The exports that cannot wait for another thread but depend on their instance."""
+        return sorted(name for name, reason in self.exports.items() if reason is None and self.bound[name] is not None)
 
     def pop(self, name: str) -> None:
         self.exports.pop(name, None)
@@ -207,12 +207,15 @@ def _bound_on_their_own(module: Module, facts: list[BodyFacts]) -> dict[int, tup
     stack = {i for i, name in names.items() if name == _STACK_POINTER}
     instance = module.mutable_globals - stack
     own: dict[int, tuple[str, str]] = {}
+    # A function table some function changes holds other functions on each instance: an
+    # indirect call through it may call another one on the caller's instance than on the host's.
+    changed = set().union(*(body.tables for body in facts)) - module.externref_tables
     for index, body in enumerate(facts, len(module.imports)):
         used = sorted(body.globals & instance)
         if used:
             name = names.get(used[0], f"global {used[0]}")
             own[index] = ("thread-local" if name == _TLS_BASE else "global", name)
-        for table in sorted(body.tables):
+        for table in sorted(body.tables | (body.indirect_tables & changed)):
             own.setdefault(index, ("js-values" if table in module.externref_tables else "table", f"table {table}"))
     # An export that takes or returns a JS value itself has it in its own instance's table.
     for index in module.exports.values():

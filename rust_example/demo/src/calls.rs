@@ -3,9 +3,10 @@
 //! the pool's host, for one reason each (a wait for another thread, thread-local
 //! storage, a JS value, a JS callback, a trait object whose targets wait, a lazy
 //! static), and shows it: run on the caller's instance it would fail or answer
-//! otherwise. The second group is shaped like a proof SDK's circuit builder
-//! (small constructors, getters, a vector push, bytes to a number): exports
-//! that cannot wait, which run on the caller's instance without a round trip.
+//! otherwise. A panic hook that takes a lock shows what the caller's instance
+//! does where a failing call would wait. The last group is shaped like a proof
+//! SDK's circuit builder (small constructors, getters, a vector push, bytes to a
+//! number): exports that cannot wait, which run on the caller's instance.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,22 +24,27 @@ fn detached(job: impl FnOnce() + Send + 'static) {
     run_in_pool(|| rayon::spawn(job));
 }
 
-static COUNTER: Mutex<u32> = Mutex::new(0);
-
-/// Makes a pool thread hold the counter's lock for `ms` milliseconds; returns
-/// once it holds it.
-#[wasm_bindgen]
-pub fn hold_counter_lock(ms: u32) {
+// Makes a pool thread hold `lock` for `ms` milliseconds; returns once it holds it.
+fn hold_on_a_pool_thread<T: Send>(lock: &'static Mutex<T>, ms: u32) {
     static HELD: AtomicBool = AtomicBool::new(false);
     HELD.store(false, Ordering::SeqCst);
     detached(move || {
-        let _guard = COUNTER.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _guard = lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         HELD.store(true, Ordering::SeqCst);
         sleep_ms(ms);
     });
     while !HELD.load(Ordering::SeqCst) {
         std::hint::spin_loop();
     }
+}
+
+static COUNTER: Mutex<u32> = Mutex::new(0);
+
+/// Makes a pool thread hold the counter's lock for `ms` milliseconds; returns
+/// once it holds it.
+#[wasm_bindgen]
+pub fn hold_counter_lock(ms: u32) {
+    hold_on_a_pool_thread(&COUNTER, ms);
 }
 
 /// Counts under the counter's lock (a `Mutex`: it waits while another thread holds it).
@@ -160,6 +166,26 @@ pub fn measure_dyn(locked: bool, x: u32) -> u32 {
 pub fn lazy_square(i: u32) -> u32 {
     static SQUARES: OnceLock<Vec<u32>> = OnceLock::new();
     SQUARES.get_or_init(|| (0..1024).map(|n| n * n).collect())[i as usize % 1024]
+}
+
+static HOOK_LOCK: Mutex<()> = Mutex::new(());
+
+/// Installs a panic hook that takes a lock, then runs the hook there was (as a
+/// crate's own hook that logs under a lock would).
+#[wasm_bindgen]
+pub fn install_locking_hook() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _guard = HOOK_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        previous(info);
+    }));
+}
+
+/// Makes a pool thread hold the lock of [`install_locking_hook`]'s hook for `ms`
+/// milliseconds; returns once it holds it.
+#[wasm_bindgen]
+pub fn hold_hook_lock(ms: u32) {
+    hold_on_a_pool_thread(&HOOK_LOCK, ms);
 }
 
 /// A cell of a circuit: a row and a column.
