@@ -308,3 +308,14 @@ def test_the_readme_s_shares_of_the_demo_s_exports_on_the_caller_s_instance_are_
     for found, package in ((abort, "pkg"), (unwind, "pkg-unwind")):
         waits = read_interface(next(wasm_bindgen_output(package).glob("*_bg.wasm"))).waits
         assert (int(found[1]), int(found[2])) == (len(waits.local), len(waits.exports)), package
+
+
+def test_a_counted_module_is_classified_as_the_module_it_came_from_and_names_where_each_wait_was():
+    """The helpers instrument.py appends have no name: a wait is told by the function it was in."""
+    before = read_interface(next(wasm_bindgen_output().glob("*_bg.wasm"))).waits
+    after = read_interface(next((BUILD / "pkg").glob("*_bg.wasm"))).waits
+    assert (after.local, after.bound_only) == (before.local, before.bound_only)
+    waiting = {name for name, reason in after.exports.items() if reason is not None}
+    assert waiting == {name for name, reason in before.exports.items() if reason is not None}
+    assert str(after.reason("count_under_lock")) == str(before.reason("count_under_lock"))
+    assert str(after.reason("count_under_lock")).startswith("waits in <std[")

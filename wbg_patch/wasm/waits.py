@@ -58,6 +58,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from .code import BodyFacts
+from .instrument import EXPORT as COUNT_WAITS_EXPORT
 from .sections import Module
 
 # The functions whose code runs only once a failure has begun (see above), as the
@@ -248,6 +249,10 @@ def classify(module: Module, facts: list[BodyFacts], *, cut_failure_paths: bool 
     functions = len(module.function_types)
     names = module.function_name
     cut = {i for i, name in module.names.items() if _FAILURE_PATHS.match(name)} if cut_failure_paths else set()
+    # In a module counted before, each wait is in a helper appended after the setter (instrument.py),
+    # which has no name: a wait is told by the function it was in.
+    setter = module.exports.get(COUNT_WAITS_EXPORT)
+    helpers = range(setter + 1, functions) if setter is not None else range(0)
     callers = _call_graph(module, facts)
 
     def answers(own: dict[int, tuple[str, str]]) -> dict[str, Reason | None]:
@@ -258,11 +263,11 @@ def classify(module: Module, facts: list[BodyFacts], *, cut_failure_paths: bool 
                 return None
             path = []
             while index is not None:
-                if index < functions:
+                if index < functions and index not in helpers:
                     path.append(names(index))
                 last, index = index, toward[index]
             kind, what = own[last]
-            return Reason(kind, what, tuple(path))
+            return Reason(kind, path[-1] if last in helpers else what, tuple(path))
 
         return {name: reason(index) for name, index in sorted(module.exports.items())}
 
